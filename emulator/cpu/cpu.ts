@@ -1,0 +1,452 @@
+/**
+ * The IA-32 CPU: architectural state, memory access through segmentation and paging, the decode
+ * cache, exception and interrupt delivery, and the run loop.
+ *
+ * State that a later WebAssembly tier must share (general registers, segment caches, TLB, RAM) lives
+ * in the one WebAssembly.Memory of PhysicalMemory; see layout below. Instruction semantics live in
+ * exec/ (one module per instruction family), keyed by the table row's `op`.
+ *
+ * Time: `icount` counts retired instructions; the TSC and every timer derive from it. Nothing here
+ * reads the wall clock.
+ */
+import { FORMS, type InsnForm } from '../isa/index.js';
+import { decode, isDecodeFailure, type DecodedInsn } from '../isa/decoder.js';
+import { CpuFault, isCpuFault, raise, Vector } from './faults.js';
+import { AC, DF, IF, LazyFlags, NT, RF, TF, VM } from './flags.js';
+import { PAGE_SHIFT, PhysicalMemory } from './memory.js';
+import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
+import { EXECUTORS } from './exec/index.js';
+import { deliverInterrupt, type EventKind } from './interrupts.js';
+import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
+
+/** Byte layout of the CPU's shared state area that follows RAM. */
+export const STATE_LAYOUT = {
+  /** General registers, Int32 x 8 (EAX ECX EDX EBX ESP EBP ESI EDI). */
+  GPR: 0,
+  /** Segment caches for ES CS SS DS FS GS LDTR TR: selector, base, limit, attributes (Int32 x 8 each). */
+  SEG_SELECTOR: 32,
+  SEG_BASE: 64,
+  SEG_LIMIT: 96,
+  SEG_ATTR: 128,
+  /** The TLB (Int32 x 2^20), 4 KiB aligned. */
+  TLB: 4096,
+  SIZE: 4096 + 4 * (1 << 20),
+} as const;
+
+/** Port I/O as the CPU sees it (the board or the hypervisor routes it to devices). */
+export interface IoBus {
+  portRead(port: number, size: 1 | 2 | 4): number;
+  portWrite(port: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/** The INTR line and interrupt acknowledge (the PIC on a PC). */
+export interface InterruptSource {
+  hasPendingInterrupt(): boolean;
+  acknowledge(): number;
+}
+
+/** Why `run` returned. */
+export type StopReason =
+  | { kind: 'budget' }
+  | { kind: 'halted' }
+  | { kind: 'stopped'; why: string }
+  | { kind: 'triple-fault'; vector: number };
+
+const NULL_IO: IoBus = {
+  portRead: (_p, size) => (size === 1 ? 0xff : size === 2 ? 0xffff : -1),
+  portWrite: () => {},
+};
+
+export interface CpuOptions {
+  ramSize: number;
+}
+
+export class Cpu {
+  readonly mem: PhysicalMemory;
+  readonly mmu: Mmu;
+  /** General registers and their 16- and 8-bit views (AL = r8[0], AH = r8[1], CL = r8[4] ...). */
+  readonly r: Int32Array;
+  readonly r16: Uint16Array;
+  readonly r8: Uint8Array;
+  /** Segment caches, indexed by SegReg. */
+  readonly segSel: Int32Array;
+  readonly segBase: Int32Array;
+  readonly segLimit: Int32Array;
+  readonly segAttr: Int32Array;
+  /** Lowest and highest valid offset of each segment (expand-down aware), precomputed on load. */
+  readonly segMin = new Float64Array(8);
+  readonly segMax = new Float64Array(8);
+  readonly lf = new LazyFlags();
+  eip = 0;
+  /** Where execution continues after the current instruction (branches set it). */
+  nextEip = 0;
+  /** Start of the instruction being executed (for faults and tools). */
+  insnStart = 0;
+  cpl = 0;
+  gdtBase = 0; gdtLimit = 0xffff;
+  idtBase = 0; idtLimit = 0x3ff;
+  readonly dr = new Int32Array(8);
+  readonly msr = new Map<number, bigint>();
+  /** Retired instruction count: the machine's clock. */
+  icount = 0;
+  halted = false;
+  /** The instruction after STI / MOV SS / POP SS is not interrupted (SDM 6.8.3). */
+  interruptShadow = false;
+  io: IoBus = NULL_IO;
+  intr: InterruptSource | null = null;
+  /** Set to stop `run` at the next instruction boundary (devices, debuggers, exit requests). */
+  stopRequest: string | null = null;
+  /** Exception being delivered (for double/triple fault classification), or -1. */
+  deliveringVector = -1;
+
+  private readonly decodeCache = new Map<number, DecodedInsn>();
+  private readonly pageDecodeKeys = new Map<number, number[]>();
+
+  constructor(options: CpuOptions) {
+    this.mem = new PhysicalMemory(options.ramSize, STATE_LAYOUT.SIZE);
+    const buf = this.mem.wasm.buffer, base = this.mem.stateOffset;
+    this.r = new Int32Array(buf, base + STATE_LAYOUT.GPR, 8);
+    this.r16 = new Uint16Array(buf, base + STATE_LAYOUT.GPR, 16);
+    this.r8 = new Uint8Array(buf, base + STATE_LAYOUT.GPR, 32);
+    this.segSel = new Int32Array(buf, base + STATE_LAYOUT.SEG_SELECTOR, 8);
+    this.segBase = new Int32Array(buf, base + STATE_LAYOUT.SEG_BASE, 8);
+    this.segLimit = new Int32Array(buf, base + STATE_LAYOUT.SEG_LIMIT, 8);
+    this.segAttr = new Int32Array(buf, base + STATE_LAYOUT.SEG_ATTR, 8);
+    this.mmu = new Mmu(this.mem, base + STATE_LAYOUT.TLB);
+    this.mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    this.reset();
+  }
+
+  /** The processor's power-up state (SDM Vol. 3A 9.1.1): real mode at F000:FFF0. */
+  reset(): void {
+    this.r.fill(0);
+    this.r[2] = 0x000006f1; // EDX: family/model/stepping, as the SDM's reset state has it
+    this.lf.load(0x2);
+    this.eip = 0xfff0;
+    this.mmu.cr0 = 0x60000010;
+    this.mmu.cr3 = 0;
+    this.mmu.cr4 = 0;
+    this.mmu.flush();
+    for (let s = 0; s < 6; s++) loadSegmentRealMode(this, s, 0);
+    loadSegmentRealMode(this, SegReg.CS, 0xf000);
+    this.segBase[SegReg.CS] = 0xffff0000;
+    for (const s of [SegReg.LDTR, SegReg.TR]) {
+      this.segSel[s] = 0; this.segBase[s] = 0; this.segLimit[s] = 0xffff;
+      this.segAttr[s] = s === SegReg.TR ? 0x8b : 0x82;
+      this.updateSegmentBounds(s);
+    }
+    this.gdtBase = 0; this.gdtLimit = 0xffff; this.idtBase = 0; this.idtLimit = 0xffff;
+    this.dr.fill(0); this.dr[6] = 0xffff0ff0 | 0; this.dr[7] = 0x400;
+    this.cpl = 0;
+    this.halted = false;
+    this.interruptShadow = false;
+  }
+
+  // ---------------------------------------------------------------- modes
+
+  get cr0(): number { return this.mmu.cr0; }
+  get protectedMode(): boolean { return (this.mmu.cr0 & 1) !== 0; }
+  get v86(): boolean { return (this.lf.flags & VM) !== 0; }
+  /** Default operand/address size of the code segment (CS.D). */
+  get codeBits(): 16 | 32 { return (this.segAttr[SegReg.CS]! & 0x4000) && !this.v86 ? 32 : 16; }
+  get eflags(): number { return this.lf.materialize(); }
+  set eflags(v: number) { this.lf.load((v & 0x3f7fd5) | 2); }
+  /** Current privilege level as the paging unit sees it (3 means user accesses). */
+  get userMode(): boolean { return this.cpl === 3; }
+
+  /** Recomputes segMin/segMax after a segment cache changed. */
+  updateSegmentBounds(s: number): void {
+    const attr = this.segAttr[s]!, limit = this.segLimit[s]! >>> 0;
+    if (attr & SEG_ATTR_UNUSABLE) { this.segMin[s] = 1; this.segMax[s] = 0; return; }
+    const isData = (attr & 0x18) === 0x10;
+    const expandDown = isData && (attr & 4) !== 0 && this.protectedMode && !this.v86;
+    if (expandDown) {
+      this.segMin[s] = limit + 1;
+      this.segMax[s] = attr & 0x4000 ? 0xffffffff : 0xffff;
+    } else {
+      this.segMin[s] = 0;
+      this.segMax[s] = limit;
+    }
+  }
+
+  // ---------------------------------------------------------------- memory by segment
+
+  /** Linear address of seg:off for an access of `size` bytes, after the limit check. */
+  linear(s: number, off: number, size: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[s]! || o + size - 1 > this.segMax[s]!) segmentFault(this, s);
+    return (this.segBase[s]! + o) | 0;
+  }
+
+  read8(s: number, off: number): number { return this.readLin8(this.linear(s, off, 1)); }
+  read16(s: number, off: number): number { return this.readLin16(this.linear(s, off, 2)); }
+  read32(s: number, off: number): number { return this.readLin32(this.linear(s, off, 4)); }
+  write8(s: number, off: number, v: number): void { this.checkWritable(s); this.writeLin8(this.linear(s, off, 1), v); }
+  write16(s: number, off: number, v: number): void { this.checkWritable(s); this.writeLin16(this.linear(s, off, 2), v); }
+  write32(s: number, off: number, v: number): void { this.checkWritable(s); this.writeLin32(this.linear(s, off, 4), v); }
+
+  /** Protected mode: code segments and read-only data segments are not writable (#GP/#SS). */
+  checkWritable(s: number): void {
+    if (!this.protectedMode || this.v86) return;
+    const attr = this.segAttr[s]!;
+    if ((attr & 0x8) || !(attr & 0x2)) segmentFault(this, s);
+  }
+
+  // ---------------------------------------------------------------- memory by linear address
+
+  private user(): number { return this.cpl === 3 ? 1 : 0; }
+
+  readLin8(lin: number): number {
+    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    if ((e & m) === m) return this.mem.u8[(e & ~0xfff) | (lin & 0xfff)]!;
+    return this.mem.read8(this.mmu.translate(lin, false, this.cpl === 3));
+  }
+  readLin16(lin: number): number {
+    if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
+    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    if ((e & m) === m) return this.mem.view.getUint16((e & ~0xfff) | (lin & 0xfff), true);
+    return this.mem.read16(this.mmu.translate(lin, false, this.cpl === 3));
+  }
+  readLin32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
+    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    if ((e & m) === m) return this.mem.view.getInt32((e & ~0xfff) | (lin & 0xfff), true);
+    return this.mem.read32(this.mmu.translate(lin, false, this.cpl === 3));
+  }
+  writeLin8(lin: number, v: number): void {
+    const e = this.mmu.tlb[lin >>> 12]!, m = WRITE_MASK[this.user()];
+    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
+    this.mem.write8(p, v);
+  }
+  writeLin16(lin: number, v: number): void {
+    if ((lin & 0xfff) === 0xfff) {
+      // Both pages must be writable before either byte is stored (no partial writes on a fault).
+      this.mmu.translate(lin + 1, true, this.cpl === 3);
+      this.writeLin8(lin, v); this.writeLin8(lin + 1, v >> 8);
+      return;
+    }
+    const e = this.mmu.tlb[lin >>> 12]!, m = WRITE_MASK[this.user()];
+    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
+    this.mem.write16(p, v);
+  }
+  writeLin32(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffc) {
+      this.mmu.translate(lin + 3, true, this.cpl === 3);
+      this.mmu.translate(lin, true, this.cpl === 3);
+      this.writeLin16(lin, v); this.writeLin16(lin + 2, v >>> 16);
+      return;
+    }
+    const e = this.mmu.tlb[lin >>> 12]!, m = WRITE_MASK[this.user()];
+    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
+    this.mem.write32(p, v);
+  }
+
+  /** Supervisor-mode reads of system structures (GDT, IDT, TSS) regardless of CPL. */
+  readSystem32(lin: number): number {
+    return this.mem.read32(this.mmu.translate(lin, false, false));
+  }
+  readSystem16(lin: number): number {
+    return this.mem.read16(this.mmu.translate(lin, false, false));
+  }
+  writeSystem32(lin: number, v: number): void {
+    this.mem.write32(this.mmu.translate(lin, true, false), v);
+  }
+  writeSystem16(lin: number, v: number): void {
+    this.mem.write16(this.mmu.translate(lin, true, false), v);
+  }
+
+  // ---------------------------------------------------------------- stack
+
+  get stackBits(): 16 | 32 { return this.segAttr[SegReg.SS]! & 0x4000 ? 32 : 16; }
+
+  push(size: 2 | 4, v: number): void {
+    const esp = this.r[4]!;
+    if (this.stackBits === 32) {
+      const sp = (esp - size) | 0;
+      if (size === 4) this.write32(SegReg.SS, sp, v); else this.write16(SegReg.SS, sp, v);
+      this.r[4] = sp;
+    } else {
+      const sp = (esp - size) & 0xffff;
+      if (size === 4) this.write32(SegReg.SS, sp, v); else this.write16(SegReg.SS, sp, v);
+      this.r16[8] = sp;
+    }
+  }
+  /** Reads the top of stack at `offset` bytes in, without popping. */
+  peek(size: 2 | 4, offset = 0): number {
+    const sp = this.stackBits === 32 ? (this.r[4]! + offset) | 0 : (this.r[4]! + offset) & 0xffff;
+    return size === 4 ? this.read32(SegReg.SS, sp) : this.read16(SegReg.SS, sp);
+  }
+  pop(size: 2 | 4): number {
+    const v = this.peek(size);
+    this.adjustSp(size);
+    return v;
+  }
+  adjustSp(delta: number): void {
+    if (this.stackBits === 32) this.r[4] = (this.r[4]! + delta) | 0;
+    else this.r16[8] = (this.r16[8]! + delta) & 0xffff;
+  }
+
+  // ---------------------------------------------------------------- decoding
+
+  private fetchLinear(lin: number): number {
+    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    if ((e & m) === m) return this.mem.u8[(e & ~0xfff) | (lin & 0xfff)]!;
+    return this.mem.read8(this.mmu.translate(lin, false, this.cpl === 3, true));
+  }
+
+  /** Decodes the instruction at CS:EIP, from the cache when its bytes have not changed. */
+  fetchDecode(): DecodedInsn {
+    const eip = this.eip;
+    const csBase = this.segBase[SegReg.CS]!;
+    const lin = (csBase + eip) | 0;
+    // Translate first (it may #PF): the cache is keyed by physical address and code size.
+    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    const phys = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, false, this.cpl === 3, true);
+    const bits = this.codeBits;
+    const key = phys * 2 + (bits === 32 ? 1 : 0);
+    let d = this.decodeCache.get(key);
+    if (d === undefined || !this.mem.isRam(phys)) {
+      const limit = this.segMax[SegReg.CS]!;
+      const r = decode((i) => {
+        if ((eip >>> 0) + i > limit) segmentFault(this, SegReg.CS);
+        return this.fetchLinear((lin + i) | 0);
+      }, bits);
+      if (isDecodeFailure(r)) return raise(r.fault === 'UD' ? Vector.UD : Vector.GP, 0);
+      d = r;
+      if (this.mem.isRam(phys) && this.mem.isRam(phys + d.length - 1)) this.rememberDecoded(key, phys, d.length, d);
+    } else if ((eip >>> 0) + d.length - 1 > this.segMax[SegReg.CS]!) {
+      segmentFault(this, SegReg.CS);
+    }
+    return d;
+  }
+
+  private rememberDecoded(key: number, phys: number, length: number, d: DecodedInsn): void {
+    this.decodeCache.set(key, d);
+    const first = phys >>> PAGE_SHIFT, last = (phys + length - 1) >>> PAGE_SHIFT;
+    for (let p = first; p <= last; p++) {
+      let keys = this.pageDecodeKeys.get(p);
+      if (!keys) { keys = []; this.pageDecodeKeys.set(p, keys); }
+      keys.push(key);
+      this.mem.codePages[p] = 1;
+    }
+  }
+
+  /** A write hit a page holding decoded code: forget everything decoded from it. */
+  invalidateCodePage(page: number): void {
+    const keys = this.pageDecodeKeys.get(page);
+    if (keys) for (const k of keys) this.decodeCache.delete(k);
+    this.pageDecodeKeys.delete(page);
+    this.mem.codePages[page] = 0;
+  }
+
+  /** Drops every decoded instruction (tests, snapshots). */
+  flushDecodeCache(): void {
+    for (const p of this.pageDecodeKeys.keys()) this.mem.codePages[p] = 0;
+    this.decodeCache.clear();
+    this.pageDecodeKeys.clear();
+  }
+
+  // ---------------------------------------------------------------- execution
+
+  /** Executes one instruction (or delivers one pending event). Returns false on triple fault. */
+  step(): void {
+    const start = this.eip;
+    this.insnStart = start;
+    const shadow = this.interruptShadow;
+    try {
+      const d = this.fetchDecode();
+      const next = (start + d.length) | 0;
+      this.nextEip = this.codeBits === 16 ? next & 0xffff : next;
+      this.interruptShadow = false;
+      EXECUTORS[d.form.id]!(this, d);
+      this.eip = this.nextEip;
+      this.icount++;
+      if (this.lf.flags & TF && !shadow) {
+        // Single-step trap after the instruction (SDM 17.3.1.4): #DB with DR6.BS.
+        this.dr[6] = this.dr[6]! | 0x4000;
+        this.deliverEvent(Vector.DB, -1, 'exception');
+      }
+    } catch (e) {
+      if (!isCpuFault(e)) throw e;
+      this.eip = start;
+      this.interruptShadow = false;
+      this.deliverEvent(e.vector, e.errorCode, 'exception');
+    }
+  }
+
+  /** Delivers an exception or interrupt, applying the double- and triple-fault rules. */
+  deliverEvent(vector: number, errorCode: number, kind: EventKind): void {
+    if (vector === Vector.PF) this.mmu.cr2 = this.mmu.faultAddress;
+    const outer = this.deliveringVector;
+    if (outer >= 0 && kind === 'exception') {
+      if (outer === Vector.DF) { this.tripleFault(vector); return; }
+      const contributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
+      if ((contributory(outer) && contributory(vector)) || (outer === Vector.PF && (vector === Vector.PF || contributory(vector)))) {
+        vector = Vector.DF; errorCode = 0;
+      }
+    }
+    this.deliveringVector = vector;
+    try {
+      deliverInterrupt(this, vector, errorCode, kind);
+      this.deliveringVector = -1;
+    } catch (e) {
+      if (!isCpuFault(e)) throw e;
+      this.deliverEvent(e.vector, e.errorCode, 'exception');
+    } finally {
+      this.deliveringVector = -1;
+    }
+  }
+
+  /**
+   * INT n, INT3, INTO: delivered as software interrupts returning to the next instruction. A fault
+   * during delivery is reported at the INT instruction itself (not as a double fault).
+   */
+  deliverEventFromInstruction(vector: number): void {
+    deliverInterrupt(this, vector, -1, 'software');
+  }
+
+  tripleFaulted: { vector: number } | null = null;
+  private tripleFault(vector: number): void {
+    this.tripleFaulted = { vector };
+    this.stopRequest = 'triple fault';
+  }
+
+  /**
+   * Runs until `maxInstructions` more have retired, the CPU halts with nothing to wake it, a triple
+   * fault, or stopRequest. External interrupts are taken between instructions when IF allows.
+   */
+  run(maxInstructions: number): StopReason {
+    const end = this.icount + maxInstructions;
+    this.stopRequest = null;
+    while (this.icount < end) {
+      if (this.stopRequest !== null) {
+        if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };
+        return { kind: 'stopped', why: this.stopRequest };
+      }
+      if (!this.interruptShadow && (this.lf.flags & IF) && this.intr?.hasPendingInterrupt()) {
+        this.halted = false;
+        const vector = this.intr.acknowledge();
+        this.deliverEvent(vector, -1, 'external');
+        continue;
+      }
+      if (this.halted) return { kind: 'halted' };
+      this.step();
+    }
+    if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };
+    return { kind: 'budget' };
+  }
+
+  /** EFLAGS bits an instruction may change at the current privilege (POPF, IRET). */
+  writableFlagsMask(size: 2 | 4): number {
+    let mask = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | TF | DF | 0x800 | NT;
+    if (size === 4) mask |= AC | 0x200000;
+    if (this.cpl === 0 || !this.protectedMode) mask |= 0x3000; // IOPL
+    if (!this.protectedMode || this.cpl <= ((this.lf.flags >> 12) & 3)) mask |= IF;
+    if (size === 2) mask &= 0xffff;
+    return mask & ~(RF | VM);
+  }
+}
+
+/** The form of each table row, for tools that enumerate what the CPU executes. */
+export const EXECUTED_FORMS: readonly InsnForm[] = FORMS;
+export { CpuFault };

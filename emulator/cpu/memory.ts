@@ -1,0 +1,103 @@
+/**
+ * Physical memory: RAM at physical address 0 of one WebAssembly.Memory (so a physical RAM address
+ * is its byte offset), followed by the CPU's shared state area (TLB, registers). Addresses outside
+ * RAM go to an I/O hook (MMIO devices, ROM), or read as all-ones and ignore writes.
+ */
+
+export interface PhysicalIoHook {
+  read(addr: number, size: 1 | 2 | 4): number;
+  write(addr: number, size: 1 | 2 | 4, value: number): void;
+}
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+
+export class PhysicalMemory {
+  readonly wasm: WebAssembly.Memory;
+  readonly ramSize: number;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly i32: Int32Array;
+  readonly view: DataView;
+  /** Byte offset of the state area that follows RAM. */
+  readonly stateOffset: number;
+  /** Number of decoded code blocks per RAM page; writes to such pages invalidate them. */
+  readonly codePages: Uint16Array;
+  /** Called with a page number when a write hits a page that holds decoded code. */
+  onCodeWrite: (page: number) => void = () => {};
+  io: PhysicalIoHook | null = null;
+
+  constructor(ramSize: number, stateBytes: number) {
+    if (ramSize % PAGE_SIZE !== 0 || ramSize <= 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
+    this.ramSize = ramSize;
+    this.stateOffset = ramSize;
+    const total = ramSize + stateBytes;
+    const pages = Math.ceil(total / 65536);
+    this.wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const buf = this.wasm.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.view = new DataView(buf);
+    this.codePages = new Uint16Array(ramSize >>> PAGE_SHIFT);
+  }
+
+  isRam(addr: number): boolean {
+    return addr >>> 0 < this.ramSize;
+  }
+
+  read8(addr: number): number {
+    addr >>>= 0;
+    if (addr < this.ramSize) return this.u8[addr]!;
+    return this.io ? this.io.read(addr, 1) & 0xff : 0xff;
+  }
+  read16(addr: number): number {
+    addr >>>= 0;
+    if (addr + 1 < this.ramSize) return this.view.getUint16(addr, true);
+    if (this.io && addr >= this.ramSize) return this.io.read(addr, 2) & 0xffff;
+    return this.read8(addr) | (this.read8(addr + 1) << 8);
+  }
+  read32(addr: number): number {
+    addr >>>= 0;
+    if (addr + 3 < this.ramSize) return this.view.getInt32(addr, true);
+    if (this.io && addr >= this.ramSize) return this.io.read(addr, 4) | 0;
+    return (this.read16(addr) | (this.read16(addr + 2) << 16)) | 0;
+  }
+  write8(addr: number, v: number): void {
+    addr >>>= 0;
+    if (addr < this.ramSize) {
+      this.u8[addr] = v;
+      if (this.codePages[addr >>> PAGE_SHIFT]) this.onCodeWrite(addr >>> PAGE_SHIFT);
+    } else this.io?.write(addr, 1, v & 0xff);
+  }
+  write16(addr: number, v: number): void {
+    addr >>>= 0;
+    if (addr + 1 < this.ramSize) {
+      this.view.setUint16(addr, v, true);
+      this.noteWrite(addr, 2);
+    } else if (this.io && addr >= this.ramSize) this.io.write(addr, 2, v & 0xffff);
+    else { this.write8(addr, v); this.write8(addr + 1, v >> 8); }
+  }
+  write32(addr: number, v: number): void {
+    addr >>>= 0;
+    if (addr + 3 < this.ramSize) {
+      this.view.setInt32(addr, v, true);
+      this.noteWrite(addr, 4);
+    } else if (this.io && addr >= this.ramSize) this.io.write(addr, 4, v | 0);
+    else { this.write16(addr, v); this.write16(addr + 2, v >>> 16); }
+  }
+  private noteWrite(addr: number, size: number): void {
+    const p0 = addr >>> PAGE_SHIFT, p1 = (addr + size - 1) >>> PAGE_SHIFT;
+    if (this.codePages[p0]) this.onCodeWrite(p0);
+    if (p1 !== p0 && this.codePages[p1]) this.onCodeWrite(p1);
+  }
+
+  /** Copies bytes into RAM (loaders); invalidates decoded code it overwrites. */
+  load(addr: number, bytes: Uint8Array): void {
+    if (addr < 0 || addr + bytes.length > this.ramSize) throw new RangeError(`load of ${bytes.length} bytes at 0x${addr.toString(16)} does not fit in RAM`);
+    this.u8.set(bytes, addr);
+    for (let p = addr >>> PAGE_SHIFT; p <= (addr + bytes.length - 1) >>> PAGE_SHIFT; p++) {
+      if (this.codePages[p]) this.onCodeWrite(p);
+    }
+  }
+}
