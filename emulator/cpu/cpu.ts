@@ -17,6 +17,7 @@ import { PAGE_SHIFT, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
+import { compileBlock, MAX_BLOCK_INSTRUCTIONS, type CompiledBlock } from './jit/block-compiler.js';
 import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
 
 /** Byte layout of the CPU's shared state area that follows RAM. */
@@ -82,7 +83,17 @@ export class Cpu {
   nextEip = 0;
   /** Start of the instruction being executed (for faults and tools). */
   insnStart = 0;
-  cpl = 0;
+  private cplValue = 0;
+  /** TLB masks for reads and writes at the current privilege (see mmu.ts). */
+  readMask: number = READ_MASK[0];
+  writeMask: number = WRITE_MASK[0];
+  /** Current privilege level. Setting it also selects the TLB masks for user or supervisor. */
+  get cpl(): number { return this.cplValue; }
+  set cpl(v: number) {
+    this.cplValue = v;
+    this.readMask = READ_MASK[v === 3 ? 1 : 0];
+    this.writeMask = WRITE_MASK[v === 3 ? 1 : 0];
+  }
   gdtBase = 0; gdtLimit = 0xffff;
   idtBase = 0; idtLimit = 0x3ff;
   readonly dr = new Int32Array(8);
@@ -99,8 +110,18 @@ export class Cpu {
   /** Exception being delivered (for double/triple fault classification), or -1. */
   deliveringVector = -1;
 
+  /**
+   * Execution engine: 'blocks' compiles basic blocks to JavaScript (the fast tier); 'interpret'
+   * runs every instruction through its executor (the reference tier). Both give identical results.
+   */
+  engine: 'blocks' | 'interpret' = 'blocks';
+  /** Set when a store hit a page holding decoded code; compiled blocks exit on it. */
+  codeChanged = false;
+
   private readonly decodeCache = new Map<number, DecodedInsn>();
   private readonly pageDecodeKeys = new Map<number, number[]>();
+  private readonly blockCache = new Map<number, CompiledBlock | null>();
+  private readonly pageBlockKeys = new Map<number, number[]>();
 
   constructor(options: CpuOptions) {
     this.mem = new PhysicalMemory(options.ramSize, STATE_LAYOUT.SIZE);
@@ -194,27 +215,26 @@ export class Cpu {
 
   // ---------------------------------------------------------------- memory by linear address
 
-  private user(): number { return this.cpl === 3 ? 1 : 0; }
 
   readLin8(lin: number): number {
-    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.u8[(e & ~0xfff) | (lin & 0xfff)]!;
     return this.mem.read8(this.mmu.translate(lin, false, this.cpl === 3));
   }
   readLin16(lin: number): number {
     if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
-    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.view.getUint16((e & ~0xfff) | (lin & 0xfff), true);
     return this.mem.read16(this.mmu.translate(lin, false, this.cpl === 3));
   }
   readLin32(lin: number): number {
     if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
-    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.view.getInt32((e & ~0xfff) | (lin & 0xfff), true);
     return this.mem.read32(this.mmu.translate(lin, false, this.cpl === 3));
   }
   writeLin8(lin: number, v: number): void {
-    const e = this.mmu.tlb[lin >>> 12]!, m = WRITE_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
     const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
     this.mem.write8(p, v);
   }
@@ -225,7 +245,7 @@ export class Cpu {
       this.writeLin8(lin, v); this.writeLin8(lin + 1, v >> 8);
       return;
     }
-    const e = this.mmu.tlb[lin >>> 12]!, m = WRITE_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
     const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
     this.mem.write16(p, v);
   }
@@ -236,7 +256,7 @@ export class Cpu {
       this.writeLin16(lin, v); this.writeLin16(lin + 2, v >>> 16);
       return;
     }
-    const e = this.mmu.tlb[lin >>> 12]!, m = WRITE_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
     const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
     this.mem.write32(p, v);
   }
@@ -289,7 +309,7 @@ export class Cpu {
   // ---------------------------------------------------------------- decoding
 
   private fetchLinear(lin: number): number {
-    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.u8[(e & ~0xfff) | (lin & 0xfff)]!;
     return this.mem.read8(this.mmu.translate(lin, false, this.cpl === 3, true));
   }
@@ -300,7 +320,7 @@ export class Cpu {
     const csBase = this.segBase[SegReg.CS]!;
     const lin = (csBase + eip) | 0;
     // Translate first (it may #PF): the cache is keyed by physical address and code size.
-    const e = this.mmu.tlb[lin >>> 12]!, m = READ_MASK[this.user()];
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     const phys = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, false, this.cpl === 3, true);
     const bits = this.codeBits;
     const key = phys * 2 + (bits === 32 ? 1 : 0);
@@ -336,15 +356,120 @@ export class Cpu {
     const keys = this.pageDecodeKeys.get(page);
     if (keys) for (const k of keys) this.decodeCache.delete(k);
     this.pageDecodeKeys.delete(page);
+    const blocks = this.pageBlockKeys.get(page);
+    if (blocks) for (const k of blocks) { const b = this.blockCache.get(k); if (b) b.valid = false; this.blockCache.delete(k); }
+    this.pageBlockKeys.delete(page);
     this.mem.codePages[page] = 0;
+    this.codeChanged = true;
   }
 
-  /** Drops every decoded instruction (tests, snapshots). */
+  /** Drops every decoded instruction and compiled block (tests, snapshots). */
   flushDecodeCache(): void {
     for (const p of this.pageDecodeKeys.keys()) this.mem.codePages[p] = 0;
+    for (const p of this.pageBlockKeys.keys()) this.mem.codePages[p] = 0;
     this.decodeCache.clear();
     this.pageDecodeKeys.clear();
+    this.blockCache.clear();
+    this.pageBlockKeys.clear();
   }
+
+  /**
+   * Runs one compiled block at CS:EIP, or returns false when the instruction there must be
+   * single-stepped (no block could be compiled for it).
+   */
+  private runBlock(): boolean {
+    const lin = (this.segBase[SegReg.CS]! + this.eip) | 0;
+    let phys: number;
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
+    if ((e & m) === m) phys = (e & ~0xfff) | (lin & 0xfff);
+    else {
+      try {
+        phys = this.mmu.translate(lin, false, this.cpl === 3, true);
+      } catch (err) {
+        if (!isCpuFault(err)) throw err;
+        this.deliverEvent(err.vector, err.errorCode, 'exception');
+        return true;
+      }
+    }
+    const key = phys * 2 + (this.codeBits === 32 ? 1 : 0);
+    let block = this.blockCache.get(key);
+    if (block === undefined) {
+      try {
+        block = compileBlock(this, phys);
+      } catch (err) {
+        if (!isCpuFault(err)) throw err;
+        return false; // let the interpreter raise the decode fault with full bookkeeping
+      }
+      if (block === null || !this.mem.isRam(phys)) return false;
+      this.blockCache.set(key, block);
+      const page = phys >>> PAGE_SHIFT;
+      let keys = this.pageBlockKeys.get(page);
+      if (!keys) { keys = []; this.pageBlockKeys.set(page, keys); }
+      keys.push(key);
+      this.mem.codePages[page] = 1;
+    }
+    if (block === null) return false;
+    this.executeBlock(block);
+    return true;
+  }
+
+  /**
+   * Runs a block, then follows its successors directly while they are known (block chaining):
+   * a block remembers the block it last exited to, valid while the translation epoch, the code
+   * segment and the successor's own validity are unchanged. Interrupts, stop requests and the
+   * budget are checked between blocks exactly as in the dispatcher.
+   */
+  private executeBlock(first: CompiledBlock): void {
+    let block: CompiledBlock | null = first;
+    while (block !== null) {
+      this.runOneBlock(block);
+      if (this.stopRequest !== null || this.halted || this.interruptShadow || (this.lf.flags & TF)
+        || this.chainBudget - this.icount < MAX_BLOCK_INSTRUCTIONS
+        || ((this.lf.flags & IF) && this.intr?.hasPendingInterrupt())) return;
+      const eip = this.eip, epoch = this.mmu.epoch, csBase = this.segBase[SegReg.CS]!;
+      let link: CompiledBlock | null = null;
+      if (block.chainEpoch === epoch && block.chainCsBase === csBase) {
+        if (block.chainEip === eip) link = block.chainBlock;
+        else if (block.chainEip2 === eip) link = block.chainBlock2;
+      }
+      if (link !== null && link.valid) { block = link; continue; }
+      const next = this.lookupBlock();
+      if (next === null) return;
+      if (block.chainEpoch !== epoch || block.chainCsBase !== csBase) {
+        block.chainEpoch = epoch; block.chainCsBase = csBase;
+        block.chainEip = -1; block.chainBlock = null; block.chainEip2 = -1; block.chainBlock2 = null;
+      }
+      // Two ways: the newest successor goes to slot 1, the previous one moves to slot 2.
+      block.chainEip2 = block.chainEip; block.chainBlock2 = block.chainBlock;
+      block.chainEip = eip; block.chainBlock = next;
+      block = next;
+    }
+  }
+
+  /** The compiled block at CS:EIP if one is cached and translating EIP cannot fault. */
+  private lookupBlock(): CompiledBlock | null {
+    const lin = (this.segBase[SegReg.CS]! + this.eip) | 0;
+    const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
+    if ((e & m) !== m) return null;
+    const phys = (e & ~0xfff) | (lin & 0xfff);
+    return this.blockCache.get(phys * 2 + (this.codeBits === 32 ? 1 : 0)) ?? null;
+  }
+
+  private runOneBlock(block: CompiledBlock): void {
+    this.codeChanged = false;
+    try {
+      block.run(this);
+    } catch (err) {
+      if (!isCpuFault(err)) throw err;
+      const retired = block.starts.indexOf(this.eip);
+      this.icount += retired < 0 ? 0 : retired;
+      this.interruptShadow = false;
+      this.deliverEvent(err.vector, err.errorCode, 'exception');
+    }
+  }
+
+  /** Instruction count at which the current `run` must stop (chaining respects it). */
+  private chainBudget = 0;
 
   // ---------------------------------------------------------------- execution
 
@@ -417,6 +542,7 @@ export class Cpu {
    */
   run(maxInstructions: number): StopReason {
     const end = this.icount + maxInstructions;
+    this.chainBudget = end;
     this.stopRequest = null;
     while (this.icount < end) {
       if (this.stopRequest !== null) {
@@ -430,6 +556,8 @@ export class Cpu {
         continue;
       }
       if (this.halted) return { kind: 'halted' };
+      if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF)
+        && end - this.icount >= MAX_BLOCK_INSTRUCTIONS && this.runBlock()) continue;
       this.step();
     }
     if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };

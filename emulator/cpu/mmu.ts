@@ -56,8 +56,12 @@ export class Mmu {
     return (this.cr0 & CR0_PG) !== 0;
   }
 
+  /** Incremented whenever cached translations are dropped (compiled-block chains check it). */
+  epoch = 0;
+
   /** Drops every entry (MOV CR3 without PGE keeps globals: `keepGlobal`). */
   flush(keepGlobal = false): void {
+    this.epoch++;
     const tlb = this.tlb;
     if (this.filledCount >= this.filled.length) {
       if (keepGlobal) {
@@ -84,6 +88,7 @@ export class Mmu {
   }
 
   invalidatePage(linear: number): void {
+    this.epoch++;
     this.tlb[linear >>> 12] = 0;
   }
 

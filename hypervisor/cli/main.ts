@@ -2,12 +2,15 @@
  * trapvisor's command line. Each command lives in its own module under hypervisor/cli/.
  */
 import { Command } from 'commander';
+import { registerDisasm } from './disasm.js';
 
 const program = new Command();
 program
   .name('trapvisor')
   .description('An x86 machine you can see all the way through: emulator, VT-x, hypervisor, assembler.')
   .version('0.1.0');
+
+registerDisasm(program);
 
 program.command('demo').description('show what trapvisor can do so far').action(() => {
   console.log('trapvisor: skeleton; commands arrive with the foundation issue.');

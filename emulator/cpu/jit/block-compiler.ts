@@ -1,0 +1,387 @@
+/**
+ * The fast tier: decodes a basic block once and compiles it to one JavaScript function.
+ *
+ * Hot instructions (ALU, MOV, LEA, INC/DEC, stack, near branches) are emitted inline with their
+ * operands as constants; every other instruction calls its reference executor from exec/, so the
+ * two tiers share one definition of the semantics for all but the templates here, and the test suite
+ * runs the CPU tests through both tiers.
+ *
+ * Exactness rules the generated code keeps:
+ * - Before any instruction that may fault, `c.eip` holds that instruction's address; a fault thrown
+ *   out of the block is delivered by the dispatcher, which counts the instructions retired before
+ *   it from the block's `starts` table.
+ * - Flags: the lazy record is updated by every flag-writing instruction, so any later reader (or
+ *   the interpreter) sees the same EFLAGS. A Jcc right after its flag producer in the same block
+ *   tests the producer's operands directly instead of asking the record ("flag fusion").
+ * - Self-modifying code: after any instruction that may store, the block exits if a store hit a
+ *   page holding decoded code (`c.codeChanged`), so the next instruction is decoded afresh.
+ * - Blocks end at control transfers and at instructions that may change how the following bytes
+ *   are fetched or whether interrupts are taken (system instructions, segment loads, POPF, STI...).
+ */
+import { decode, isDecodeFailure, type DecodedInsn } from '../../isa/decoder.js';
+import type { Cpu } from '../cpu.js';
+import { raise, Vector } from '../faults.js';
+import { LazyOp } from '../flags.js';
+import { EXECUTORS, type Executor } from '../exec/index.js';
+import { BYTE_REG_INDEX, widthOf, type Width } from '../exec/operands.js';
+
+export interface CompiledBlock {
+  readonly run: (c: Cpu) => void;
+  /** False once a write invalidated the code it was compiled from. */
+  valid: boolean;
+  /** Chaining: the block this one last exited to, and under which translation it was found. */
+  chainEip: number;
+  chainEpoch: number;
+  chainCsBase: number;
+  chainBlock: CompiledBlock | null;
+  chainEip2: number;
+  chainBlock2: CompiledBlock | null;
+  /** EIP of each instruction, in order. */
+  readonly starts: readonly number[];
+  readonly count: number;
+  /** Generated source, kept for the debugger's `info block` and for tests. */
+  readonly source: string;
+}
+
+/** The longest block, in instructions. The dispatcher single-steps when less budget remains. */
+export const MAX_BLOCK_INSTRUCTIONS = 48;
+
+/** Ops after which execution may continue in the same block. */
+const STRAIGHT_LINE = new Set([
+  'ADD', 'OR', 'ADC', 'SBB', 'AND', 'SUB', 'XOR', 'CMP', 'TEST', 'NOT', 'NEG', 'INC', 'DEC', 'MUL',
+  'IMUL', 'DIV', 'IDIV', 'MOVZX', 'MOVSX', 'XCHG', 'XADD', 'CMPXCHG', 'CMPXCHG8B', 'BSWAP', 'LEA',
+  'PUSHA', 'POPA', 'PUSHF', 'LAHF', 'SAHF', 'CBW', 'CWD', 'CMOVcc', 'SETcc', 'XLATB', 'ENTER',
+  'LEAVE', 'ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SHR', 'SAR', 'SHLD', 'SHRD', 'BT', 'BTS', 'BTR',
+  'BTC', 'BSF', 'BSR', 'MOVS', 'CMPS', 'STOS', 'LODS', 'SCAS', 'DAA', 'DAS', 'AAA', 'AAS', 'AAM',
+  'AAD', 'CLC', 'STC', 'CMC', 'CLD', 'STD', 'NOP', 'PAUSE', 'BOUND', 'LAR', 'LSL', 'VERR', 'VERW',
+]);
+
+function isStraightLine(d: DecodedInsn): boolean {
+  const op = d.form.op;
+  if (op === 'MOV') return !d.form.operands.some((k) => k === 'Sw' || k === 'Cd' || k === 'Dd') || d.form.operands[1] === 'Sw';
+  if (op === 'PUSH') return true;
+  if (op === 'POP') return !['ES', 'SS', 'DS', 'FS', 'GS'].includes(d.form.operands[0]!);
+  return STRAIGHT_LINE.has(op);
+}
+
+/** Raised from generated code (kept out of the generated text). */
+const RUNTIME = {
+  gp(): never { return raise(Vector.GP, 0); },
+};
+
+const ALU_LAZY: Record<string, LazyOp> = {
+  ADD: LazyOp.ADD, ADC: LazyOp.ADC, SUB: LazyOp.SUB, SBB: LazyOp.SBB, CMP: LazyOp.SUB,
+  AND: LazyOp.LOGIC, OR: LazyOp.LOGIC, XOR: LazyOp.LOGIC, TEST: LazyOp.LOGIC,
+};
+const ALU_EXPR: Record<string, string> = {
+  ADD: '+', ADC: '+', SUB: '-', SBB: '-', CMP: '-', AND: '&', OR: '|', XOR: '^', TEST: '&',
+};
+
+/** The last flag producer in this block, for Jcc fusion. */
+interface FlagSource {
+  kind: 'SUB' | 'LOGIC' | 'ADD' | 'INCDEC';
+  w: Width;
+  a: string;
+  b: string;
+  res: string;
+}
+
+function maskOf(w: Width): string {
+  return w === 32 ? '| 0' : w === 16 ? '& 0xffff' : '& 0xff';
+}
+
+class Emitter {
+  readonly lines: string[] = [];
+  readonly locals: string[] = [];
+  flagSource: FlagSource | null = null;
+
+  constructor(readonly bits: 16 | 32) {}
+
+  local(name: string): string {
+    this.locals.push(name);
+    return name;
+  }
+
+  reg(n: number, w: Width): string {
+    return w === 32 ? `r[${n}]` : w === 16 ? `r16[${n * 2}]` : `r8[${BYTE_REG_INDEX[n]}]`;
+  }
+
+  ea(d: DecodedInsn): string {
+    const parts: string[] = [];
+    if (d.base >= 0) parts.push(`r[${d.base}]`);
+    if (d.index >= 0) parts.push(d.scale ? `(r[${d.index}] << ${d.scale})` : `r[${d.index}]`);
+    if (d.disp !== 0 || parts.length === 0) parts.push(String(d.disp));
+    if (parts.length === 1 && d.base < 0 && d.index < 0) return String(d.adsize === 16 ? d.disp & 0xffff : d.disp | 0);
+    return `((${parts.join(' + ')}) ${d.adsize === 16 ? '& 0xffff' : '| 0'})`;
+  }
+
+  memRead(d: DecodedInsn, w: Width, ea: string): string {
+    return `c.read${w}(${d.segment}, ${ea})`;
+  }
+  memWrite(d: DecodedInsn, w: Width, ea: string, v: string): string {
+    return `c.write${w}(${d.segment}, ${ea}, ${v});`;
+  }
+}
+
+/** Emits an inline template for `d`, or returns false to use the executor. */
+function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): boolean {
+  const f = d.form, op = f.op, ops = f.operands;
+  const readSimple = (k: string, w: Width): string | null => {
+    switch (k[0]) {
+      case 'G': return e.reg(d.reg, w);
+      case 'Z': return e.reg(d.opcodeReg, w);
+      case 'I': return String(w === 32 ? d.imm | 0 : d.imm & (w === 16 ? 0xffff : 0xff));
+      case 'E': return d.hasMemory ? null : e.reg(d.rm, w);
+    }
+    if (k === 'AL') return 'r8[0]';
+    if (k === 'eAX') return e.reg(0, w);
+    if (k === 'CL') return 'r8[4]';
+    return null;
+  };
+  const writeSimple = (k: string, w: Width, v: string): string | null => {
+    switch (k[0]) {
+      case 'G': return `${e.reg(d.reg, w)} = ${v};`;
+      case 'Z': return `${e.reg(d.opcodeReg, w)} = ${v};`;
+      case 'E': return d.hasMemory ? null : `${e.reg(d.rm, w)} = ${v};`;
+    }
+    if (k === 'AL') return `r8[0] = ${v};`;
+    if (k === 'eAX') return `${e.reg(0, w)} = ${v};`;
+    return null;
+  };
+
+  if (op in ALU_LAZY && ops.length === 2) {
+    const [dk, sk] = ops as [string, string];
+    const w = widthOf(d, dk);
+    const a = e.local(`a${i}`), b = e.local(`b${i}`), res = e.local(`res${i}`);
+    const writes = op !== 'CMP' && op !== 'TEST';
+    const src = sk === 'Ibs' ? String(w === 32 ? d.imm | 0 : d.imm & (w === 16 ? 0xffff : 0xff)) : readSimple(sk, w);
+    if (src === null) return false;
+    const carry = op === 'ADC' || op === 'SBB';
+    const body: string[] = [];
+    let store = '';
+    const memDst = dk[0] === 'E' && d.hasMemory;
+    if (memDst) {
+      const ea = e.local(`ea${i}`);
+      body.push(`${ea} = ${e.ea(d)};`, `${a} = ${e.memRead(d, w, ea)};`);
+      if (writes) store = e.memWrite(d, w, ea, res);
+    } else {
+      const cur = readSimple(dk, w);
+      if (cur === null) return false;
+      body.push(`${a} = ${cur};`);
+      if (writes) store = writeSimple(dk, w, res)!;
+    }
+    body.push(`${b} = ${src};`);
+    if (carry) {
+      const cin = e.local(`cin${i}`);
+      body.push(`${cin} = lf.cf();`, `${res} = (${a} ${ALU_EXPR[op]} ${b} ${ALU_EXPR[op]} ${cin}) ${maskOf(w)};`);
+      body.push(store, `lf.carryIn = ${cin};`);
+    } else {
+      body.push(`${res} = (${a} ${ALU_EXPR[op]} ${b}) ${maskOf(w)};`, store);
+    }
+    body.push(`lf.set(${ALU_LAZY[op]}, ${w}, ${a}, ${b}, ${res});`);
+    e.lines.push(...body);
+    e.flagSource = carry ? null : {
+      kind: ALU_LAZY[op] === LazyOp.LOGIC ? 'LOGIC' : op === 'ADD' ? 'ADD' : 'SUB', w, a, b, res,
+    };
+    return true;
+  }
+
+  if ((op === 'INC' || op === 'DEC') && !(ops[0]![0] === 'E' && d.hasMemory)) {
+    const w = widthOf(d, ops[0]!);
+    const cur = readSimple(ops[0]!, w)!;
+    const a = e.local(`a${i}`), res = e.local(`res${i}`);
+    e.lines.push(`${a} = ${cur};`, `${res} = (${a} ${op === 'INC' ? '+' : '-'} 1) ${maskOf(w)};`,
+      writeSimple(ops[0]!, w, res)!, `lf.set(${op === 'INC' ? LazyOp.INC : LazyOp.DEC}, ${w}, ${a}, 1, ${res});`);
+    e.flagSource = { kind: 'INCDEC', w, a, b: '1', res };
+    return true;
+  }
+
+  if (op === 'MOV' && ops.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k))) {
+    const [dk, sk] = ops as [string, string];
+    const w = widthOf(d, dk);
+    if (dk[0] === 'E' && d.hasMemory) {
+      const v = readSimple(sk, w);
+      if (v === null) return false;
+      e.lines.push(e.memWrite(d, w, e.ea(d), v));
+      return true;
+    }
+    const v = sk[0] === 'E' && d.hasMemory ? e.memRead(d, w, e.ea(d)) : readSimple(sk, w);
+    const store = v === null ? null : writeSimple(dk, w, v);
+    if (store === null) return false;
+    e.lines.push(store);
+    return true;
+  }
+
+  if ((op === 'MOVZX' || op === 'MOVSX')) {
+    const from = widthOf(d, ops[1]!);
+    let v = d.hasMemory ? e.memRead(d, from, e.ea(d)) : e.reg(d.rm, from);
+    if (op === 'MOVSX') v = `((${v}) << ${32 - from} >> ${32 - from})`;
+    e.lines.push(`${e.reg(d.reg, d.opsize)} = ${v};`);
+    return true;
+  }
+
+  if (op === 'LEA') {
+    e.lines.push(`${e.reg(d.reg, d.opsize)} = ${e.ea(d)};`);
+    return true;
+  }
+
+  if (op === 'PUSH' && /^(Zv|Ibs|Iz)$/.test(ops[0]!)) {
+    const size = d.opsize === 32 ? 4 : 2;
+    const v = ops[0] === 'Zv' ? e.reg(d.opcodeReg, d.opsize) : String(d.imm | 0);
+    e.lines.push(`c.push(${size}, ${v});`);
+    return true;
+  }
+  if (op === 'POP' && ops[0] === 'Zv') {
+    const size = d.opsize === 32 ? 4 : 2;
+    const v = e.local(`v${i}`);
+    e.lines.push(`${v} = c.pop(${size});`, `${e.reg(d.opcodeReg, d.opsize)} = ${v};`);
+    return true;
+  }
+  void next;
+  return false;
+}
+
+/** The JS condition for Jcc `cc`, fused with the flag producer when possible. */
+function conditionExpr(e: Emitter, cc: number): string {
+  const s = e.flagSource;
+  const negate = (cc & 1) === 1;
+  let expr: string | null = null;
+  if (s) {
+    const signed = (v: string): string => (s.w === 32 ? `(${v} | 0)` : `(${v} << ${32 - s.w} >> ${32 - s.w})`);
+    const unsigned = (v: string): string => (s.w === 32 ? `(${v} >>> 0)` : v);
+    switch (cc >> 1) {
+      case 2: expr = `${s.res} === 0`; break; // Z
+      case 4: expr = `${signed(s.res)} < 0`; break; // S
+      case 1: // B (CF)
+        if (s.kind === 'SUB') expr = `${unsigned(s.a)} < ${unsigned(s.b)}`;
+        else if (s.kind === 'LOGIC') expr = 'false';
+        else if (s.kind === 'ADD') expr = `${unsigned(s.res)} < ${unsigned(s.a)}`;
+        break;
+      case 3: // BE
+        if (s.kind === 'SUB') expr = `${unsigned(s.a)} <= ${unsigned(s.b)}`;
+        else if (s.kind === 'LOGIC') expr = `${s.res} === 0`;
+        break;
+      case 6: // L
+        if (s.kind === 'SUB') expr = `${signed(s.a)} < ${signed(s.b)}`;
+        else if (s.kind === 'LOGIC') expr = `${signed(s.res)} < 0`;
+        break;
+      case 7: // LE
+        if (s.kind === 'SUB') expr = `${signed(s.a)} <= ${signed(s.b)}`;
+        else if (s.kind === 'LOGIC') expr = `${signed(s.res)} <= 0`;
+        break;
+    }
+  }
+  if (expr === null) return `lf.cond(${cc})`;
+  return negate ? `!(${expr})` : `(${expr})`;
+}
+
+function mayStore(d: DecodedInsn): boolean {
+  return d.hasMemory || /^(PUSH|POP|CALL|ENTER|PUSHA|PUSHF|MOVS|STOS|INS|CMPXCHG8B|XCHG|LEAVE)/.test(d.form.op);
+}
+
+/**
+ * Decodes and compiles the block starting at CS:EIP. Returns null when the first instruction can't
+ * be compiled into a cached block (it crosses a page, or lies outside RAM); the dispatcher then
+ * single-steps it. Decoding faults of the first instruction propagate.
+ */
+export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
+  const bits = c.codeBits;
+  const csBase = c.segBase[1]!;
+  const pageEnd = (firstPhys & ~0xfff) + 0x1000;
+  const decoded: DecodedInsn[] = [];
+  const starts: number[] = [];
+  let eip = c.eip;
+  let phys = firstPhys;
+  const limit = c.segMax[1]!;
+  while (decoded.length < MAX_BLOCK_INSTRUCTIONS) {
+    const at = phys, start = eip;
+    let r;
+    try {
+      r = decode((i) => {
+        if (at + i >= pageEnd || (start >>> 0) + i > limit) throw new RangeError('block edge');
+        return c.mem.u8[at + i]!;
+      }, bits);
+    } catch (err) {
+      if (err instanceof RangeError) break;
+      throw err;
+    }
+    if (isDecodeFailure(r)) break;
+    decoded.push(r);
+    starts.push(eip);
+    eip = (eip + r.length) | 0;
+    if (bits === 16) eip &= 0xffff;
+    phys += r.length;
+    if (!isStraightLine(r)) break;
+    if (r.form.rep !== 'none' && r.repPrefix) break; // REP strings are long: let interrupts in after
+  }
+  if (decoded.length === 0 || !c.mem.isRam(firstPhys)) return null;
+  void csBase;
+
+  const e = new Emitter(bits);
+  const executors: Executor[] = [];
+  const insns: DecodedInsn[] = [];
+  const n = decoded.length;
+  for (let i = 0; i < n; i++) {
+    const d = decoded[i]!;
+    const start = starts[i]!;
+    const next = i + 1 < n ? starts[i + 1]! : (bits === 16 ? (start + d.length) & 0xffff : (start + d.length) | 0);
+    const last = i === n - 1;
+    const exit = (target: string, retired: number): string => `c.eip = ${target}; c.icount += ${retired}; return;`;
+    const op = d.form.op;
+    e.lines.push(`// ${start.toString(16)}: ${d.form.mnemonic}`);
+    if (op === 'Jcc' || (op === 'JMP' && d.form.operands[0]![0] === 'J') || (op === 'CALL' && d.form.operands[0]![0] === 'J')) {
+      let target = (next + d.imm) | 0;
+      if (d.opsize === 16) target &= 0xffff;
+      const check = `if (${target >>> 0} > c.segMax[1]) { c.eip = ${start}; R.gp(); }`;
+      if (op === 'Jcc') {
+        e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
+      } else if (op === 'JMP') {
+        e.lines.push(check, exit(String(target), i + 1));
+      } else {
+        e.lines.push(check, `c.eip = ${start};`, `c.push(${d.opsize === 32 ? 4 : 2}, ${next});`, exit(String(target), i + 1));
+      }
+      break;
+    }
+    if (op === 'RET') {
+      const size = d.opsize === 32 ? 4 : 2;
+      const t = e.local(`t${i}`);
+      e.lines.push(`c.eip = ${start};`, `${t} = c.peek(${size})${size === 2 ? ' & 0xffff' : ''};`,
+        `if ((${t} >>> 0) > c.segMax[1]) R.gp();`,
+        `c.adjustSp(${size + (d.form.operands.length ? d.imm & 0xffff : 0)});`, exit(t, i + 1));
+      break;
+    }
+    if (op === 'LOOP' && d.adsize === 32) {
+      let target = (next + d.imm) | 0;
+      if (d.opsize === 16) target &= 0xffff;
+      e.lines.push(`r[1] = (r[1] - 1) | 0;`, `if (r[1] !== 0) { if (${target >>> 0} > c.segMax[1]) { c.eip = ${start}; R.gp(); } ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
+      break;
+    }
+    const mark = e.lines.length;
+    if (emitTemplate(e, d, i, next)) {
+      // Only instructions that touch memory can fault; they need EIP for exact delivery.
+      if (d.hasMemory || op === 'PUSH' || op === 'POP') e.lines.splice(mark, 0, `c.eip = ${start};`);
+    } else {
+      e.lines.push(`c.eip = ${start};`);
+      executors.push(EXECUTORS[d.form.id]!);
+      insns.push(d);
+      const k = executors.length - 1;
+      e.lines.push(`c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
+      e.flagSource = null;
+      if (last || !isStraightLine(d)) {
+        e.lines.push(exit('c.nextEip', i + 1));
+        break;
+      }
+      e.lines.push(`if (c.nextEip !== ${next}) { ${exit('c.nextEip', i + 1)} }`);
+    }
+    if (mayStore(d)) e.lines.push(`if (c.codeChanged) { ${exit(String(next), i + 1)} }`);
+    if (last) e.lines.push(exit(String(next), i + 1));
+  }
+  const header = e.locals.length ? `let ${e.locals.join(', ')};\n` : '';
+  const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${e.lines.join('\n')}\n};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const factory = new Function('X', 'D', 'R', source) as (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;
+  return {
+    run: factory(executors, insns, RUNTIME), starts, count: n, source,
+    valid: true, chainEip: -1, chainEpoch: -1, chainCsBase: 0, chainBlock: null, chainEip2: -1, chainBlock2: null,
+  };
+}

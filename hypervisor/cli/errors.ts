@@ -1,0 +1,42 @@
+/**
+ * User-facing errors of the CLI: each carries an exit code and a message printed without a stack
+ * trace. Anything else escaping a command is a bug, reported as INTERNAL_ERROR (with the trace only
+ * when TRAPVISOR_DEBUG=1).
+ */
+import { ExitCode } from './exit-codes.js';
+
+export class UserError extends Error {
+  constructor(message: string, readonly exitCode: ExitCode) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** Runs a command action, turning errors into messages and exit codes. */
+export function runAction<A extends unknown[]>(action: (...args: A) => Promise<number | void> | number | void) {
+  return async (...args: A): Promise<void> => {
+    try {
+      const code = await action(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (e) {
+      if (e instanceof UserError) {
+        process.stderr.write(`trapvisor: ${e.message}\n`);
+        process.exitCode = e.exitCode;
+        return;
+      }
+      const err = e as Error;
+      process.stderr.write(`trapvisor: internal error: ${err?.message ?? String(e)}\n`);
+      if (process.env.TRAPVISOR_DEBUG === '1' && err?.stack) process.stderr.write(err.stack + '\n');
+      else process.stderr.write('(this is a bug in trapvisor; set TRAPVISOR_DEBUG=1 for details)\n');
+      process.exitCode = ExitCode.INTERNAL_ERROR;
+    }
+  };
+}
+
+/** Parses a number as the CLI accepts them: decimal, 0x hex, or with a K/M/G suffix. */
+export function parseNumber(text: string, what: string): number {
+  const m = /^(0x[0-9a-f]+|\d+)([kmg])?$/i.exec(text.trim());
+  if (!m) throw new UserError(`${what}: not a number: '${text}'`, ExitCode.USAGE);
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as 'k'] ?? 1;
+  return Number(m[1]) * unit;
+}
