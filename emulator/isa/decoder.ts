@@ -261,6 +261,7 @@ export function decode(fetch: ByteFetcher, bits: 16 | 32): DecodedInsn | DecodeF
     if (immIndex === 0) d.imm = v; else d.imm2 = v;
     immIndex++;
   }
+  if (pos > MAX_INSTRUCTION_LENGTH) return { fault: 'GP', length: pos };
   d.length = pos;
 
   // --- LOCK: only on lockable forms with a memory destination (SDM LOCK, "#UD") ---
