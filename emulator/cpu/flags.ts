@@ -134,6 +134,19 @@ export class LazyFlags {
     return (cc & 1) ? !r : r;
   }
 
+  private savedFlags = 2; private savedOp: LazyOp = LazyOp.NONE; private savedSize = 32;
+  private savedA = 0; private savedB = 0; private savedRes = 0; private savedCarryIn = 0;
+
+  /** Remembers the record, so an instruction whose final store faults can undo its flag update. */
+  checkpoint(): void {
+    this.savedFlags = this.flags; this.savedOp = this.op; this.savedSize = this.size;
+    this.savedA = this.a; this.savedB = this.b; this.savedRes = this.res; this.savedCarryIn = this.carryIn;
+  }
+  rollback(): void {
+    this.flags = this.savedFlags; this.op = this.savedOp; this.size = this.savedSize;
+    this.a = this.savedA; this.b = this.savedB; this.res = this.savedRes; this.carryIn = this.savedCarryIn;
+  }
+
   /** Replaces the arithmetic flags (and the rest of EFLAGS) with a full value. */
   load(eflags: number): void {
     this.flags = eflags | 2;

@@ -57,8 +57,9 @@ export function writeE(c: Cpu, d: DecodedInsn, w: Width, v: number): void {
 }
 
 /**
- * Read-modify-write of the r/m operand: the address is computed once (the registers it uses may be
- * the destination of nothing else here, but it keeps one translation per access).
+ * Read-modify-write of the r/m operand. The address is computed once; if the final store faults,
+ * the flag update made by `f` is rolled back so the restarted instruction reads the flags it read
+ * the first time (ADC, SBB, RCL and RCR consume CF).
  */
 export function modifyE(c: Cpu, d: DecodedInsn, w: Width, f: (old: number) => number): void {
   if (!d.hasMemory) {
@@ -67,7 +68,14 @@ export function modifyE(c: Cpu, d: DecodedInsn, w: Width, f: (old: number) => nu
   }
   const ea = effectiveAddress(c, d);
   const old = readMem(c, d.segment, ea, w);
-  writeMem(c, d.segment, ea, w, f(old));
+  c.lf.checkpoint();
+  const v = f(old);
+  try {
+    writeMem(c, d.segment, ea, w, v);
+  } catch (e) {
+    c.lf.rollback();
+    throw e;
+  }
 }
 
 export function readG(c: Cpu, d: DecodedInsn, w: Width): number {
