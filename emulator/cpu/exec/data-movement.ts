@@ -55,12 +55,15 @@ function extend(signed: boolean) {
 function xchg(c: Cpu, d: DecodedInsn): void {
   const [ak, bk] = d.form.operands as [string, string];
   const w = widthOf(d, ak);
+  const a = readOperand(c, d, ak, w);
   if (bk[0] === 'E') {
-    const g = readOperand(c, d, ak, w);
-    modifyE(c, d, w, (old) => { writeOperand(c, d, ak, w, old); return g; });
+    // Register side effects only after the memory store succeeded (a fault restarts cleanly).
+    let old = 0;
+    modifyE(c, d, w, (v) => { old = v; return a; });
+    writeOperand(c, d, ak, w, old);
     return;
   }
-  const a = readOperand(c, d, ak, w), b = readOperand(c, d, bk, w);
+  const b = readOperand(c, d, bk, w);
   writeOperand(c, d, ak, w, b);
   writeOperand(c, d, bk, w, a);
 }
@@ -68,25 +71,26 @@ function xchg(c: Cpu, d: DecodedInsn): void {
 function xadd(c: Cpu, d: DecodedInsn): void {
   const w = widthOf(d, d.form.operands[0]!);
   const src = getReg(c, d.reg, w);
-  modifyE(c, d, w, (dst) => {
-    const sum = alu(c, 'ADD', w, dst, src);
-    setReg(c, d.reg, w, dst);
-    return sum;
-  });
-  // For a register destination equal to the source register, the sum wins (SDM: TEMP then DEST).
-  if (!d.hasMemory && d.rm === d.reg) setReg(c, d.rm, w, (src + src) & mask(w));
+  let dst = 0;
+  modifyE(c, d, w, (v) => { dst = v; return alu(c, 'ADD', w, v, src); });
+  // SDM XADD: TEMP <- SRC + DEST; SRC <- DEST; DEST <- TEMP (so with one register, the sum wins).
+  const sum = (dst + src) & mask(w);
+  setReg(c, d.reg, w, dst);
+  if (!d.hasMemory) setReg(c, d.rm, w, sum);
 }
 
 function cmpxchg(c: Cpu, d: DecodedInsn): void {
   const w = widthOf(d, d.form.operands[0]!);
   const acc = getReg(c, 0, w), src = getReg(c, d.reg, w);
   // The destination is always written (with its old value on failure), as the processor does.
-  modifyE(c, d, w, (dst) => {
-    alu(c, 'CMP', w, acc, dst);
-    if (c.lf.zf()) return src;
-    setReg(c, 0, w, dst);
-    return dst;
+  let equal = false, dst = 0;
+  modifyE(c, d, w, (v) => {
+    dst = v;
+    alu(c, 'CMP', w, acc, v);
+    equal = c.lf.zf();
+    return equal ? src : v;
   });
+  if (!equal) setReg(c, 0, w, dst);
 }
 
 function cmpxchg8b(c: Cpu, d: DecodedInsn): void {
