@@ -77,6 +77,10 @@ export class Cpu {
   /** Lowest and highest valid offset of each segment (expand-down aware), precomputed on load. */
   readonly segMin = new Float64Array(8);
   readonly segMax = new Float64Array(8);
+  /** Highest offset writable through each segment; -1 when the segment is not writable at all. */
+  readonly segMaxWrite = new Float64Array(8);
+  /** SS is a flat 32-bit writable segment: pushes and pops may skip segmentation entirely. */
+  flatStack = false;
   readonly lf = new LazyFlags();
   eip = 0;
   /** Where execution continues after the current instruction (branches set it). */
@@ -178,15 +182,26 @@ export class Cpu {
   /** Recomputes segMin/segMax after a segment cache changed. */
   updateSegmentBounds(s: number): void {
     const attr = this.segAttr[s]!, limit = this.segLimit[s]! >>> 0;
-    if (attr & SEG_ATTR_UNUSABLE) { this.segMin[s] = 1; this.segMax[s] = 0; return; }
-    const isData = (attr & 0x18) === 0x10;
-    const expandDown = isData && (attr & 4) !== 0 && this.protectedMode && !this.v86;
-    if (expandDown) {
-      this.segMin[s] = limit + 1;
-      this.segMax[s] = attr & 0x4000 ? 0xffffffff : 0xffff;
+    if (attr & SEG_ATTR_UNUSABLE) {
+      this.segMin[s] = 1; this.segMax[s] = 0; this.segMaxWrite[s] = -1;
     } else {
-      this.segMin[s] = 0;
-      this.segMax[s] = limit;
+      const isData = (attr & 0x18) === 0x10;
+      const segmented = this.protectedMode && !this.v86;
+      const expandDown = isData && (attr & 4) !== 0 && segmented;
+      if (expandDown) {
+        this.segMin[s] = limit + 1;
+        this.segMax[s] = attr & 0x4000 ? 0xffffffff : 0xffff;
+      } else {
+        this.segMin[s] = 0;
+        this.segMax[s] = limit;
+      }
+      // Protected mode: code segments and read-only data segments are not writable (#GP/#SS).
+      const writable = !segmented || (isData && (attr & 2) !== 0);
+      this.segMaxWrite[s] = writable ? this.segMax[s]! : -1;
+    }
+    if (s === SegReg.SS) {
+      this.flatStack = this.segBase[s] === 0 && this.segMin[s] === 0 && this.segMaxWrite[s] === 0xffffffff
+        && (attr & 0x4000) !== 0;
     }
   }
 
@@ -199,19 +214,19 @@ export class Cpu {
     return (this.segBase[s]! + o) | 0;
   }
 
+  /** Linear address of seg:off for a write of `size` bytes (limit and writability checked). */
+  linearWrite(s: number, off: number, size: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[s]! || o + size - 1 > this.segMaxWrite[s]!) segmentFault(this, s);
+    return (this.segBase[s]! + o) | 0;
+  }
+
   read8(s: number, off: number): number { return this.readLin8(this.linear(s, off, 1)); }
   read16(s: number, off: number): number { return this.readLin16(this.linear(s, off, 2)); }
   read32(s: number, off: number): number { return this.readLin32(this.linear(s, off, 4)); }
-  write8(s: number, off: number, v: number): void { this.checkWritable(s); this.writeLin8(this.linear(s, off, 1), v); }
-  write16(s: number, off: number, v: number): void { this.checkWritable(s); this.writeLin16(this.linear(s, off, 2), v); }
-  write32(s: number, off: number, v: number): void { this.checkWritable(s); this.writeLin32(this.linear(s, off, 4), v); }
-
-  /** Protected mode: code segments and read-only data segments are not writable (#GP/#SS). */
-  checkWritable(s: number): void {
-    if (!this.protectedMode || this.v86) return;
-    const attr = this.segAttr[s]!;
-    if ((attr & 0x8) || !(attr & 0x2)) segmentFault(this, s);
-  }
+  write8(s: number, off: number, v: number): void { this.writeLin8(this.linearWrite(s, off, 1), v); }
+  write16(s: number, off: number, v: number): void { this.writeLin16(this.linearWrite(s, off, 2), v); }
+  write32(s: number, off: number, v: number): void { this.writeLin32(this.linearWrite(s, off, 4), v); }
 
   // ---------------------------------------------------------------- memory by linear address
 
@@ -278,6 +293,36 @@ export class Cpu {
   // ---------------------------------------------------------------- stack
 
   get stackBits(): 16 | 32 { return this.segAttr[SegReg.SS]! & 0x4000 ? 32 : 16; }
+
+  /** PUSH of a dword; the flat-stack fast path does one TLB compare and one store. */
+  push32(v: number): void {
+    const sp = (this.r[4]! - 4) | 0;
+    if (this.flatStack) {
+      const e = this.mmu.tlb[sp >>> 12]!, m = this.writeMask;
+      if ((e & m) === m && (sp & 0xfff) <= 0xffc) {
+        const p = (e & ~0xfff) | (sp & 0xfff);
+        this.mem.view.setInt32(p, v, true);
+        if (this.mem.codePages[p >>> 12]) this.mem.onCodeWrite(p >>> 12);
+        this.r[4] = sp;
+        return;
+      }
+    }
+    this.push(4, v);
+  }
+
+  /** POP of a dword, with the same fast path. */
+  pop32(): number {
+    const sp = this.r[4]!;
+    if (this.flatStack) {
+      const e = this.mmu.tlb[sp >>> 12]!, m = this.readMask;
+      if ((e & m) === m && (sp & 0xfff) <= 0xffc) {
+        const v = this.mem.view.getInt32((e & ~0xfff) | (sp & 0xfff), true);
+        this.r[4] = (sp + 4) | 0;
+        return v;
+      }
+    }
+    return this.pop(4);
+  }
 
   push(size: 2 | 4, v: number): void {
     const esp = this.r[4]!;

@@ -228,13 +228,13 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
   if (op === 'PUSH' && /^(Zv|Ibs|Iz)$/.test(ops[0]!)) {
     const size = d.opsize === 32 ? 4 : 2;
     const v = ops[0] === 'Zv' ? e.reg(d.opcodeReg, d.opsize) : String(d.imm | 0);
-    e.lines.push(`c.push(${size}, ${v});`);
+    e.lines.push(size === 4 ? `c.push32(${v});` : `c.push(${size}, ${v});`);
     return true;
   }
   if (op === 'POP' && ops[0] === 'Zv') {
     const size = d.opsize === 32 ? 4 : 2;
     const v = e.local(`v${i}`);
-    e.lines.push(`${v} = c.pop(${size});`, `${e.reg(d.opcodeReg, d.opsize)} = ${v};`);
+    e.lines.push(`${v} = ${size === 4 ? 'c.pop32()' : `c.pop(${size})`};`, `${e.reg(d.opcodeReg, d.opsize)} = ${v};`);
     return true;
   }
   void next;
@@ -338,16 +338,22 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       } else if (op === 'JMP') {
         e.lines.push(check, exit(String(target), i + 1));
       } else {
-        e.lines.push(check, `c.eip = ${start};`, `c.push(${d.opsize === 32 ? 4 : 2}, ${next});`, exit(String(target), i + 1));
+        e.lines.push(check, `c.eip = ${start};`, d.opsize === 32 ? `c.push32(${next});` : `c.push(2, ${next});`, exit(String(target), i + 1));
       }
       break;
     }
     if (op === 'RET') {
       const size = d.opsize === 32 ? 4 : 2;
       const t = e.local(`t${i}`);
-      e.lines.push(`c.eip = ${start};`, `${t} = c.peek(${size})${size === 2 ? ' & 0xffff' : ''};`,
-        `if ((${t} >>> 0) > c.segMax[1]) R.gp();`,
-        `c.adjustSp(${size + (d.form.operands.length ? d.imm & 0xffff : 0)});`, exit(t, i + 1));
+      const extra = d.form.operands.length ? d.imm & 0xffff : 0;
+      if (size === 4 && extra === 0) {
+        // pop32 commits ESP; if the target is outside CS, undo it before the #GP.
+        e.lines.push(`c.eip = ${start};`, `${t} = c.pop32();`,
+          `if ((${t} >>> 0) > c.segMax[1]) { c.r[4] = (c.r[4] - 4) | 0; R.gp(); }`, exit(t, i + 1));
+      } else {
+        e.lines.push(`c.eip = ${start};`, `${t} = c.peek(${size})${size === 2 ? ' & 0xffff' : ''};`,
+          `if ((${t} >>> 0) > c.segMax[1]) R.gp();`, `c.adjustSp(${size + extra});`, exit(t, i + 1));
+      }
       break;
     }
     if (op === 'LOOP' && d.adsize === 32) {
