@@ -1,5 +1,5 @@
 ; Compute workload "alu": a tight register-only loop.
-; Dynamic instruction count: 5 + 6 * ITER (the loop body is 6 instructions, hlt included in the 5).
+; Dynamic instruction count: 4 + 6 * ITER + BENCH_DONE_INSTRUCTIONS.
 bits 32
 %ifndef ITER
 %define ITER 1000000
@@ -8,6 +8,9 @@ bits 32
 %define ORG 0x100000
 %endif
 org ORG
+%include "multiboot.inc"
+%include "bench.inc"
+        MULTIBOOT_HEADER start
 start:
         mov ecx, ITER
         xor eax, eax
@@ -19,4 +22,5 @@ start:
         or esi, edx
         dec ecx
         jnz .loop
-        hlt
+        BENCH_DONE
+        MULTIBOOT_END

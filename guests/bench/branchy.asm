@@ -8,6 +8,9 @@ bits 32
 %define ORG 0x100000
 %endif
 org ORG
+%include "multiboot.inc"
+%include "bench.inc"
+        MULTIBOOT_HEADER start
 start:
         mov esi, 0                      ; byte counter, also the data (low byte of a mix)
         mov eax, 0xffffffff             ; crc
@@ -24,4 +27,5 @@ start:
         cmp esi, LEN
         jb .byte
         not eax
-        hlt
+        BENCH_DONE
+        MULTIBOOT_END

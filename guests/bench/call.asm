@@ -8,11 +8,14 @@ bits 32
 %define ORG 0x100000
 %endif
 org ORG
+%include "multiboot.inc"
+%include "bench.inc"
+        MULTIBOOT_HEADER start
 start:
         mov esp, 0x90000
         mov eax, N
         call fib
-        hlt
+        BENCH_DONE
 ; fib(eax) -> eax, clobbers ecx, edx
 fib:    cmp eax, 2
         jb .leaf
@@ -27,3 +30,4 @@ fib:    cmp eax, 2
         add eax, edx
         ret
 .leaf:  ret
+        MULTIBOOT_END

@@ -9,6 +9,9 @@ bits 32
 %define SIZE 0x100000
 %define ARRAY 0x200000
 org ORG
+%include "multiboot.inc"
+%include "bench.inc"
+        MULTIBOOT_HEADER start
 start:
         mov ebp, ROUNDS
 .round: mov edi, ARRAY                  ; clear the array: one byte per number
@@ -35,4 +38,5 @@ start:
         jb .next
         dec ebp
         jnz .round
-        hlt
+        BENCH_DONE
+        MULTIBOOT_END
