@@ -290,9 +290,13 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   const pageEnd = (firstPhys & ~0xfff) + 0x1000;
   const decoded: DecodedInsn[] = [];
   const starts: number[] = [];
+  /** Direct JMP/CALL whose target was followed into this block (superblock): index -> true. */
+  const followed = new Set<number>();
+  const visited = new Set<number>();
   let eip = c.eip;
   let phys = firstPhys;
   const limit = c.segMax[1]!;
+  const linearPage = (csBase + eip) & ~0xfff;
   while (decoded.length < MAX_BLOCK_INSTRUCTIONS) {
     const at = phys, start = eip;
     let r;
@@ -308,14 +312,26 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     if (isDecodeFailure(r)) break;
     decoded.push(r);
     starts.push(eip);
+    visited.add(eip);
     eip = (eip + r.length) | 0;
     if (bits === 16) eip &= 0xffff;
     phys += r.length;
+    const op = r.form.op;
+    if ((op === 'JMP' || op === 'CALL') && r.form.operands[0]![0] === 'J') {
+      // Follow a direct transfer whose target lies in the same page and not yet in this block.
+      let target = (eip + r.imm) | 0;
+      if (r.opsize === 16) target &= 0xffff;
+      const targetLinear = (csBase + target) | 0;
+      if ((targetLinear & ~0xfff) !== linearPage || visited.has(target) || (target >>> 0) > limit) break;
+      followed.add(decoded.length - 1);
+      eip = target;
+      phys = (firstPhys & ~0xfff) | (targetLinear & 0xfff);
+      continue;
+    }
     if (!isStraightLine(r)) break;
     if (r.form.rep !== 'none' && r.repPrefix) break; // REP strings are long: let interrupts in after
   }
   if (decoded.length === 0 || !c.mem.isRam(firstPhys)) return null;
-  void csBase;
 
   const e = new Emitter(bits);
   const executors: Executor[] = [];
@@ -330,15 +346,21 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     const op = d.form.op;
     e.lines.push(`// ${start.toString(16)}: ${d.form.mnemonic}`);
     if (op === 'Jcc' || (op === 'JMP' && d.form.operands[0]![0] === 'J') || (op === 'CALL' && d.form.operands[0]![0] === 'J')) {
-      let target = (next + d.imm) | 0;
+      const fallthrough = (bits === 16 ? (start + d.length) & 0xffff : (start + d.length) | 0);
+      let target = (fallthrough + d.imm) | 0;
       if (d.opsize === 16) target &= 0xffff;
       const check = `if (${target >>> 0} > c.segMax[1]) { c.eip = ${start}; R.gp(); }`;
+      const push = op === 'CALL' ? [`c.eip = ${start};`, d.opsize === 32 ? `c.push32(${fallthrough});` : `c.push(2, ${fallthrough});`] : [];
+      if (followed.has(i)) {
+        // Superblock: the target's code follows in this same function.
+        e.lines.push(check, ...push);
+        if (op === 'CALL') e.lines.push(`if (c.codeChanged) { ${exit(String(target), i + 1)} }`);
+        continue;
+      }
       if (op === 'Jcc') {
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
-      } else if (op === 'JMP') {
-        e.lines.push(check, exit(String(target), i + 1));
       } else {
-        e.lines.push(check, `c.eip = ${start};`, d.opsize === 32 ? `c.push32(${next});` : `c.push(2, ${next});`, exit(String(target), i + 1));
+        e.lines.push(check, ...push, exit(String(target), i + 1));
       }
       break;
     }

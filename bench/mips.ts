@@ -1,0 +1,97 @@
+/**
+ * Guest instructions per second of the compute workloads on trapvisor's CPU tiers and on v86,
+ * measured side by side in one run. For each workload and engine: a small run (start-up) and a
+ * full run are both repeated; MIPS = (instructions(full) - instructions(small)) /
+ * (median time(full) - median time(small)). Instruction counts are exact (bench/workloads.ts) and
+ * are checked against trapvisor's own counter.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildGuest } from './build-guest.js';
+import { trapvisorEngine, v86Engine, type Engine } from './engines.js';
+import { WORKLOADS, type Workload } from './workloads.js';
+
+export interface MipsRow {
+  workload: string;
+  engine: string;
+  instructions: number;
+  seconds: number;
+  mips: number;
+}
+
+export interface MipsOptions {
+  quick: boolean;
+  repeats: number;
+  engines: Engine[];
+  workloads: readonly Workload[];
+  progress?: (line: string) => void;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export async function measureMips(o: MipsOptions): Promise<MipsRow[]> {
+  const rows: MipsRow[] = [];
+  for (const w of o.workloads) {
+    const size = o.quick ? Math.max(w.baselineSize + 1, Math.ceil(w.size / (w.name === 'call' ? 1 : 20))) : w.size;
+    const fullSize = w.name === 'call' && o.quick ? 22 : size;
+    const full = buildGuest(w.source, w.defines(fullSize));
+    const base = buildGuest(w.source, w.defines(w.baselineSize));
+    const instructions = w.instructions(fullSize) - w.instructions(w.baselineSize);
+    for (const engine of o.engines) {
+      o.progress?.(`${w.name} on ${engine.name}...`);
+      const fullTimes: number[] = [], baseTimes: number[] = [];
+      let eax = -1;
+      for (let i = 0; i < o.repeats; i++) {
+        const b = await engine.run(base);
+        const f = await engine.run(full);
+        if (engine.name.startsWith('trapvisor') && (f.instructions !== w.instructions(fullSize) || b.instructions !== w.instructions(w.baselineSize))) {
+          throw new Error(`${w.name}: ${engine.name} executed ${f.instructions} instructions, the model says ${w.instructions(fullSize)}`);
+        }
+        if (eax >= 0 && f.eax !== eax) throw new Error(`${w.name}: ${engine.name} is not deterministic (EAX ${f.eax} then ${eax})`);
+        eax = f.eax;
+        fullTimes.push(f.nanoseconds);
+        baseTimes.push(b.nanoseconds);
+      }
+      const seconds = Math.max(1e-9, (median(fullTimes) - median(baseTimes)) / 1e9);
+      rows.push({ workload: w.name, engine: engine.name, instructions, seconds, mips: instructions / seconds / 1e6 });
+    }
+  }
+  return rows;
+}
+
+export function formatMipsTable(rows: MipsRow[]): string {
+  const engines = [...new Set(rows.map((r) => r.engine))];
+  const workloads = [...new Set(rows.map((r) => r.workload))];
+  const lines = [['workload', ...engines.map((e) => `${e} MIPS`), 'trapvisor / v86-interp'].join(' | ')];
+  for (const w of workloads) {
+    const get = (e: string): number | undefined => rows.find((r) => r.workload === w && r.engine === e)?.mips;
+    const ratio = get('trapvisor') !== undefined && get('v86-interp') !== undefined ? (get('trapvisor')! / get('v86-interp')!).toFixed(2) + 'x' : '-';
+    lines.push([w, ...engines.map((e) => get(e)?.toFixed(1) ?? '-'), ratio].join(' | '));
+  }
+  return lines.map((l) => `| ${l} |`).join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const noPeers = args.includes('--no-peers');
+  const engines: Engine[] = [trapvisorEngine('blocks'), trapvisorEngine('interpret')];
+  if (!noPeers) engines.push(v86Engine(false), v86Engine(true));
+  const wArg = args.indexOf('--workloads');
+  const names = wArg >= 0 ? args[wArg + 1]!.split(',') : WORKLOADS.map((w) => w.name);
+  const rows = await measureMips({
+    quick, repeats: quick ? 1 : 3, engines, workloads: WORKLOADS.filter((w) => names.includes(w.name)),
+    progress: (l) => process.stderr.write(`  ${l}\n`),
+  });
+  process.stdout.write(formatMipsTable(rows));
+  const file = join('bench', 'results', `mips-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const jsonArg = args.indexOf('--json');
+  writeFileSync(jsonArg >= 0 ? args[jsonArg + 1]! : file, JSON.stringify({ node: process.version, quick, rows }, null, 2));
+  process.stderr.write(`wrote ${jsonArg >= 0 ? args[jsonArg + 1] : file}\n`);
+  process.exit(0);
+}
+
+if (process.argv[1]?.endsWith('mips.ts')) await main();
