@@ -7,10 +7,11 @@ import type { DecodedInsn } from '../../isa/decoder.js';
 import type { Cpu } from '../cpu.js';
 import { raise, Vector } from '../faults.js';
 import { CF, DF, IF, NT, OF, RF, VM } from '../flags.js';
+import { stackFromTss, validateNewStack } from '../interrupts.js';
 import { taskSwitchThroughGate } from '../tasks.js';
 import {
   descriptorAttr, loadCodeSegment, loadSegmentRealMode, nullifyInaccessibleSegments, readDescriptor,
-  SegReg, setSegmentCache,
+  SegReg, setSegmentCache, type Descriptor,
 } from '../segments.js';
 import type { ExecutorFamily } from './index.js';
 import { effectiveAddress, getReg, readE, readMem, relativeTarget, signExtend, stackOperandSize, type Width } from './operands.js';
@@ -46,9 +47,12 @@ function farTransfer(c: Cpu, selector: number, offset: number, isCall: boolean, 
     const type = attr & 0xf;
     if (type === 0x5 || type === 0x9 || type === 0x1) {
       taskSwitchThroughGate(c, selector, isCall ? 'call' : 'jmp', c.nextEip, -1);
+      return;
     }
-    // Call gates (type 4/C) are not emulated yet: same limitation path.
-    if (type === 0x4 || type === 0xc) taskSwitchThroughGate(c, selector, isCall ? 'call' : 'jmp', c.nextEip, -1);
+    if (type === 0x4 || type === 0xc) {
+      transferThroughCallGate(c, selector, d, isCall);
+      return;
+    }
     raise(Vector.GP, err);
   }
   if (!(attr & 0x8)) raise(Vector.GP, err);
@@ -72,6 +76,70 @@ function farTransfer(c: Cpu, selector: number, offset: number, isCall: boolean, 
     throw e;
   }
   c.nextEip = target;
+}
+
+/**
+ * Far JMP/CALL through a call gate (SDM CALL, "CALL-GATE"): to the same privilege, or for CALL to
+ * an inner privilege with the stack from the TSS and `count` parameters copied from the old stack.
+ */
+function transferThroughCallGate(c: Cpu, gateSelector: number, gate: Descriptor, isCall: boolean): void {
+  const gattr = descriptorAttr(gate);
+  const gateErr = gateSelector & 0xfffc;
+  const gateDpl = (gattr >> 5) & 3;
+  if (gateDpl < c.cpl || gateDpl < (gateSelector & 3)) raise(Vector.GP, gateErr);
+  if (!(gattr & 0x80)) raise(Vector.NP, gateErr);
+  const is32 = (gattr & 0xf) === 0xc;
+  const size: 2 | 4 = is32 ? 4 : 2;
+  const selector = gate.low >>> 16;
+  const offset = is32 ? ((gate.low & 0xffff) | (gate.high & 0xffff0000)) >>> 0 : gate.low & 0xffff;
+  const count = gate.high & 0x1f;
+  if ((selector & ~3) === 0) raise(Vector.GP, 0);
+  const d = readDescriptor(c, selector);
+  const attr = descriptorAttr(d);
+  const err = selector & 0xfffc;
+  const dpl = (attr >> 5) & 3;
+  if ((attr & 0x18) !== 0x18 || dpl > c.cpl) raise(Vector.GP, err);
+  if (!(attr & 0x80)) raise(Vector.NP, err);
+  const conforming = (attr & 4) !== 0;
+  if (!isCall) {
+    if (!conforming && dpl !== c.cpl) raise(Vector.GP, err);
+    loadCodeSegment(c, selector, d, c.cpl);
+    checkCodeLimit(c, offset);
+    c.nextEip = offset;
+    return;
+  }
+  const returnCs = c.segSel[SegReg.CS]!, returnEip = c.nextEip;
+  if (!conforming && dpl < c.cpl) {
+    const { ss, esp } = stackFromTss(c, dpl, 0);
+    const ssDesc = validateNewStack(c, ss, dpl, 0);
+    const oldSs = c.segSel[SegReg.SS]!, oldEsp = c.r[4]!;
+    // Parameters are read from the old stack before it is switched away.
+    const params: number[] = [];
+    for (let i = count - 1; i >= 0; i--) params.push(c.peek(size, i * size));
+    const saved = { cpl: c.cpl, ss: [c.segSel[2]!, c.segBase[2]!, c.segLimit[2]!, c.segAttr[2]!] as const, esp: oldEsp };
+    try {
+      setSegmentCache(c, SegReg.SS, ss, ssDesc);
+      c.r[4] = esp;
+      c.cpl = dpl;
+      c.push(size, oldSs);
+      c.push(size, oldEsp);
+      for (const p of params) c.push(size, p);
+      c.push(size, returnCs);
+      c.push(size, returnEip);
+    } catch (e) {
+      c.cpl = saved.cpl; c.r[4] = saved.esp;
+      [c.segSel[2], c.segBase[2], c.segLimit[2], c.segAttr[2]] = saved.ss;
+      c.updateSegmentBounds(SegReg.SS);
+      throw e;
+    }
+    loadCodeSegment(c, selector, d, dpl);
+  } else {
+    c.push(size, returnCs);
+    c.push(size, returnEip);
+    loadCodeSegment(c, selector, d, c.cpl);
+  }
+  checkCodeLimit(c, offset);
+  c.nextEip = offset;
 }
 
 function farPointerOperand(c: Cpu, d: DecodedInsn): [number, number] {
@@ -143,7 +211,11 @@ function farReturn(c: Cpu, size: 2 | 4, extraPop: number, iretFrom: { cpl: numbe
 function iret(c: Cpu, d: DecodedInsn): void {
   const size = stackOperandSize(d);
   if (c.protectedMode && !c.v86) {
-    if (c.lf.flags & NT) taskSwitchThroughGate(c, c.readSystem16(c.segBase[SegReg.TR]!), 'iret', c.nextEip, -1);
+    if (c.lf.flags & NT) {
+      // Return to the task whose selector is the back link of the current TSS (SDM 7.3).
+      taskSwitchThroughGate(c, c.readSystem16(c.segBase[SegReg.TR]!), 'iret', c.nextEip, -1);
+      return;
+    }
     const flags = c.peek(size, 2 * size);
     if (size === 4 && (flags & VM) && c.cpl === 0) {
       returnToV86(c);
