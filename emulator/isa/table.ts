@@ -114,6 +114,11 @@ const STRING_ROWS = ([
 /** The table. */
 export const TABLE_ROWS: readonly string[] = [
   // ---- data movement ----
+  // The moffs forms come first: NASM prefers A0-A3 to 8A/8B/88/89 for a bare [address].
+  'MOV AL,Ob | A0 |',
+  'MOV eAX,Ov | A1 |',
+  'MOV Ob,AL | A2 |',
+  'MOV Ov,eAX | A3 |',
   'MOV Eb,Gb | 88 /r |',
   'MOV Ev,Gv | 89 /r |',
   'MOV Gb,Eb | 8A /r |',
@@ -122,10 +127,6 @@ export const TABLE_ROWS: readonly string[] = [
   'MOV Mw,Sw | 8C /r |',
   'MOV Sw,Ew | 8E /r |',
   'MOV Sw,Rd | 8E /r | asm',
-  'MOV AL,Ob | A0 |',
-  'MOV eAX,Ov | A1 |',
-  'MOV Ob,AL | A2 |',
-  'MOV Ov,eAX | A3 |',
   'MOV Zb,Ib | B0+r |',
   'MOV Zv,Iz | B8+r |',
   'MOV Eb,Ib | C6 /0 |',
@@ -135,9 +136,12 @@ export const TABLE_ROWS: readonly string[] = [
   'MOV Rd,Dd | 0F 21 /r | cpl0 exit:DR_ACCESS/MOV_DR_EXITING u:OSZAPC',
   'MOV Dd,Rd | 0F 23 /r | cpl0 exit:DR_ACCESS/MOV_DR_EXITING u:OSZAPC',
   'MOVZX Gv,Eb | 0F B6 /r |',
-  'MOVZX Gv,Ew | 0F B7 /r |',
+  // NASM has no MOVZX/MOVSX r16,r/m16: the assembler's row is the 32-bit one (66 in 16-bit code).
+  'MOVZX Gv,Ew | 0F B7 /r | dec',
+  'MOVZX Gd,Ew | 0F B7 /r | o32 asm',
   'MOVSX Gv,Eb | 0F BE /r |',
-  'MOVSX Gv,Ew | 0F BF /r |',
+  'MOVSX Gv,Ew | 0F BF /r | dec',
+  'MOVSX Gd,Ew | 0F BF /r | o32 asm',
   'XCHG eAX,Zv | 90+r |',
   'XCHG Zv,eAX | 90+r | asm',
   'XCHG Gb,Eb | 86 /r | lock',
@@ -149,7 +153,9 @@ export const TABLE_ROWS: readonly string[] = [
   'CMPXCHG Eb,Gb | 0F B0 /r | lock w:OSZAPC',
   'CMPXCHG Ev,Gv | 0F B1 /r | lock w:OSZAPC',
   'CMPXCHG8B Mq | 0F C7 /1 | lock w:Z',
-  'BSWAP Zd | 0F C8+r |',
+  // BSWAP is a 32-bit operation: NASM emits 66 for it in 16-bit code (the decoder takes any size).
+  'BSWAP Zd | 0F C8+r | dec',
+  'BSWAP Zd | 0F C8+r | o32 asm',
   'LEA Gv,M | 8D /r |',
   'PUSH Zv | 50+r |',
   'PUSH Ev | FF /6 |',
@@ -240,6 +246,9 @@ export const TABLE_ROWS: readonly string[] = [
   'AAS | 3F | r:A w:OSZAPC u:OSZP',
   'AAM Ib | D4 | w:OSZAPC u:OAC',
   'AAD Ib | D5 | w:OSZAPC u:OAC',
+  // Without an operand NASM assembles base 10 (D4 0A, D5 0A); the decoder sees AAM Ib.
+  'AAM | D4 0A | w:OSZAPC u:OAC asm',
+  'AAD | D5 0A | w:OSZAPC u:OAC asm',
 
   // ---- shifts and bits ----
   ...shiftRows(),

@@ -2,6 +2,7 @@
  * trapvisor's command line. Each command lives in its own module under hypervisor/cli/.
  */
 import { Command } from 'commander';
+import { registerAsm } from './asm.js';
 import { registerDisasm } from './disasm.js';
 
 const program = new Command();
@@ -10,6 +11,7 @@ program
   .description('An x86 machine you can see all the way through: emulator, VT-x, hypervisor, assembler.')
   .version('0.1.0');
 
+registerAsm(program);
 registerDisasm(program);
 
 program.command('demo').description('show what trapvisor can do so far').action(() => {
