@@ -104,6 +104,8 @@ export class Cpu {
   readonly msr = new Map<number, bigint>();
   /** Retired instruction count: the machine's clock. */
   icount = 0;
+  /** TSC = icount + tscOffset (WRMSR to IA32_TIME_STAMP_COUNTER moves the offset; see msr.ts). */
+  tscOffset = 0n;
   halted = false;
   /** The instruction after STI / MOV SS / POP SS is not interrupted (SDM 6.8.3). */
   interruptShadow = false;
@@ -152,6 +154,9 @@ export class Cpu {
     this.mmu.cr3 = 0;
     this.mmu.cr4 = 0;
     this.mmu.flush();
+    // Power-up segment caches (SDM Vol. 3A table 9-1): forget any protected-mode attributes first,
+    // or a reset after protected mode would keep 32-bit (D = 1) segments.
+    this.segAttr.fill(0);
     for (let s = 0; s < 6; s++) loadSegmentRealMode(this, s, 0);
     loadSegmentRealMode(this, SegReg.CS, 0xf000);
     this.segBase[SegReg.CS] = 0xffff0000;

@@ -285,6 +285,9 @@ function mayStore(d: DecodedInsn): boolean {
  * single-steps it. Decoding faults of the first instruction propagate.
  */
 export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
+  // Code outside RAM (device space, or beyond the end of memory) is fetched byte by byte by the
+  // interpreter; the raw byte array below covers RAM only.
+  if (!c.mem.isRam(firstPhys)) return null;
   const bits = c.codeBits;
   const csBase = c.segBase[1]!;
   const pageEnd = (firstPhys & ~0xfff) + 0x1000;
@@ -355,6 +358,9 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // Superblock: the target's code follows in this same function.
         e.lines.push(check, ...push);
         if (op === 'CALL') e.lines.push(`if (c.codeChanged) { ${exit(String(target), i + 1)} }`);
+        // The target's first instruction may not have decoded into this block (a decode fault, a
+        // page edge): then the block ends here and continues at the target.
+        if (last) e.lines.push(exit(String(target), i + 1));
         continue;
       }
       if (op === 'Jcc') {
