@@ -91,9 +91,10 @@ function imulToRegister(c: Cpu, d: DecodedInsn): void {
     low = p & 0xffff;
     overflow = p !== signExtend(low, 16);
   } else {
-    const p = BigInt(a) * BigInt(b);
-    low = Number(BigInt.asIntN(32, p));
-    overflow = BigInt(low) !== p;
+    // The double product is exact up to 2^53; beyond that it cannot equal any int32, so the
+    // comparison detects overflow exactly without BigInt.
+    low = Math.imul(a, b);
+    overflow = a * b !== low;
   }
   setReg(c, d.reg, w, low);
   setMultiplyFlags(c, low, w, overflow);

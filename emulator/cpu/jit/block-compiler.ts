@@ -79,7 +79,9 @@ const ALU_EXPR: Record<string, string> = {
 
 /** The last flag producer in this block, for Jcc fusion. */
 interface FlagSource {
-  kind: 'SUB' | 'LOGIC' | 'ADD' | 'INCDEC';
+  kind: 'SUB' | 'LOGIC' | 'ADD' | 'INCDEC' | 'SHIFT';
+  /** For SHIFT: the JS expression of CF (the last bit shifted out). */
+  cf?: string;
   w: Width;
   a: string;
   b: string;
@@ -196,6 +198,25 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     return true;
   }
 
+  if ((op === 'SHL' || op === 'SHR' || op === 'SAR') && !d.hasMemory && ops[1] !== 'CL') {
+    // Same semantics as exec/shifts.ts: count masked to 5 bits, a zero count changes nothing.
+    const w = widthOf(d, ops[0]!);
+    const n = ops[1] === '1' ? 1 : d.imm & 31;
+    if (n === 0) return true;
+    const a = e.local(`a${i}`), res = e.local(`res${i}`);
+    const sext = w === 32 ? a : `(${a} << ${32 - w} >> ${32 - w})`;
+    const expr = op === 'SHL' ? `(${a} << ${n}) ${maskOf(w)}`
+      : op === 'SHR' ? (w === 32 ? `(${a} >>> ${n}) | 0` : `${a} >>> ${n}`)
+        : `(${sext} >> ${n}) ${maskOf(w)}`;
+    const lazy = op === 'SHL' ? LazyOp.SHL : op === 'SHR' ? LazyOp.SHR : LazyOp.SAR;
+    e.lines.push(`${a} = ${e.reg(d.rm, w)};`, `${res} = ${expr};`, `${e.reg(d.rm, w)} = ${res};`,
+      `lf.set(${lazy}, ${w}, ${a}, ${n}, ${res});`);
+    const cf = op === 'SHL' ? (n <= w ? `((${a} >>> ${w - n}) & 1)` : '0')
+      : op === 'SHR' ? (n <= w ? `((${a} >>> ${n - 1}) & 1)` : '0') : `((${sext} >> ${n - 1}) & 1)`;
+    e.flagSource = { kind: 'SHIFT', w, a, b: String(n), res, cf };
+    return true;
+  }
+
   if (op === 'MOV' && ops.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k))) {
     const [dk, sk] = ops as [string, string];
     const w = widthOf(d, dk);
@@ -256,6 +277,7 @@ function conditionExpr(e: Emitter, cc: number): string {
         if (s.kind === 'SUB') expr = `${unsigned(s.a)} < ${unsigned(s.b)}`;
         else if (s.kind === 'LOGIC') expr = 'false';
         else if (s.kind === 'ADD') expr = `${unsigned(s.res)} < ${unsigned(s.a)}`;
+        else if (s.kind === 'SHIFT') expr = `${s.cf} !== 0`;
         break;
       case 3: // BE
         if (s.kind === 'SUB') expr = `${unsigned(s.a)} <= ${unsigned(s.b)}`;
