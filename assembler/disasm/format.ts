@@ -109,21 +109,30 @@ function operandText(d: DecodedInsn, k: OperandKind, o: FormatOptions, index: nu
     case '1': return '1';
     case 'Ob': case 'Ov': return memoryText(d);
     case 'Ib': case 'Iw': return hex(pickImm(d, index));
-    case 'Ibs': return `byte ${signedHex(d.opsize === 16 ? (d.imm << 16) >> 16 : d.imm)}`;
+    case 'Ibs': {
+      const v = signedHex(d.opsize === 16 ? (d.imm << 16) >> 16 : d.imm);
+      // PUSH imm8 under an operand-size override: the size word selects the 0x66 form.
+      if (d.form.mnemonic === 'PUSH' && d.opsize !== o.bits) return `${sizeName(d.opsize)} ${v}`;
+      return `byte ${v}`;
+    }
     case 'Iz': {
       const v = d.opsize === 16 ? d.imm & 0xffff : d.imm >>> 0;
       const hasShortForm = d.form.mnemonic !== 'MOV' && d.form.mnemonic !== 'TEST';
-      return hasShortForm && fitsSignedByte(v, d.opsize) ? `strict ${sizeName(d.opsize)} ${hex(v)}` : hex(v);
+      if (hasShortForm && fitsSignedByte(v, d.opsize)) return `strict ${sizeName(d.opsize)} ${hex(v)}`;
+      // PUSH imm under an operand-size override: the size word selects the 0x66 form.
+      return d.form.mnemonic === 'PUSH' && d.opsize !== o.bits ? `${sizeName(d.opsize)} ${hex(v)}` : hex(v);
     }
     case 'Jb': case 'Jz': {
       let target = (next + d.imm) >>> 0;
       if (d.opsize === 16) target &= 0xffff;
       const name = o.symbols?.(target);
       const where = name ?? hex(target);
-      if (k === 'Jb') return /^(JMP)$/.test(d.form.mnemonic) ? `short ${where}` : where;
-      return d.form.mnemonic === 'CALL' ? where : `near ${where}`;
+      // NASM sizes a branch to a numeric target as near: spell short for JMP and Jcc.
+      if (k === 'Jb') return d.form.op === 'JMP' || d.form.op === 'Jcc' ? `short ${where}` : where;
+      const sized = d.opsize !== o.bits ? `${sizeName(d.opsize)} ` : '';
+      return d.form.mnemonic === 'CALL' ? `${sized}${where}` : `near ${sized}${where}`;
     }
-    case 'Ap': return `${hex(d.imm2)}:${hex(d.imm)}`;
+    case 'Ap': return `${d.opsize !== o.bits ? sizeName(d.opsize) + ' ' : ''}${hex(d.imm2)}:${hex(d.imm)}`;
   }
 }
 
@@ -141,6 +150,13 @@ export function formatInsn(d: DecodedInsn, o: FormatOptions): string {
     if (o.bits === 16 && (p === 0x66 || p === 0x67)) name = name.replace('16', '32');
     words.push(name);
   }
+  // Size overrides the operands cannot show: an address size with no address register in sight
+  // (strings, moffs, absolute addresses, LOOP), and an operand size on relative branches.
+  const other = o.bits === 32 ? 16 : 32;
+  const addressRegisterShown = d.hasMemory && (d.base !== NO_REG || d.index !== NO_REG);
+  if (d.adsize !== o.bits && d.form.asize === 0 && !addressRegisterShown) words.push(`a${other}`);
+  if (d.opsize !== o.bits && (d.form.operands.includes('Jb') || d.form.op === 'JMPF' && d.hasMemory
+    || d.form.op === 'CALLF' && d.hasMemory)) words.push(`o${other}`);
   if (d.lock) words.push('lock');
   if (d.repPrefix && d.form.rep !== 'none') {
     words.push(d.repPrefix === 0xf2 ? 'repne' : d.form.rep === 'repe' ? 'repe' : 'rep');

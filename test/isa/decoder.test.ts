@@ -87,7 +87,7 @@ describe('disassembler', () => {
 
   it('prints branch targets as absolute addresses, with symbols when known', () => {
     const lines = disassemble(hex('EBFE E9 00000000 74 02'), 0x1000, 32, (a) => (a === 0x1000 ? 'start' : undefined));
-    expect(lines.map((l) => l.text)).toEqual(['jmp short start', 'jmp near 0x1007', 'jz 0x100b']);
+    expect(lines.map((l) => l.text)).toEqual(['jmp short start', 'jmp near 0x1007', 'jz short 0x100b']);
     expect(lines[0]!.label).toBe('start');
   });
 
