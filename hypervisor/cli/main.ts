@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { registerAsm } from './asm.js';
+import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
 
 const program = new Command();
@@ -14,8 +15,6 @@ program
 registerAsm(program);
 registerDisasm(program);
 
-program.command('demo').description('show what trapvisor can do so far').action(() => {
-  console.log('trapvisor: skeleton; commands arrive with the foundation issue.');
-});
+registerDemo(program);
 
 await program.parseAsync(process.argv);
