@@ -123,6 +123,8 @@ export class Cpu {
   engine: 'blocks' | 'interpret' = 'blocks';
   /** Set when a store hit a page holding decoded code; compiled blocks exit on it. */
   codeChanged = false;
+  /** Instructions a faulting compiled block skipped by if-conversion (not retired). */
+  blockSkipped = 0;
 
   private readonly decodeCache = new Map<number, DecodedInsn>();
   private readonly pageDecodeKeys = new Map<number, number[]>();
@@ -507,11 +509,12 @@ export class Cpu {
 
   private runOneBlock(block: CompiledBlock): void {
     this.codeChanged = false;
+    this.blockSkipped = 0;
     try {
       block.run(this);
     } catch (err) {
       if (!isCpuFault(err)) throw err;
-      const retired = block.starts.indexOf(this.eip);
+      const retired = block.starts.indexOf(this.eip) - this.blockSkipped;
       this.icount += retired < 0 ? 0 : retired;
       this.interruptShadow = false;
       this.deliverEvent(err.vector, err.errorCode, 'exception');

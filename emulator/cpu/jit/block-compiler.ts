@@ -318,6 +318,9 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   /** Direct JMP/CALL whose target was followed into this block (superblock): index -> true. */
   const followed = new Set<number>();
   const visited = new Set<number>();
+  /** If-converted forward Jcc: index of the Jcc -> index of the first instruction at its target. */
+  const regions = new Map<number, number>();
+  let openRegion: { jcc: number; target: number } | null = null;
   let eip = c.eip;
   let phys = firstPhys;
   const limit = c.segMax[1]!;
@@ -342,6 +345,30 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     if (bits === 16) eip &= 0xffff;
     phys += r.length;
     const op = r.form.op;
+    if (openRegion !== null) {
+      if (eip === openRegion.target) {
+        regions.set(openRegion.jcc, decoded.length);
+        openRegion = null;
+        if (!isStraightLine(r)) break;
+        continue;
+      }
+      if ((eip >>> 0) > (openRegion.target >>> 0) || !isStraightLine(r) || (r.form.rep !== 'none' && r.repPrefix)) {
+        // The skipped code is not a clean straight-line run to the target: end at the Jcc.
+        decoded.length = starts.length = openRegion.jcc + 1;
+        openRegion = null;
+        break;
+      }
+      continue;
+    }
+    if (op === 'Jcc' && r.imm > 0 && r.imm <= 32) {
+      // A short forward Jcc over straight-line code: compile the skipped code as an if (below).
+      let target = (eip + r.imm) | 0;
+      if (r.opsize === 16) target &= 0xffff;
+      if ((((csBase + target) | 0) & ~0xfff) === linearPage && (target >>> 0) <= limit) {
+        openRegion = { jcc: decoded.length - 1, target };
+        continue;
+      }
+    }
     if ((op === 'JMP' || op === 'CALL') && r.form.operands[0]![0] === 'J') {
       // Follow a direct transfer whose target lies in the same page and not yet in this block.
       let target = (eip + r.imm) | 0;
@@ -356,6 +383,15 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     if (!isStraightLine(r)) break;
     if (r.form.rep !== 'none' && r.repPrefix) break; // REP strings are long: let interrupts in after
   }
+  if (openRegion !== null) decoded.length = starts.length = openRegion.jcc + 1;
+  // A region must be followed by the instruction at its target; otherwise the block ends at the Jcc.
+  for (const [jcc, end] of [...regions.entries()].sort((a, b) => a[0] - b[0])) {
+    if (end >= decoded.length) {
+      decoded.length = starts.length = Math.min(decoded.length, jcc + 1);
+      for (const k of [...regions.keys()]) if (k >= jcc) regions.delete(k);
+      break;
+    }
+  }
   if (decoded.length === 0 || !c.mem.isRam(firstPhys)) return null;
 
   const e = new Emitter(bits);
@@ -367,7 +403,13 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     const start = starts[i]!;
     const next = i + 1 < n ? starts[i + 1]! : (bits === 16 ? (start + d.length) & 0xffff : (start + d.length) | 0);
     const last = i === n - 1;
-    const exit = (target: string, retired: number): string => `c.eip = ${target}; c.icount += ${retired}; return;`;
+    const exit = (target: string, retired: number): string =>
+      `c.eip = ${target}; c.icount += ${regions.size ? `${retired} - sk` : retired}; return;`;
+    const closing = [...regions.entries()].find(([, end]) => end === i);
+    if (closing) {
+      e.lines.push(`} else { sk += ${i - closing[0] - 1}; }`);
+      e.flagSource = null;
+    }
     const op = d.form.op;
     e.lines.push(`// ${start.toString(16)}: ${d.form.mnemonic}`);
     if (op === 'Jcc' || (op === 'JMP' && d.form.operands[0]![0] === 'J') || (op === 'CALL' && d.form.operands[0]![0] === 'J')) {
@@ -383,6 +425,11 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // The target's first instruction may not have decoded into this block (a decode fault, a
         // page edge): then the block ends here and continues at the target.
         if (last) e.lines.push(exit(String(target), i + 1));
+        continue;
+      }
+      if (op === 'Jcc' && regions.has(i)) {
+        e.lines.push(`if (!${conditionExpr(e, d.form.cc)}) {`);
+        e.flagSource = null;
         continue;
       }
       if (op === 'Jcc') {
@@ -433,7 +480,11 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     if (last) e.lines.push(exit(String(next), i + 1));
   }
   const header = e.locals.length ? `let ${e.locals.join(', ')};\n` : '';
-  const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${e.lines.join('\n')}\n};`;
+  // With if-converted regions, a fault must report how many skipped instructions did not retire.
+  const body = regions.size
+    ? `let sk = 0;\ntry {\n${e.lines.join('\n')}\n} catch (err) { c.blockSkipped = sk; throw err; }`
+    : e.lines.join('\n');
+  const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function('X', 'D', 'R', source) as (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;
   return {
