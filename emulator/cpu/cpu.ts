@@ -101,6 +101,19 @@ export class Cpu {
   gdtBase = 0; gdtLimit = 0xffff;
   idtBase = 0; idtLimit = 0x3ff;
   readonly dr = new Int32Array(8);
+  /**
+   * A DR7 breakpoint is enabled. Execution then goes instruction by instruction through `step`
+   * (no compiled blocks) and the TLB caches nothing, so every fetch and data access is checked.
+   */
+  debugActive = false;
+  /** Data-breakpoint conditions (DR6 B0-B3) met by the instruction executing now. */
+  private dataBreakHits = 0;
+  /**
+   * Optional ring of recently executed addresses (linear CS:EIP): every instruction when
+   * interpreting, every block start with compiled blocks. For crash reports and debuggers.
+   */
+  history: Int32Array | null = null;
+  historyAt = 0;
   readonly msr = new Map<number, bigint>();
   /** Retired instruction count: the machine's clock. */
   icount = 0;
@@ -169,6 +182,7 @@ export class Cpu {
     }
     this.gdtBase = 0; this.gdtLimit = 0xffff; this.idtBase = 0; this.idtLimit = 0xffff;
     this.dr.fill(0); this.dr[6] = 0xffff0ff0 | 0; this.dr[7] = 0x400;
+    this.updateDebugState();
     this.cpl = 0;
     this.halted = false;
     this.interruptShadow = false;
@@ -241,23 +255,23 @@ export class Cpu {
   readLin8(lin: number): number {
     const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.u8[(e & ~0xfff) | (lin & 0xfff)]!;
-    return this.mem.read8(this.mmu.translate(lin, false, this.cpl === 3));
+    return this.mem.read8(this.translateData(lin, 1, false));
   }
   readLin16(lin: number): number {
     if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
     const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.view.getUint16((e & ~0xfff) | (lin & 0xfff), true);
-    return this.mem.read16(this.mmu.translate(lin, false, this.cpl === 3));
+    return this.mem.read16(this.translateData(lin, 2, false));
   }
   readLin32(lin: number): number {
     if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
     const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) === m) return this.mem.view.getInt32((e & ~0xfff) | (lin & 0xfff), true);
-    return this.mem.read32(this.mmu.translate(lin, false, this.cpl === 3));
+    return this.mem.read32(this.translateData(lin, 4, false));
   }
   writeLin8(lin: number, v: number): void {
     const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
-    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
+    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.translateData(lin, 1, true);
     this.mem.write8(p, v);
   }
   writeLin16(lin: number, v: number): void {
@@ -268,7 +282,7 @@ export class Cpu {
       return;
     }
     const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
-    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
+    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.translateData(lin, 2, true);
     this.mem.write16(p, v);
   }
   writeLin32(lin: number, v: number): void {
@@ -279,8 +293,52 @@ export class Cpu {
       return;
     }
     const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
-    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, this.cpl === 3);
+    const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.translateData(lin, 4, true);
     this.mem.write32(p, v);
+  }
+
+  /** The TLB slow path of a data access, where data breakpoints are checked. */
+  private translateData(lin: number, size: number, write: boolean): number {
+    const p = this.mmu.translate(lin, write, this.cpl === 3);
+    if (this.debugActive) this.dataBreakHits |= this.breakpointHits(lin, size, write ? 'write' : 'read');
+    return p;
+  }
+
+  // ---------------------------------------------------------------- debug registers
+
+  /** Re-reads DR7 after DR0-DR3 or DR7 changed (MOV DR, task switch, reset, state load). */
+  updateDebugState(): void {
+    const active = (this.dr[7]! & 0xff) !== 0;
+    if (active !== this.debugActive || active) {
+      this.debugActive = active;
+      this.mmu.uncached = active;
+      this.mmu.flush();
+    }
+  }
+
+  /**
+   * DR6 B0-B3 bits of the enabled breakpoints an access matches (SDM Vol. 3B 17.2.4-17.2.5).
+   * R/W 00 = execution at exactly DRn; 01 = data writes; 11 = data reads and writes; 10 = I/O,
+   * which needs CR4.DE (not offered by this CPU) and never matches. LEN rounds DRn down.
+   */
+  breakpointHits(lin: number, size: number, kind: 'exec' | 'read' | 'write'): number {
+    const dr7 = this.dr[7]!;
+    const at = lin >>> 0;
+    let hits = 0;
+    for (let n = 0; n < 4; n++) {
+      if (!((dr7 >>> (n * 2)) & 3)) continue;
+      const rw = (dr7 >>> (16 + n * 4)) & 3;
+      const addr = this.dr[n]! >>> 0;
+      if (kind === 'exec') {
+        if (rw === 0 && at === addr) hits |= 1 << n;
+        continue;
+      }
+      if (rw !== 3 && !(rw === 1 && kind === 'write')) continue;
+      const bytes = [1, 2, 8, 4][(dr7 >>> (18 + n * 4)) & 3]!;
+      const start = addr - (addr % bytes);
+      if (at < start + bytes && at + size > start) hits |= 1 << n;
+    }
+    return hits;
   }
 
   /** Supervisor-mode reads of system structures (GDT, IDT, TSS) regardless of CPL. */
@@ -508,6 +566,7 @@ export class Cpu {
   }
 
   private runOneBlock(block: CompiledBlock): void {
+    if (this.history !== null) this.history[this.historyAt++ & (this.history.length - 1)] = (this.segBase[SegReg.CS]! + this.eip) | 0;
     this.codeChanged = false;
     this.blockSkipped = 0;
     try {
@@ -531,6 +590,20 @@ export class Cpu {
     const start = this.eip;
     this.insnStart = start;
     const shadow = this.interruptShadow;
+    if (this.history !== null) this.history[this.historyAt++ & (this.history.length - 1)] = (this.segBase[SegReg.CS]! + start) | 0;
+    const debug = this.debugActive;
+    let rf = 0;
+    if (debug) {
+      rf = this.lf.flags & RF;
+      // Instruction breakpoints are faults taken before the instruction, unless RF is set.
+      const hits = rf ? 0 : this.breakpointHits((this.segBase[SegReg.CS]! + start) | 0, 1, 'exec');
+      if (hits) {
+        this.dr[6] = (this.dr[6]! & ~0xf) | hits;
+        this.deliverEvent(Vector.DB, -1, 'exception');
+        return;
+      }
+      this.dataBreakHits = 0;
+    }
     try {
       const d = this.fetchDecode();
       const next = (start + d.length) | 0;
@@ -539,9 +612,13 @@ export class Cpu {
       EXECUTORS[d.form.id]!(this, d);
       this.eip = this.nextEip;
       this.icount++;
-      if (this.lf.flags & TF && !shadow) {
-        // Single-step trap after the instruction (SDM 17.3.1.4): #DB with DR6.BS.
-        this.dr[6] = this.dr[6]! | 0x4000;
+      // RF is cleared once an instruction completes (IRET that just loaded it keeps it).
+      if (rf) this.lf.flags &= ~RF;
+      // Single-step and data breakpoints are traps after the instruction (SDM 17.3.1.2-17.3.1.4).
+      let db = this.lf.flags & TF && !shadow ? 0x4000 : 0;
+      if (debug && this.dataBreakHits) db |= this.dataBreakHits;
+      if (db) {
+        this.dr[6] = (this.dr[6]! & ~0xf) | db;
         this.deliverEvent(Vector.DB, -1, 'exception');
       }
     } catch (e) {
@@ -609,7 +686,7 @@ export class Cpu {
         continue;
       }
       if (this.halted) return { kind: 'halted' };
-      if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF)
+      if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF) && !this.debugActive
         && end - this.icount >= MAX_BLOCK_INSTRUCTIONS && this.runBlock()) continue;
       this.step();
     }

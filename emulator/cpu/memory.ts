@@ -26,6 +26,12 @@ export class PhysicalMemory {
   /** Called with a page number when a write hits a page that holds decoded code. */
   onCodeWrite: (page: number) => void = () => {};
   io: PhysicalIoHook | null = null;
+  /**
+   * A window of RAM that behaves as ROM: reads come from RAM, writes are dropped (the PC's BIOS area
+   * below 1 MiB). Empty by default; the MMU never caches a write permission for it.
+   */
+  private romStart = 0;
+  private romEnd = 0;
 
   constructor(ramSize: number, stateBytes: number) {
     if (ramSize % PAGE_SIZE !== 0 || ramSize <= 0) throw new RangeError('RAM size must be a positive multiple of 4 KiB');
@@ -44,6 +50,22 @@ export class PhysicalMemory {
 
   isRam(addr: number): boolean {
     return addr >>> 0 < this.ramSize;
+  }
+
+  /** Makes [start, start + length) read-only (page aligned) and fills it with `contents`. */
+  mapRom(start: number, contents: Uint8Array): void {
+    if (start % PAGE_SIZE || contents.length % PAGE_SIZE || start + contents.length > this.ramSize) {
+      throw new RangeError(`ROM window [0x${start.toString(16)}, +0x${contents.length.toString(16)}) must be page aligned and inside RAM`);
+    }
+    this.load(start, contents);
+    this.romStart = start;
+    this.romEnd = start + contents.length;
+  }
+
+  /** True when a write to `addr` reaches RAM (not ROM, not MMIO). */
+  isWritableRam(addr: number): boolean {
+    addr >>>= 0;
+    return addr < this.ramSize && (addr < this.romStart || addr >= this.romEnd);
   }
 
   read8(addr: number): number {
@@ -66,13 +88,14 @@ export class PhysicalMemory {
   write8(addr: number, v: number): void {
     addr >>>= 0;
     if (addr < this.ramSize) {
+      if (addr < this.romEnd && addr >= this.romStart) return;
       this.u8[addr] = v;
       if (this.codePages[addr >>> PAGE_SHIFT]) this.onCodeWrite(addr >>> PAGE_SHIFT);
     } else this.io?.write(addr, 1, v & 0xff);
   }
   write16(addr: number, v: number): void {
     addr >>>= 0;
-    if (addr + 1 < this.ramSize) {
+    if (addr + 1 < this.ramSize && (addr + 1 < this.romStart || addr >= this.romEnd)) {
       this.view.setUint16(addr, v, true);
       this.noteWrite(addr, 2);
     } else if (this.io && addr >= this.ramSize) this.io.write(addr, 2, v & 0xffff);
@@ -80,7 +103,7 @@ export class PhysicalMemory {
   }
   write32(addr: number, v: number): void {
     addr >>>= 0;
-    if (addr + 3 < this.ramSize) {
+    if (addr + 3 < this.ramSize && (addr + 3 < this.romStart || addr >= this.romEnd)) {
       this.view.setInt32(addr, v, true);
       this.noteWrite(addr, 4);
     } else if (this.io && addr >= this.ramSize) this.io.write(addr, 4, v | 0);

@@ -41,6 +41,8 @@ export class Mmu {
   cr0 = 0x60000010;
   cr3 = 0;
   cr4 = 0;
+  /** Cache nothing: every access walks (debug registers armed, so each access is checked). */
+  uncached = false;
   /** Set by the CPU when EPT is active; null on the bare machine and in root mode. */
   second: PhysicalTranslator | null = null;
   cr2 = 0;
@@ -93,6 +95,7 @@ export class Mmu {
   }
 
   private remember(page: number, entry: number): void {
+    if (this.uncached) return;
     if (this.tlb[page] === 0 && this.filledCount < this.filled.length) this.filled[this.filledCount++] = page;
     else if (this.tlb[page] === 0) this.filledCount = this.filled.length; // overflow: flush will clear all
     this.tlb[page] = entry;
@@ -115,7 +118,7 @@ export class Mmu {
       const ram = this.mem.isRam(phys) ? TLB_RAM : 0;
       // Without paging every access is allowed; under EPT the write bit is cached only after a
       // write was allowed, so EPT dirty tracking sees the first write.
-      const w = !this.second || write ? TLB_SUPERVISOR_WRITE | TLB_USER_WRITE : 0;
+      const w = (!this.second || write) && this.mem.isWritableRam(phys) ? TLB_SUPERVISOR_WRITE | TLB_USER_WRITE : 0;
       this.remember(page, (phys & ~0xfff) | TLB_VALID | TLB_USER | w | ram);
       return (phys & ~0xfff) | (linear & 0xfff);
     }
@@ -152,7 +155,7 @@ export class Mmu {
     const phys = this.physical(frame, access, linear, false) >>> 0;
     let entry = (phys & ~0xfff) | TLB_VALID | (this.mem.isRam(phys) ? TLB_RAM : 0) | (global ? TLB_GLOBAL : 0);
     if (userOk) entry |= TLB_USER;
-    if (dirty && (!this.second || write)) {
+    if (dirty && (!this.second || write) && this.mem.isWritableRam(phys)) {
       if (writable || !wp) entry |= TLB_SUPERVISOR_WRITE;
       if (writable && userOk) entry |= TLB_USER_WRITE;
     }

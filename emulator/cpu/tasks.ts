@@ -113,6 +113,8 @@ export function taskSwitchThroughGate(cpu: Cpu, selector: number, source: TaskSw
   desc = readDescriptor(cpu, tssSelector);
   setSegmentCache(cpu, SegReg.TR, tssSelector, desc);
   cpu.mmu.cr0 |= 8;
+  // The local breakpoint enables (DR7 L0-L3) belong to the old task (SDM 17.2.4).
+  if (cpu.dr[7]! & 0x55) { cpu.dr[7] = cpu.dr[7]! & ~0x55; cpu.updateDebugState(); }
 
   // --- load the new task's registers; faults from here on belong to the new task ---
   if (newBits === 32 && (cpu.mmu.cr0 & 0x80000000) && (cpu.mmu.cr3 !== cr3)) {

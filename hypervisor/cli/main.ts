@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { registerAsm } from './asm.js';
+import { registerBoot } from './boot.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
 
@@ -14,6 +15,7 @@ program
 
 registerAsm(program);
 registerDisasm(program);
+registerBoot(program);
 
 registerDemo(program);
 

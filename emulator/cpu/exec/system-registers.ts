@@ -57,8 +57,18 @@ export function writeControlRegister(c: Cpu, n: number, v: number): void {
   }
 }
 
+/** DR7.GD: the next MOV to or from a debug register faults with #DB and DR6.BD (SDM 17.2.4). */
+function generalDetect(c: Cpu): void {
+  if (c.dr[7]! & 0x2000) {
+    c.dr[6] = c.dr[6]! | 0x2000;
+    c.dr[7] = c.dr[7]! & ~0x2000;
+    raise(Vector.DB);
+  }
+}
+
 export function readDebugRegister(c: Cpu, n: number): number {
   requireCpl0(c);
+  generalDetect(c);
   if ((n === 4 || n === 5) && (c.mmu.cr4 & 0x8)) raise(Vector.UD);
   if (n === 4) n = 6;
   if (n === 5) n = 7;
@@ -67,10 +77,12 @@ export function readDebugRegister(c: Cpu, n: number): number {
 
 export function writeDebugRegister(c: Cpu, n: number, v: number): void {
   requireCpl0(c);
+  generalDetect(c);
   if ((n === 4 || n === 5) && (c.mmu.cr4 & 0x8)) raise(Vector.UD);
   if (n === 4) n = 6;
   if (n === 5) n = 7;
   if (n === 6) v = (v & 0xe00f) | 0xffff0ff0;
   if (n === 7) v = (v & 0xffff2fff) | 0x400;
   c.dr[n] = v;
+  if (n !== 6) c.updateDebugState();
 }
