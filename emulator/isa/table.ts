@@ -338,8 +338,8 @@ export const TABLE_ROWS: readonly string[] = [
   'WRMSR | 0F 30 | cpl0 exit:WRMSR/MSR_EXITING',
   'RDTSC | 0F 31 | exit:RDTSC/RDTSC_EXITING',
   'RDMSR | 0F 32 | cpl0 exit:RDMSR/MSR_EXITING',
-  'SYSENTER | 0F 34 | pm w:I',
-  'SYSEXIT | 0F 35 | pm cpl0',
+  'SYSENTER | 0F 34 | w:I',
+  'SYSEXIT | 0F 35 | cpl0',
   'CPUID | 0F A2 | exit:CPUID/always',
 
   // ---- VMX (SDM Vol. 3C, chapter 31) ----

@@ -113,10 +113,13 @@ function loadFlat(c: Cpu, s: number, selector: number, attr: number): void {
   c.updateSegmentBounds(s);
 }
 
-/** SYSENTER (SDM SYSENTER): to CPL 0 with flat segments built from IA32_SYSENTER_CS. */
+/**
+ * SYSENTER (SDM SYSENTER): to CPL 0 with flat segments built from IA32_SYSENTER_CS. #GP(0) in
+ * real-address mode or with a null IA32_SYSENTER_CS; allowed from virtual-8086 mode (VM is cleared).
+ */
 function sysenter(c: Cpu): void {
   const cs = readMsr32(c, Msr.IA32_SYSENTER_CS) & 0xffff;
-  if ((cs & 0xfffc) === 0) raise(Vector.GP, 0);
+  if (!c.protectedMode || (cs & 0xfffc) === 0) raise(Vector.GP, 0);
   c.lf.flags &= ~(VM | IF | RF);
   c.cpl = 0;
   loadFlat(c, SegReg.CS, cs & 0xfffc, 0xc09b); // execute/read, accessed, DPL 0, 32-bit, 4 KiB granular
@@ -125,10 +128,10 @@ function sysenter(c: Cpu): void {
   c.nextEip = readMsr32(c, Msr.IA32_SYSENTER_EIP);
 }
 
-/** SYSEXIT (SDM SYSEXIT): to CPL 3 at EDX with stack ECX. */
+/** SYSEXIT (SDM SYSEXIT): to CPL 3 at EDX with stack ECX. #GP(0) in real mode, at CPL > 0 (table), or with a null IA32_SYSENTER_CS. */
 function sysexit(c: Cpu): void {
   const cs = readMsr32(c, Msr.IA32_SYSENTER_CS) & 0xffff;
-  if ((cs & 0xfffc) === 0) raise(Vector.GP, 0);
+  if (!c.protectedMode || (cs & 0xfffc) === 0) raise(Vector.GP, 0);
   c.cpl = 3;
   loadFlat(c, SegReg.CS, ((cs + 16) | 3) & 0xffff, 0xc0fb); // DPL 3 code
   loadFlat(c, SegReg.SS, ((cs + 24) | 3) & 0xffff, 0xc0f3); // DPL 3 data
