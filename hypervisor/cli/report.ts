@@ -51,7 +51,7 @@ export function disassembleAt(cpu: Cpu, linear: number, eip: number, bits: 16 | 
   const r = decode((i) => {
     const b = peekLinear8(cpu, linear + i);
     if (b === null) throw new RangeError('unmapped');
-    bytes.push(b);
+    bytes[i] = b; // the decoder may read a byte more than once
     return b;
   }, bits);
   if ('fault' in r) return { text: `${bytes.map((b) => hex(b, 2)).join(' ').padEnd(24)} (does not decode: #${r.fault})`, length: Math.max(1, bytes.length) };
