@@ -441,13 +441,38 @@ export class Cpu {
         if ((eip >>> 0) + i > limit) segmentFault(this, SegReg.CS);
         return this.fetchLinear((lin + i) | 0);
       }, bits);
-      if (isDecodeFailure(r)) return raise(r.fault === 'UD' ? Vector.UD : Vector.GP, 0);
+      if (isDecodeFailure(r)) {
+        if (r.fault === 'UD') this.undefinedOpcode(lin);
+        return raise(Vector.GP, 0);
+      }
       d = r;
       if (this.mem.isRam(phys) && this.mem.isRam(phys + d.length - 1)) this.rememberDecoded(key, phys, d.length, d);
     } else if ((eip >>> 0) + d.length - 1 > this.segMax[SegReg.CS]!) {
       segmentFault(this, SegReg.CS);
     }
     return d;
+  }
+
+  /**
+   * An opcode outside the subset: #UD, except that the x87 escapes (D8-DF) raise #NM when CR0.EM
+   * or CR0.TS is set and WAIT (9B) raises #NM when CR0.MP and CR0.TS are, as the SDM's x87
+   * exception rules order them (this CPU has no FPU: CPUID.1:EDX.FPU = 0, so #UD otherwise).
+   */
+  private undefinedOpcode(lin: number): never {
+    const cr0 = this.mmu.cr0;
+    if (cr0 & 0xe) {
+      let op = -1;
+      for (let i = 0; i < 15; i++) {
+        const b = this.fetchLinear((lin + i) | 0);
+        if (b === 0x66 || b === 0x67 || b === 0xf0 || b === 0xf2 || b === 0xf3 || b === 0x26 || b === 0x2e
+          || b === 0x36 || b === 0x3e || b === 0x64 || b === 0x65) continue;
+        op = b;
+        break;
+      }
+      if (op >= 0xd8 && op <= 0xdf && (cr0 & 0xc)) raise(Vector.NM);
+      if (op === 0x9b && (cr0 & 0xa) === 0xa) raise(Vector.NM);
+    }
+    return raise(Vector.UD);
   }
 
   private rememberDecoded(key: number, phys: number, length: number, d: DecodedInsn): void {
