@@ -19,6 +19,7 @@ import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
 import { compileBlock, MAX_BLOCK_INSTRUCTIONS, type CompiledBlock } from './jit/block-compiler.js';
 import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
+import { Vmx, VMEXIT_VECTOR } from '../vmx/vmx.js';
 
 /** Byte layout of the CPU's shared state area that follows RAM. */
 export const STATE_LAYOUT = {
@@ -45,6 +46,9 @@ export interface InterruptSource {
   hasPendingInterrupt(): boolean;
   acknowledge(): number;
 }
+
+/** Kinds of event delivery, with the two VMX adds (see Cpu.deliverEvent). */
+export type CpuEventKind = EventKind | 'software-exception' | 'injected-exception';
 
 /** Why `run` returned. */
 export type StopReason =
@@ -128,6 +132,12 @@ export class Cpu {
   stopRequest: string | null = null;
   /** Exception being delivered (for double/triple fault classification), or -1. */
   deliveringVector = -1;
+  private deliveringError = -1;
+  private deliveringKind: CpuEventKind = 'exception';
+  /** The interrupt shadow comes from MOV SS / POP SS (not STI): VM entry refuses it (error 26). */
+  movSsShadow = false;
+  /** VMX operation: root and non-root mode, the current VMCS, VM entry and exit (emulator/vmx). */
+  readonly vmx: Vmx;
 
   /**
    * Execution engine: 'blocks' compiles basic blocks to JavaScript (the fast tier); 'interpret'
@@ -156,6 +166,7 @@ export class Cpu {
     this.segAttr = new Int32Array(buf, base + STATE_LAYOUT.SEG_ATTR, 8);
     this.mmu = new Mmu(this.mem, base + STATE_LAYOUT.TLB);
     this.mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    this.vmx = new Vmx(this);
     this.reset();
   }
 
@@ -186,6 +197,8 @@ export class Cpu {
     this.cpl = 0;
     this.halted = false;
     this.interruptShadow = false;
+    this.movSsShadow = false;
+    this.vmx?.reset();
   }
 
   // ---------------------------------------------------------------- modes
@@ -634,6 +647,7 @@ export class Cpu {
       const next = (start + d.length) | 0;
       this.nextEip = this.codeBits === 16 ? next & 0xffff : next;
       this.interruptShadow = false;
+      this.movSsShadow = false;
       EXECUTORS[d.form.id]!(this, d);
       this.eip = this.nextEip;
       this.icount++;
@@ -654,9 +668,22 @@ export class Cpu {
     }
   }
 
-  /** Delivers an exception or interrupt, applying the double- and triple-fault rules. */
-  deliverEvent(vector: number, errorCode: number, kind: EventKind): void {
-    if (vector === Vector.PF) this.mmu.cr2 = this.mmu.faultAddress;
+  /**
+   * Delivers an exception or interrupt, applying the double- and triple-fault rules. In VMX
+   * non-root operation an exception may exit instead (exception bitmap), and the pseudo-vector
+   * VMEXIT_VECTOR completes a VM exit raised inside the instruction or the delivery.
+   * 'software-exception' is INT3/INTO (or an injected one); 'injected-exception' is a hardware
+   * exception injected at VM entry (not intercepted, CR2 untouched).
+   */
+  deliverEvent(vector: number, errorCode: number, kind: CpuEventKind): void {
+    if (vector === VMEXIT_VECTOR) {
+      const outer = this.deliveringVector;
+      this.vmx.completeExit(outer >= 0 ? { vector: outer, errorCode: this.deliveringError, kind: this.deliveringKind } : null);
+      return;
+    }
+    if (this.vmx.nonRoot && (kind === 'exception' || kind === 'software-exception') && this.deliveringVector < 0
+      && this.vmx.interceptException(vector, errorCode, kind)) return;
+    if (vector === Vector.PF && kind !== 'injected-exception') this.mmu.cr2 = this.mmu.faultAddress;
     const outer = this.deliveringVector;
     if (outer >= 0 && kind === 'exception') {
       if (outer === Vector.DF) { this.tripleFault(vector); return; }
@@ -666,8 +693,10 @@ export class Cpu {
       }
     }
     this.deliveringVector = vector;
+    this.deliveringError = errorCode;
+    this.deliveringKind = kind;
     try {
-      deliverInterrupt(this, vector, errorCode, kind);
+      deliverInterrupt(this, vector, errorCode, kind === 'software-exception' ? 'software' : kind === 'injected-exception' ? 'exception' : kind);
       this.deliveringVector = -1;
     } catch (e) {
       if (!isCpuFault(e)) throw e;
@@ -681,12 +710,14 @@ export class Cpu {
    * INT n, INT3, INTO: delivered as software interrupts returning to the next instruction. A fault
    * during delivery is reported at the INT instruction itself (not as a double fault).
    */
-  deliverEventFromInstruction(vector: number): void {
+  deliverEventFromInstruction(vector: number, softwareException = false): void {
+    if (softwareException && this.vmx.nonRoot && this.vmx.interceptException(vector, -1, 'software-exception')) return;
     deliverInterrupt(this, vector, -1, 'software');
   }
 
   tripleFaulted: { vector: number } | null = null;
   private tripleFault(vector: number): void {
+    if (this.vmx.nonRoot) { this.vmx.tripleFault(); return; }
     this.tripleFaulted = { vector };
     this.stopRequest = 'triple fault';
   }
@@ -704,6 +735,12 @@ export class Cpu {
         if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };
         return { kind: 'stopped', why: this.stopRequest };
       }
+      if (this.vmx.nonRoot) {
+        if (this.vmx.boundaryExit() || this.vmx.externalInterruptExit()) continue;
+        if (this.vmx.timerDeadline !== Infinity) {
+          this.chainBudget = Math.min(end, this.icount + Math.max(1, this.vmx.timerDeadline - (this.icount + Number(this.tscOffset))));
+        } else this.chainBudget = end;
+      } else this.chainBudget = end;
       if (!this.interruptShadow && (this.lf.flags & IF) && this.intr?.hasPendingInterrupt()) {
         this.halted = false;
         const vector = this.intr.acknowledge();
@@ -712,7 +749,7 @@ export class Cpu {
       }
       if (this.halted) return { kind: 'halted' };
       if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF) && !this.debugActive
-        && end - this.icount >= MAX_BLOCK_INSTRUCTIONS && this.runBlock()) continue;
+        && this.chainBudget - this.icount >= MAX_BLOCK_INSTRUCTIONS && !this.vmx.needsBoundaryChecks && this.runBlock()) continue;
       this.step();
     }
     if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };

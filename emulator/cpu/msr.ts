@@ -8,6 +8,8 @@
  */
 import type { Cpu } from './cpu.js';
 import { raise, Vector } from './faults.js';
+import { capabilityMsrs, VmxMsr } from '../vmx/controls.js';
+import { HIGHEST_FIELD_INDEX } from '../vmx/fields.js';
 
 export const enum Msr {
   IA32_TIME_STAMP_COUNTER = 0x10,
@@ -47,7 +49,7 @@ export const MSR_DEFINITIONS: readonly MsrDefinition[] = [
   {
     index: Msr.IA32_TIME_STAMP_COUNTER, name: 'IA32_TIME_STAMP_COUNTER',
     read: (c) => readTsc(c),
-    write: (c, v) => { c.tscOffset = v - BigInt(c.icount); },
+    write: (c, v) => { c.tscOffset = v - BigInt(c.icount) - c.vmx.guestTscAdjust(); },
   },
   {
     index: Msr.IA32_FEATURE_CONTROL, name: 'IA32_FEATURE_CONTROL',
@@ -66,13 +68,19 @@ export const MSR_DEFINITIONS: readonly MsrDefinition[] = [
   stored(Msr.IA32_SYSENTER_ESP, 'IA32_SYSENTER_ESP'),
   stored(Msr.IA32_SYSENTER_EIP, 'IA32_SYSENTER_EIP'),
   stored(Msr.IA32_TSC_AUX, 'IA32_TSC_AUX', 0xffffffffn),
+  // The VMX capability MSRs (emulator/vmx/controls.ts): read-only, writes raise #GP(0).
+  ...[...capabilityMsrs(HIGHEST_FIELD_INDEX)].map(([index, value]): MsrDefinition => ({
+    index, name: Object.entries(VmxMsr).find(([, i]) => i === index)![0],
+    read: () => value,
+    write: () => raise(Vector.GP, 0),
+  })),
 ];
 
 const BY_INDEX: ReadonlyMap<number, MsrDefinition> = new Map(MSR_DEFINITIONS.map((m) => [m.index, m]));
 
 /** The time-stamp counter: derived from the instruction count, never the wall clock. */
 export function readTsc(c: Cpu): bigint {
-  return U64(BigInt(c.icount) + c.tscOffset);
+  return U64(BigInt(c.icount) + c.tscOffset + c.vmx.guestTscAdjust());
 }
 
 export function readMsr(c: Cpu, index: number): bigint {

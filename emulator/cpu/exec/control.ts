@@ -239,7 +239,7 @@ function returnToV86(c: Cpu): void {
   c.nextEip = eip & 0xffff;
 }
 
-function portAllowed(c: Cpu, port: number, size: number): void {
+export function portAllowed(c: Cpu, port: number, size: number): void {
   if (!c.protectedMode || (!c.v86 && c.cpl <= iopl(c))) return;
   // I/O permission bitmap in the 32-bit TSS (SDM Vol. 1 18.5.2).
   const trBase = c.segBase[SegReg.TR]!, trLimit = c.segLimit[SegReg.TR]! >>> 0;
@@ -321,8 +321,8 @@ export const CONTROL: ExecutorFamily = {
   RETF: (c, d) => farReturn(c, stackOperandSize(d), d.form.operands.length ? d.imm & 0xffff : 0, null),
   IRET: iret,
   INT: (c, d) => softwareInterrupt(c, d.imm & 0xff),
-  INT3: (c) => c.deliverEventFromInstruction(Vector.BP),
-  INTO: (c) => { if (c.lf.materialize() & OF) c.deliverEventFromInstruction(Vector.OF); },
+  INT3: (c) => c.deliverEventFromInstruction(Vector.BP, true),
+  INTO: (c) => { if (c.lf.materialize() & OF) c.deliverEventFromInstruction(Vector.OF, true); },
   BOUND: (c, d) => {
     const w = d.opsize as Width;
     const ea = effectiveAddress(c, d);

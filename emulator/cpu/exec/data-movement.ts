@@ -20,7 +20,7 @@ export function loadSegmentFromInstruction(c: Cpu, s: number, selector: number):
   if (s === SegReg.CS || s > SegReg.GS) raise(Vector.UD);
   loadDataSegment(c, s, selector);
   // MOV SS / POP SS inhibit interrupts (and debug traps) until after the next instruction.
-  if (s === SegReg.SS) c.interruptShadow = true;
+  if (s === SegReg.SS) { c.interruptShadow = true; c.movSsShadow = true; }
 }
 
 function mov(c: Cpu, d: DecodedInsn): void {

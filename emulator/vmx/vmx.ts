@@ -1,0 +1,888 @@
+/**
+ * VMX operation of one logical processor (Intel SDM Vol. 3C chapters 24-31): VMX root and
+ * non-root operation, the current-VMCS pointer, VM entry with its checks in the SDM's order, VM
+ * exits with their reasons and qualifications, the execution controls that decide what exits,
+ * event injection, the preemption timer, and EPT as the second level of address translation.
+ *
+ * Two ways in, one core. x86 code in root mode executes VMXON, VMLAUNCH and friends
+ * (exec/vmx-instructions.ts calls `instruction`), and after a VM exit continues at HOST_RIP. A
+ * hypervisor in TypeScript calls `enter()`, which performs the same VM entry, runs the guest and
+ * returns the exit as a typed record.
+ *
+ * A VM exit raised inside an instruction (or a memory access, or event delivery) records its
+ * information in `pending` and throws a CpuFault with vector VMEXIT_VECTOR; it unwinds to the
+ * instruction boundary like any fault, where `Cpu.deliverEvent` hands it back to `completeExit`.
+ */
+import type { Cpu } from '../cpu/cpu.js';
+import { CpuFault, Vector } from '../cpu/faults.js';
+import { IF, RF, TF, VM } from '../cpu/flags.js';
+import { readMsr, writeMsr } from '../cpu/msr.js';
+import { SegReg, SEG_ATTR_UNUSABLE } from '../cpu/segments.js';
+import type { PhysicalTranslator } from '../cpu/mmu.js';
+import {
+  CAPABILITY, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0, CR4_FIXED1, ExitCtl, ExitReason, Pin,
+  PREEMPTION_TIMER_RATE, Proc, Proc2, VMCS_REVISION, VmInstructionError, type ControlCapability,
+} from './controls.js';
+import { EptWalker, validEptPointer, type EptAccess } from './ept.js';
+import { lookupField, VmcsField as F } from './fields.js';
+import { LaunchState, VmcsRegion } from './vmcs.js';
+
+/** The pseudo-vector a VM exit unwinds with (no IDT vector is this large). */
+export const VMEXIT_VECTOR = 0x100;
+
+const CR0_PE = 1, CR0_NE = 0x20, CR0_PG = 0x80000000;
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
+
+/** What a VM exit reports (the exit-information fields, decoded). */
+export interface VmExit {
+  /** Basic exit reason (bit 31 clear); `entryFailure` marks reasons 33/34 from a failed entry. */
+  reason: number;
+  entryFailure: boolean;
+  qualification: number;
+  instructionLength: number;
+  instructionInfo: number;
+  guestLinearAddress: number;
+  guestPhysicalAddress: number;
+  /** VM-exit interruption information and error code (exception, NMI and interrupt exits). */
+  interruptionInfo: number;
+  interruptionErrorCode: number;
+  /** IDT-vectoring information when the exit interrupted the delivery of an event. */
+  idtVectoringInfo: number;
+  idtVectoringErrorCode: number;
+  /** Guest EIP saved in the VMCS. */
+  guestRip: number;
+}
+
+/** Result of a VMX instruction's VMsucceed / VMfail (SDM 31.2). */
+export type VmxStatus = { ok: true } | { ok: false; invalid: true } | { ok: false; invalid: false; error: number };
+
+/** Outcome of `enter` (the TypeScript API). */
+export type EnterResult =
+  | { kind: 'exit'; exit: VmExit }
+  | { kind: 'fail'; status: VmxStatus }
+  | { kind: 'budget' }
+  | { kind: 'halted' };
+
+/** Signal used internally by the entry checks. */
+class EntryFailure {
+  constructor(readonly kind: 'control' | 'host' | 'guest' | 'msr', readonly detail: string, readonly qualification = 0) {}
+}
+
+function newExit(reason: number): VmExit {
+  return {
+    reason, entryFailure: false, qualification: 0, instructionLength: 0, instructionInfo: 0,
+    guestLinearAddress: 0, guestPhysicalAddress: 0, interruptionInfo: 0, interruptionErrorCode: 0,
+    idtVectoringInfo: 0, idtVectoringErrorCode: 0, guestRip: 0,
+  };
+}
+
+function allowed(value: number, cap: ControlCapability): boolean {
+  return (value & cap.must1) === cap.must1 && (value & ~cap.may1) === 0;
+}
+
+export class Vmx {
+  inVmxOperation = false;
+  vmxonPointer = -1;
+  /** Host-physical address of the current VMCS, or -1 (the SDM's FFFFFFFF_FFFFFFFFH). */
+  currentVmcs = -1;
+  nonRoot = false;
+  /** Set by a TypeScript hypervisor: a VM exit stops `cpu.run` (see `enter`). */
+  stopOnExit = false;
+  /** The last VM exit (also when x86 code handles it). */
+  lastExit: VmExit | null = null;
+  /** Exits by basic reason since VMXON (a processor-side count for tools and tests). */
+  readonly exitCounts = new Map<number, number>();
+  /** Why the last VMfail happened, in words (the SDM only gives a number). */
+  lastFailureDetail = '';
+
+  // Controls cached for the guest that is running (read from the VMCS at entry).
+  pin = 0; proc = 0; proc2 = 0;
+  exceptionBitmap = 0; pfMask = 0; pfMatch = 0;
+  cr0Mask = 0; cr0Shadow = 0; cr4Mask = 0; cr4Shadow = 0;
+  tscOffset = 0n;
+  /** TSC value at which the preemption timer fires (Infinity when off). */
+  timerDeadline = Infinity;
+  /** Instruction count at entry (monitor trap flag: exit once one instruction retired). */
+  entryIcount = 0;
+  private ept: EptWalker | null = null;
+  /** Exit being raised (between the throw and completeExit). */
+  private pending: VmExit | null = null;
+
+  constructor(private readonly cpu: Cpu) {}
+
+  get vmcs(): VmcsRegion | null {
+    return this.currentVmcs < 0 ? null : new VmcsRegion(this.cpu.mem, this.currentVmcs);
+  }
+
+  /** Forgets everything (processor reset). */
+  reset(): void {
+    this.inVmxOperation = false; this.vmxonPointer = -1; this.currentVmcs = -1;
+    this.leaveNonRoot();
+  }
+
+  // ------------------------------------------------------------------ VMX instructions
+
+  /** VMsucceed / VMfailInvalid / VMfailValid(n): the arithmetic flags and VM-instruction error. */
+  private setStatus(status: VmxStatus): VmxStatus {
+    const lf = this.cpu.lf;
+    let flags = lf.materialize() & ~0x8d5;
+    if (!status.ok) {
+      if (status.invalid) flags |= 1;
+      else {
+        flags |= 0x40;
+        this.vmcs!.write(F.VM_INSTRUCTION_ERROR, status.error);
+      }
+    }
+    lf.load(flags);
+    return status;
+  }
+  private succeed(): VmxStatus { return this.setStatus({ ok: true }); }
+  /** VMfail(n): VMfailValid when there is a current VMCS, else VMfailInvalid. */
+  private fail(error: number, detail = ''): VmxStatus {
+    this.lastFailureDetail = detail;
+    return this.setStatus(this.currentVmcs < 0 ? { ok: false, invalid: true } : { ok: false, invalid: false, error });
+  }
+  private failInvalid(detail: string): VmxStatus {
+    this.lastFailureDetail = detail;
+    return this.setStatus({ ok: false, invalid: true });
+  }
+
+  private validRegionAddress(addr: bigint): boolean {
+    return (addr & 0xfffn) === 0n && addr >> 32n === 0n && Number(addr) + 4096 <= this.cpu.mem.ramSize;
+  }
+
+  /** VMXON with a VMXON-region address (the caller did the #UD/#GP checks for outside VMX operation). */
+  vmxon(region: bigint): VmxStatus {
+    if (this.inVmxOperation) return this.fail(VmInstructionError.VMXON_IN_ROOT, 'VMXON executed in VMX root operation');
+    if (!this.validRegionAddress(region)) return this.failInvalid(`VMXON region 0x${region.toString(16)} is not a 4 KiB-aligned RAM address`);
+    const rev = this.cpu.mem.read32(Number(region)) >>> 0;
+    if ((rev & 0x7fffffff) !== VMCS_REVISION || rev >>> 31) return this.failInvalid(`VMXON region revision 0x${rev.toString(16)} is not 0x${VMCS_REVISION.toString(16)}`);
+    this.inVmxOperation = true;
+    this.vmxonPointer = Number(region);
+    this.currentVmcs = -1;
+    return this.succeed();
+  }
+
+  vmxoff(): VmxStatus {
+    this.inVmxOperation = false;
+    this.vmxonPointer = -1;
+    this.currentVmcs = -1;
+    return this.succeed();
+  }
+
+  vmclear(addr: bigint): VmxStatus {
+    if (!this.validRegionAddress(addr)) return this.fail(VmInstructionError.VMCLEAR_INVALID_ADDRESS, 'VMCLEAR with an invalid physical address');
+    if (Number(addr) === this.vmxonPointer) return this.fail(VmInstructionError.VMCLEAR_VMXON_POINTER, 'VMCLEAR with the VMXON pointer');
+    const region = new VmcsRegion(this.cpu.mem, Number(addr));
+    region.launchState = LaunchState.CLEAR;
+    if (Number(addr) === this.currentVmcs) this.currentVmcs = -1;
+    return this.succeed();
+  }
+
+  vmptrld(addr: bigint): VmxStatus {
+    if (!this.validRegionAddress(addr)) return this.fail(VmInstructionError.VMPTRLD_INVALID_ADDRESS, 'VMPTRLD with an invalid physical address');
+    if (Number(addr) === this.vmxonPointer) return this.fail(VmInstructionError.VMPTRLD_VMXON_POINTER, 'VMPTRLD with the VMXON pointer');
+    const rev = this.cpu.mem.read32(Number(addr)) >>> 0;
+    if (rev !== VMCS_REVISION) return this.fail(VmInstructionError.VMPTRLD_WRONG_REVISION, `VMCS revision 0x${rev.toString(16)} is not 0x${VMCS_REVISION.toString(16)}`);
+    this.currentVmcs = Number(addr);
+    return this.succeed();
+  }
+
+  /** VMPTRST's value: the current-VMCS pointer as a 64-bit number. */
+  vmptrst(): bigint {
+    this.succeed();
+    return this.currentVmcs < 0 ? 0xffffffffffffffffn : BigInt(this.currentVmcs);
+  }
+
+  /** VMREAD: the field's value, or null after a VMfail. */
+  vmread(encoding: number): number | null {
+    const vmcs = this.vmcs;
+    if (!vmcs) { this.failInvalid('VMREAD without a current VMCS'); return null; }
+    if (!lookupField(encoding)) { this.fail(VmInstructionError.UNSUPPORTED_COMPONENT, `VMREAD of unsupported field 0x${(encoding >>> 0).toString(16)}`); return null; }
+    const v = vmcs.read(encoding);
+    this.succeed();
+    return v;
+  }
+
+  vmwrite(encoding: number, value: number): VmxStatus {
+    const vmcs = this.vmcs;
+    if (!vmcs) return this.failInvalid('VMWRITE without a current VMCS');
+    const f = lookupField(encoding);
+    if (!f) return this.fail(VmInstructionError.UNSUPPORTED_COMPONENT, `VMWRITE to unsupported field 0x${(encoding >>> 0).toString(16)}`);
+    if (f.field.type === 'exit-info') return this.fail(VmInstructionError.VMWRITE_READ_ONLY, `VMWRITE to read-only field ${f.field.name}`);
+    vmcs.write(encoding, value);
+    return this.succeed();
+  }
+
+  /** INVEPT (type 1 single-context, 2 all-context) with its descriptor's EPTP. */
+  invept(type: number, eptp: bigint): VmxStatus {
+    if (type !== 1 && type !== 2) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, `INVEPT type ${type} is not supported`);
+    if (type === 1 && !validEptPointer(eptp)) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVEPT with an invalid EPT pointer');
+    this.cpu.mmu.flush();
+    return this.succeed();
+  }
+
+  /** INVVPID (type 0 address, 1 single-context, 2 all-context, 3 single-context keeping globals). */
+  invvpid(type: number, vpid: number, linear: bigint): VmxStatus {
+    if (type > 3) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, `INVVPID type ${type} is not supported`);
+    if (type !== 2 && (vpid & 0xffff) === 0) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVVPID with VPID 0');
+    if (type === 0 && linear >> 32n) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVVPID with a non-canonical address');
+    this.cpu.mmu.flush();
+    return this.succeed();
+  }
+
+  // ------------------------------------------------------------------ VM entry
+
+  /**
+   * VMLAUNCH / VMRESUME from root operation. On success the CPU is in non-root operation at the
+   * guest's RIP. A VMfail leaves it in root operation after the instruction; a failure on guest
+   * state or MSR loading is a VM exit with bit 31 set (reason 33 or 34), continuing at HOST_RIP.
+   */
+  vmentry(launch: boolean): VmxStatus {
+    const cpu = this.cpu;
+    const vmcs = this.vmcs;
+    if (!vmcs) return this.failInvalid(`${launch ? 'VMLAUNCH' : 'VMRESUME'} without a current VMCS`);
+    if (cpu.interruptShadow && cpu.movSsShadow) return this.fail(VmInstructionError.ENTRY_EVENTS_BLOCKED_BY_MOV_SS, 'VM entry right after MOV SS');
+    if (launch && vmcs.launchState !== LaunchState.CLEAR) return this.fail(VmInstructionError.VMLAUNCH_NON_CLEAR, 'VMLAUNCH with a VMCS that is not clear');
+    if (!launch && vmcs.launchState !== LaunchState.LAUNCHED) return this.fail(VmInstructionError.VMRESUME_NON_LAUNCHED, 'VMRESUME with a VMCS that is not launched');
+    try {
+      this.checkControls(vmcs);
+      this.checkHostState(vmcs);
+    } catch (e) {
+      if (!(e instanceof EntryFailure)) throw e;
+      return this.fail(e.kind === 'control' ? VmInstructionError.ENTRY_INVALID_CONTROLS : VmInstructionError.ENTRY_INVALID_HOST_STATE, e.detail);
+    }
+    // From here on the instruction has completed; failures are VM exits to the host.
+    cpu.eip = cpu.nextEip;
+    try {
+      this.checkGuestState(vmcs);
+    } catch (e) {
+      if (!(e instanceof EntryFailure)) throw e;
+      this.lastFailureDetail = e.detail;
+      this.entryFailed(vmcs, ExitReason.INVALID_GUEST_STATE, 0);
+      return this.succeedWithoutFlags();
+    }
+    this.loadGuestState(vmcs);
+    const msrFailure = this.loadMsrList(vmcs.read(F.VM_ENTRY_MSR_LOAD_ADDR), vmcs.read(F.VM_ENTRY_MSR_LOAD_COUNT));
+    if (msrFailure > 0) {
+      this.lastFailureDetail = `VM-entry MSR-load entry ${msrFailure} failed`;
+      this.entryFailed(vmcs, ExitReason.MSR_LOADING, msrFailure);
+      return this.succeedWithoutFlags();
+    }
+    if (launch) vmcs.launchState = LaunchState.LAUNCHED;
+    this.enterNonRoot(vmcs);
+    return { ok: true };
+  }
+
+  private succeedWithoutFlags(): VmxStatus {
+    return { ok: true };
+  }
+
+  private checkControls(vmcs: VmcsRegion): void {
+    const bad = (what: string): never => { throw new EntryFailure('control', what); };
+    const pin = vmcs.read(F.PIN_BASED_VM_EXEC_CONTROL), proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
+    const proc2 = proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+    const exit = vmcs.read(F.VM_EXIT_CONTROLS), entry = vmcs.read(F.VM_ENTRY_CONTROLS);
+    if (!allowed(pin, CAPABILITY.pin)) bad(`pin-based controls 0x${pin.toString(16)} not allowed`);
+    if (!allowed(proc, CAPABILITY.proc)) bad(`primary processor-based controls 0x${proc.toString(16)} not allowed`);
+    if (!allowed(proc2, CAPABILITY.proc2)) bad(`secondary processor-based controls 0x${proc2.toString(16)} not allowed`);
+    if (!allowed(exit, CAPABILITY.exit)) bad(`VM-exit controls 0x${exit.toString(16)} not allowed`);
+    if (!allowed(entry, CAPABILITY.entry)) bad(`VM-entry controls 0x${entry.toString(16)} not allowed`);
+    if (vmcs.read(F.CR3_TARGET_COUNT) > 4) bad('CR3-target count above 4');
+    if (proc & Proc.USE_IO_BITMAPS && ((vmcs.read(F.IO_BITMAP_A) & 0xfff) || (vmcs.read(F.IO_BITMAP_B) & 0xfff))) bad('I/O bitmap address not 4 KiB aligned');
+    if (proc & Proc.USE_MSR_BITMAPS && (vmcs.read(F.MSR_BITMAP) & 0xfff)) bad('MSR bitmap address not 4 KiB aligned');
+    if (!(pin & Pin.NMI_EXITING) && (pin & Pin.VIRTUAL_NMIS)) bad('virtual NMIs without NMI exiting');
+    if (!(pin & Pin.VIRTUAL_NMIS) && (proc & Proc.NMI_WINDOW_EXITING)) bad('NMI-window exiting without virtual NMIs');
+    if (proc2 & Proc2.ENABLE_EPT && !validEptPointer(vmcs.read64(F.EPT_POINTER))) bad('invalid EPT pointer');
+    if (proc2 & Proc2.UNRESTRICTED_GUEST && !(proc2 & Proc2.ENABLE_EPT)) bad('unrestricted guest without EPT');
+    if (proc2 & Proc2.ENABLE_VPID && vmcs.read(F.VIRTUAL_PROCESSOR_ID) === 0) bad('VPID enabled with VPID 0');
+    if (!(pin & Pin.PREEMPTION_TIMER) && (exit & ExitCtl.SAVE_PREEMPTION_TIMER)) bad('save preemption timer without the timer');
+    for (const [addr, count] of [[F.VM_EXIT_MSR_STORE_ADDR, F.VM_EXIT_MSR_STORE_COUNT], [F.VM_EXIT_MSR_LOAD_ADDR, F.VM_EXIT_MSR_LOAD_COUNT], [F.VM_ENTRY_MSR_LOAD_ADDR, F.VM_ENTRY_MSR_LOAD_COUNT]] as const) {
+      if (vmcs.read(count) && (vmcs.read(addr) & 0xf)) bad('MSR list address not 16-byte aligned');
+      if (vmcs.read(count) > 512) bad('MSR list longer than 512 entries');
+    }
+    const info = vmcs.read(F.VM_ENTRY_INTR_INFO_FIELD);
+    if (info >>> 31) {
+      const type = (info >>> 8) & 7, vector = info & 0xff;
+      if (type === 1) bad('event injection of reserved type 1');
+      if (type === 2 && vector !== 2) bad('NMI injection with vector other than 2');
+      if (type === 3 && vector > 31) bad('hardware exception injection with vector above 31');
+      if (type === 7 && vector !== 0) bad('other-event injection with nonzero vector');
+      if (info & 0x7ffff000) bad('reserved bits in the VM-entry interruption-information field');
+      if (info & 0x800) {
+        const unrestricted = (proc2 & Proc2.UNRESTRICTED_GUEST) !== 0;
+        if (type !== 3 || !ERROR_CODE_VECTORS.has(vector)) bad('error code delivered for an event that has none');
+        if (unrestricted && !(vmcs.read(F.GUEST_CR0) & CR0_PE)) bad('error code delivered to a real-mode guest');
+      }
+      if (type >= 4 && type <= 6) {
+        const len = vmcs.read(F.VM_ENTRY_INSTRUCTION_LEN);
+        if (len < 1 || len > 15) bad('software event injection with instruction length outside 1-15');
+      }
+    }
+  }
+
+  private checkHostState(vmcs: VmcsRegion): void {
+    const bad = (what: string): never => { throw new EntryFailure('host', what); };
+    const cr0 = vmcs.read(F.HOST_CR0), cr4 = vmcs.read(F.HOST_CR4);
+    if ((cr0 & CR0_FIXED0) !== CR0_FIXED0 || (cr0 & ~CR0_FIXED1)) bad(`HOST_CR0 0x${cr0.toString(16)} violates the CR0 fixed bits`);
+    if ((cr4 & CR4_FIXED0) !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1)) bad(`HOST_CR4 0x${cr4.toString(16)} violates the CR4 fixed bits`);
+    for (const f of [F.HOST_ES_SELECTOR, F.HOST_CS_SELECTOR, F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_FS_SELECTOR, F.HOST_GS_SELECTOR, F.HOST_TR_SELECTOR]) {
+      if (vmcs.read(f) & 7) bad('a host selector has RPL or TI set');
+    }
+    if (vmcs.read(F.HOST_CS_SELECTOR) === 0) bad('HOST_CS selector is null');
+    if (vmcs.read(F.HOST_TR_SELECTOR) === 0) bad('HOST_TR selector is null');
+    if (vmcs.read(F.HOST_SS_SELECTOR) === 0) bad('HOST_SS selector is null');
+  }
+
+  private checkGuestState(vmcs: VmcsRegion): void {
+    const bad = (what: string): never => { throw new EntryFailure('guest', what); };
+    const proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
+    const proc2 = proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+    const unrestricted = (proc2 & Proc2.UNRESTRICTED_GUEST) !== 0;
+    const cr0 = vmcs.read(F.GUEST_CR0), cr4 = vmcs.read(F.GUEST_CR4);
+    const fixed0 = unrestricted ? CR0_FIXED0 & ~(CR0_PE | CR0_PG) : CR0_FIXED0;
+    if ((cr0 & fixed0) !== fixed0 || (cr0 & ~CR0_FIXED1)) bad(`GUEST_CR0 0x${cr0.toString(16)} violates the CR0 fixed bits`);
+    if ((cr0 & CR0_PG) && !(cr0 & CR0_PE)) bad('GUEST_CR0 has PG without PE');
+    if ((cr4 & CR4_FIXED0) !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1)) bad(`GUEST_CR4 0x${cr4.toString(16)} violates the CR4 fixed bits`);
+    const rflags = vmcs.read(F.GUEST_RFLAGS);
+    if ((rflags & 0xffc08028) || !(rflags & 2)) bad(`GUEST_RFLAGS 0x${rflags.toString(16)} has reserved bits wrong`);
+    const entryInfo = vmcs.read(F.VM_ENTRY_INTR_INFO_FIELD);
+    if (entryInfo >>> 31 && ((entryInfo >>> 8) & 7) === 0 && !(rflags & IF)) bad('external-interrupt injection with RFLAGS.IF = 0');
+    const v86 = (rflags & VM) !== 0;
+    const seg = (sel: number, base: number, limit: number, ar: number) => ({
+      sel: vmcs.read(sel), base: vmcs.read(base), limit: vmcs.read(limit), ar: vmcs.read(ar),
+    });
+    const cs = seg(F.GUEST_CS_SELECTOR, F.GUEST_CS_BASE, F.GUEST_CS_LIMIT, F.GUEST_CS_AR_BYTES);
+    const ss = seg(F.GUEST_SS_SELECTOR, F.GUEST_SS_BASE, F.GUEST_SS_LIMIT, F.GUEST_SS_AR_BYTES);
+    const data = [
+      ['DS', seg(F.GUEST_DS_SELECTOR, F.GUEST_DS_BASE, F.GUEST_DS_LIMIT, F.GUEST_DS_AR_BYTES)],
+      ['ES', seg(F.GUEST_ES_SELECTOR, F.GUEST_ES_BASE, F.GUEST_ES_LIMIT, F.GUEST_ES_AR_BYTES)],
+      ['FS', seg(F.GUEST_FS_SELECTOR, F.GUEST_FS_BASE, F.GUEST_FS_LIMIT, F.GUEST_FS_AR_BYTES)],
+      ['GS', seg(F.GUEST_GS_SELECTOR, F.GUEST_GS_BASE, F.GUEST_GS_LIMIT, F.GUEST_GS_AR_BYTES)],
+    ] as const;
+    const tr = seg(F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES);
+    const ldtr = seg(F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES);
+    const granularity = (name: string, s: { limit: number; ar: number }): void => {
+      if ((s.limit & 0xfff) !== 0xfff && (s.ar & 0x8000)) bad(`${name} limit 0x${s.limit.toString(16)} with G = 1`);
+      if ((s.limit >>> 20) && !(s.ar & 0x8000)) bad(`${name} limit 0x${s.limit.toString(16)} with G = 0`);
+    };
+    if (v86) {
+      for (const [name, s] of [['CS', cs], ['SS', ss], ...data] as const) {
+        if (s.base !== s.sel << 4 || s.limit !== 0xffff || s.ar !== 0xf3) bad(`${name} is not a virtual-8086 segment`);
+      }
+    } else {
+      const csType = cs.ar & 0xf;
+      if (![9, 11, 13, 15].includes(csType) && !(unrestricted && csType === 3)) bad(`CS type ${csType} is not an accessed code segment`);
+      if (!(cs.ar & 0x10) || !(cs.ar & 0x80) || (cs.ar & 0xf00) || (cs.ar >>> 17)) bad('CS access rights invalid (S, P or reserved bits)');
+      const csDpl = (cs.ar >>> 5) & 3, ssDpl = (ss.ar >>> 5) & 3;
+      if ((csType === 9 || csType === 11) && csDpl !== ssDpl) bad('non-conforming CS DPL differs from SS DPL');
+      if ((csType === 13 || csType === 15) && csDpl > ssDpl) bad('conforming CS DPL above SS DPL');
+      granularity('CS', cs);
+      if (!unrestricted && (ss.sel & 3) !== (cs.sel & 3)) bad('SS RPL differs from CS RPL');
+      if (!(ss.ar & SEG_ATTR_UNUSABLE)) {
+        const t = ss.ar & 0xf;
+        if (t !== 3 && t !== 7) bad(`SS type ${t} is not a writable data segment`);
+        if (!(ss.ar & 0x10) || !(ss.ar & 0x80) || (ss.ar & 0xf00) || (ss.ar >>> 17)) bad('SS access rights invalid');
+        if (!unrestricted && ssDpl !== (ss.sel & 3)) bad('SS DPL differs from its RPL');
+        granularity('SS', ss);
+      }
+      if (!(cr0 & CR0_PE) && ssDpl !== 0) bad('SS DPL is not 0 in real mode');
+      for (const [name, s] of data) {
+        if (s.ar & SEG_ATTR_UNUSABLE) continue;
+        const t = s.ar & 0xf;
+        if (!(t & 1)) bad(`${name} type ${t} is not accessed`);
+        if ((t & 8) && !(t & 2)) bad(`${name} is an execute-only code segment`);
+        if (!(s.ar & 0x10) || !(s.ar & 0x80) || (s.ar & 0xf00) || (s.ar >>> 17)) bad(`${name} access rights invalid`);
+        if (!unrestricted && t <= 11 && ((s.ar >>> 5) & 3) < (s.sel & 3)) bad(`${name} DPL below its RPL`);
+        granularity(name, s);
+      }
+    }
+    if (tr.sel & 4) bad('TR selector has TI set');
+    const trType = tr.ar & 0xf;
+    if (trType !== 11 && trType !== 3) bad(`TR type ${trType} is not a busy TSS`);
+    if ((tr.ar & 0x10) || !(tr.ar & 0x80) || (tr.ar & 0xf00) || (tr.ar >>> 16)) bad('TR access rights invalid (or unusable)');
+    granularity('TR', tr);
+    if (!(ldtr.ar & SEG_ATTR_UNUSABLE)) {
+      if (ldtr.sel & 4) bad('LDTR selector has TI set');
+      if ((ldtr.ar & 0xf) !== 2 || (ldtr.ar & 0x10) || !(ldtr.ar & 0x80) || (ldtr.ar & 0xf00) || (ldtr.ar >>> 17)) bad('LDTR access rights invalid');
+      granularity('LDTR', ldtr);
+    }
+    if (vmcs.read(F.GUEST_GDTR_LIMIT) > 0xffff || vmcs.read(F.GUEST_IDTR_LIMIT) > 0xffff) bad('GDTR or IDTR limit above 0xFFFF');
+    const activity = vmcs.read(F.GUEST_ACTIVITY_STATE);
+    if (activity > 1) bad(`activity state ${activity} is not supported (0 active, 1 HLT)`);
+    if (activity === 1 && ((ss.ar >>> 5) & 3) !== 0) bad('HLT activity state with SS DPL not 0');
+    const intr = vmcs.read(F.GUEST_INTERRUPTIBILITY_INFO);
+    if (intr & ~0xf) bad('reserved bits in the interruptibility state');
+    if ((intr & 3) === 3) bad('blocking by both STI and MOV SS');
+    if ((intr & 1) && !(rflags & IF)) bad('blocking by STI with RFLAGS.IF = 0');
+    if (entryInfo >>> 31 && ((entryInfo >>> 8) & 7) === 0 && (intr & 3)) bad('external-interrupt injection while blocked by STI or MOV SS');
+    if (vmcs.read64(F.VMCS_LINK_POINTER) !== 0xffffffffffffffffn) bad('VMCS link pointer is not FFFFFFFF_FFFFFFFF');
+    if (vmcs.read(F.GUEST_PENDING_DBG_EXCEPTIONS) & ~0x1500f) bad('reserved bits in pending debug exceptions');
+  }
+
+  /** Loads guest CRs, registers, segments and MSRs from the VMCS (SDM 26.3.2). */
+  private loadGuestState(vmcs: VmcsRegion): void {
+    const cpu = this.cpu, mmu = cpu.mmu;
+    mmu.cr0 = vmcs.read(F.GUEST_CR0) | CR0_NE;
+    mmu.cr3 = vmcs.read(F.GUEST_CR3);
+    mmu.cr4 = vmcs.read(F.GUEST_CR4);
+    cpu.dr[7] = vmcs.read(F.GUEST_DR7) | 0x400;
+    cpu.updateDebugState();
+    const rflags = vmcs.read(F.GUEST_RFLAGS);
+    cpu.lf.load(rflags);
+    cpu.r[4] = vmcs.read(F.GUEST_RSP);
+    cpu.eip = cpu.nextEip = vmcs.read(F.GUEST_RIP);
+    const segs: [number, number, number, number, number][] = [
+      [SegReg.ES, F.GUEST_ES_SELECTOR, F.GUEST_ES_BASE, F.GUEST_ES_LIMIT, F.GUEST_ES_AR_BYTES],
+      [SegReg.CS, F.GUEST_CS_SELECTOR, F.GUEST_CS_BASE, F.GUEST_CS_LIMIT, F.GUEST_CS_AR_BYTES],
+      [SegReg.SS, F.GUEST_SS_SELECTOR, F.GUEST_SS_BASE, F.GUEST_SS_LIMIT, F.GUEST_SS_AR_BYTES],
+      [SegReg.DS, F.GUEST_DS_SELECTOR, F.GUEST_DS_BASE, F.GUEST_DS_LIMIT, F.GUEST_DS_AR_BYTES],
+      [SegReg.FS, F.GUEST_FS_SELECTOR, F.GUEST_FS_BASE, F.GUEST_FS_LIMIT, F.GUEST_FS_AR_BYTES],
+      [SegReg.GS, F.GUEST_GS_SELECTOR, F.GUEST_GS_BASE, F.GUEST_GS_LIMIT, F.GUEST_GS_AR_BYTES],
+      [SegReg.LDTR, F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES],
+      [SegReg.TR, F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES],
+    ];
+    for (const [s, sel, base, limit, ar] of segs) {
+      cpu.segSel[s] = vmcs.read(sel);
+      cpu.segBase[s] = vmcs.read(base);
+      cpu.segLimit[s] = vmcs.read(limit);
+      cpu.segAttr[s] = vmcs.read(ar) & 0x1f0ff;
+    }
+    // CPL is SS.DPL (SDM 26.3.2.2); in virtual-8086 mode 3.
+    cpu.cpl = rflags & VM ? 3 : (cpu.segAttr[SegReg.SS]! >>> 5) & 3;
+    for (let s = 0; s < 8; s++) cpu.updateSegmentBounds(s);
+    cpu.gdtBase = vmcs.read(F.GUEST_GDTR_BASE); cpu.gdtLimit = vmcs.read(F.GUEST_GDTR_LIMIT);
+    cpu.idtBase = vmcs.read(F.GUEST_IDTR_BASE); cpu.idtLimit = vmcs.read(F.GUEST_IDTR_LIMIT);
+    writeMsr(cpu, 0x174, BigInt(vmcs.read(F.GUEST_SYSENTER_CS)));
+    writeMsr(cpu, 0x175, BigInt(vmcs.read(F.GUEST_SYSENTER_ESP)));
+    writeMsr(cpu, 0x176, BigInt(vmcs.read(F.GUEST_SYSENTER_EIP)));
+    const intr = vmcs.read(F.GUEST_INTERRUPTIBILITY_INFO);
+    cpu.interruptShadow = (intr & 3) !== 0;
+    cpu.movSsShadow = (intr & 2) !== 0;
+    cpu.halted = vmcs.read(F.GUEST_ACTIVITY_STATE) === 1;
+  }
+
+  /** Processes an MSR-load list; returns 0, or the 1-based number of the entry that failed. */
+  private loadMsrList(address: number, count: number): number {
+    const mem = this.cpu.mem;
+    for (let i = 0; i < count; i++) {
+      const at = address + i * 16;
+      const index = mem.read32(at) >>> 0;
+      if (mem.read32(at + 4) !== 0) return i + 1;
+      const value = (BigInt(mem.read32(at + 12) >>> 0) << 32n) | BigInt(mem.read32(at + 8) >>> 0);
+      if (index >= 0x480 && index <= 0x491) return i + 1; // VMX capability MSRs are read-only
+      try {
+        writeMsr(this.cpu, index, value);
+      } catch (e) {
+        if (e instanceof CpuFault) return i + 1;
+        throw e;
+      }
+    }
+    return 0;
+  }
+
+  /** Stores guest MSRs into a VM-exit MSR-store list. */
+  private storeMsrList(address: number, count: number): void {
+    const mem = this.cpu.mem;
+    for (let i = 0; i < count; i++) {
+      const at = address + i * 16;
+      let value = 0n;
+      try { value = readMsr(this.cpu, mem.read32(at) >>> 0); } catch (e) { if (!(e instanceof CpuFault)) throw e; }
+      mem.write32(at + 8, Number(value & 0xffffffffn));
+      mem.write32(at + 12, Number(value >> 32n));
+    }
+  }
+
+  /** The guest is loaded: cache the controls, switch the MMU to two levels, inject, arm timers. */
+  private enterNonRoot(vmcs: VmcsRegion): void {
+    const cpu = this.cpu;
+    this.nonRoot = true;
+    this.pin = vmcs.read(F.PIN_BASED_VM_EXEC_CONTROL);
+    this.proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
+    this.proc2 = this.proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+    this.exceptionBitmap = vmcs.read(F.EXCEPTION_BITMAP);
+    this.pfMask = vmcs.read(F.PAGE_FAULT_ERROR_CODE_MASK);
+    this.pfMatch = vmcs.read(F.PAGE_FAULT_ERROR_CODE_MATCH);
+    this.cr0Mask = vmcs.read(F.CR0_GUEST_HOST_MASK); this.cr0Shadow = vmcs.read(F.CR0_READ_SHADOW);
+    this.cr4Mask = vmcs.read(F.CR4_GUEST_HOST_MASK); this.cr4Shadow = vmcs.read(F.CR4_READ_SHADOW);
+    this.tscOffset = this.proc & Proc.USE_TSC_OFFSETTING ? BigInt.asIntN(64, vmcs.read64(F.TSC_OFFSET)) : 0n;
+    this.ept = this.proc2 & Proc2.ENABLE_EPT ? new EptWalker(cpu.mem, vmcs.read64(F.EPT_POINTER)) : null;
+    cpu.mmu.second = this.ept ? this.translator : null;
+    cpu.mmu.flush();
+    cpu.flushDecodeCache();
+    this.entryIcount = cpu.icount;
+    this.timerDeadline = Infinity;
+    if (this.pin & Pin.PREEMPTION_TIMER) {
+      const ticks = BigInt(vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE)) << BigInt(PREEMPTION_TIMER_RATE);
+      this.timerDeadline = Number(this.rawTsc() + ticks);
+    }
+    this.injectEvent(vmcs);
+  }
+
+  private rawTsc(): bigint {
+    return BigInt(this.cpu.icount) + this.cpu.tscOffset;
+  }
+
+  /** Delivers the event in the VM-entry interruption-information field, if valid (SDM 26.6). */
+  private injectEvent(vmcs: VmcsRegion): void {
+    const info = vmcs.read(F.VM_ENTRY_INTR_INFO_FIELD);
+    if (!(info >>> 31)) return;
+    vmcs.write(F.VM_ENTRY_INTR_INFO_FIELD, info & 0x7fffffff); // cleared on every VM entry
+    const cpu = this.cpu;
+    const vector = info & 0xff, type = (info >>> 8) & 7;
+    const errorCode = info & 0x800 ? vmcs.read(F.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1;
+    cpu.halted = false;
+    if (type >= 4 && type <= 6) {
+      cpu.nextEip = (cpu.eip + vmcs.read(F.VM_ENTRY_INSTRUCTION_LEN)) | 0;
+      cpu.deliverEvent(vector, -1, type === 4 ? 'software' : 'software-exception');
+    } else {
+      if (vector === Vector.PF && type === 3) cpu.mmu.faultAddress = cpu.mmu.cr2;
+      cpu.deliverEvent(vector, errorCode, type === 0 ? 'external' : 'injected-exception');
+    }
+  }
+
+  /** The EPT translator the MMU calls in non-root operation (a violation unwinds as a VM exit). */
+  private readonly translator: PhysicalTranslator = {
+    translate: (gpa, access, linear, structure) => {
+      const r = this.ept!.translate(gpa, access as EptAccess, structure);
+      if (typeof r === 'number') return r;
+      const exit = newExit(r.kind === 'violation' ? ExitReason.EPT_VIOLATION : ExitReason.EPT_MISCONFIG);
+      exit.guestPhysicalAddress = r.gpa;
+      if (r.kind === 'violation') {
+        exit.qualification = (access === 'read' ? 1 : access === 'write' ? 2 : 4) | (r.permissions << 3)
+          | (1 << 7) | (structure ? 0 : 1 << 8);
+        exit.guestLinearAddress = linear >>> 0;
+      }
+      return this.raiseExit(exit);
+    },
+  };
+
+  // ------------------------------------------------------------------ VM exits
+
+  /** Raises a VM exit from inside an instruction or access: it unwinds like a fault. */
+  raiseExit(exit: VmExit): never {
+    this.pending = exit;
+    throw new CpuFault(VMEXIT_VECTOR, -1);
+  }
+
+  /** Raises an exit with a basic reason, qualification and the instruction's length. */
+  exitFor(reason: number, qualification = 0, instructionLength = 0, instructionInfo = 0): never {
+    const e = newExit(reason);
+    e.qualification = qualification >>> 0;
+    e.instructionLength = instructionLength;
+    e.instructionInfo = instructionInfo;
+    return this.raiseExit(e);
+  }
+
+  /**
+   * Finishes the pending exit at an instruction boundary (cpu.eip is the guest RIP to save).
+   * `delivering` is the event whose delivery the exit interrupted, if any.
+   */
+  completeExit(delivering: { vector: number; errorCode: number; kind: string } | null): void {
+    const exit = this.pending ?? newExit(ExitReason.TRIPLE_FAULT);
+    this.pending = null;
+    if (delivering && delivering.vector !== VMEXIT_VECTOR) {
+      const type = delivering.kind === 'external' ? 0 : delivering.kind === 'software' ? 4 : delivering.kind === 'software-exception' ? 6 : 3;
+      exit.idtVectoringInfo = (0x80000000 | (type << 8) | delivering.vector | (delivering.errorCode >= 0 ? 0x800 : 0)) >>> 0;
+      exit.idtVectoringErrorCode = Math.max(0, delivering.errorCode);
+    }
+    this.performExit(exit);
+  }
+
+  /** Exit at an instruction boundary for a reason decided outside an instruction (window, timer). */
+  exitNow(reason: number, qualification = 0): void {
+    const e = newExit(reason);
+    e.qualification = qualification;
+    this.performExit(e);
+  }
+
+  /** Saves the guest, records the exit, loads the host (SDM 27.2-27.5). */
+  private performExit(exit: VmExit): void {
+    const cpu = this.cpu;
+    const vmcs = this.vmcs!;
+    exit.guestRip = cpu.eip >>> 0;
+    this.saveGuestState(vmcs);
+    vmcs.write(F.VM_EXIT_REASON, exit.reason | (exit.entryFailure ? 0x80000000 : 0));
+    vmcs.write(F.EXIT_QUALIFICATION, exit.qualification);
+    vmcs.write(F.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
+    vmcs.write(F.VMX_INSTRUCTION_INFO, exit.instructionInfo);
+    vmcs.write(F.GUEST_LINEAR_ADDRESS, exit.guestLinearAddress);
+    vmcs.write(F.GUEST_PHYSICAL_ADDRESS, exit.guestPhysicalAddress);
+    vmcs.write(F.VM_EXIT_INTR_INFO, exit.interruptionInfo);
+    vmcs.write(F.VM_EXIT_INTR_ERROR_CODE, exit.interruptionErrorCode);
+    vmcs.write(F.IDT_VECTORING_INFO_FIELD, exit.idtVectoringInfo);
+    vmcs.write(F.IDT_VECTORING_ERROR_CODE, exit.idtVectoringErrorCode);
+    this.storeMsrList(vmcs.read(F.VM_EXIT_MSR_STORE_ADDR), vmcs.read(F.VM_EXIT_MSR_STORE_COUNT));
+    this.leaveNonRoot();
+    this.loadHostState(vmcs);
+    if (this.loadMsrList(vmcs.read(F.VM_EXIT_MSR_LOAD_ADDR), vmcs.read(F.VM_EXIT_MSR_LOAD_COUNT))) {
+      // A VMX abort: the processor stops (SDM 27.7). Reported as a shutdown of the machine.
+      new VmcsRegion(cpu.mem, this.currentVmcs).abortIndicator = 1;
+      cpu.stopRequest = 'VMX abort (VM-exit MSR loading failed)';
+    }
+    this.record(exit);
+  }
+
+  private record(exit: VmExit): void {
+    this.lastExit = exit;
+    this.exitCounts.set(exit.reason, (this.exitCounts.get(exit.reason) ?? 0) + 1);
+    if (this.stopOnExit) this.cpu.stopRequest ??= 'vm-exit';
+  }
+
+  /** A failed entry on guest state or MSR loading: exit reason with bit 31, host state loaded. */
+  private entryFailed(vmcs: VmcsRegion, reason: number, qualification: number): void {
+    const exit = newExit(reason);
+    exit.entryFailure = true;
+    exit.qualification = qualification;
+    exit.guestRip = vmcs.read(F.GUEST_RIP);
+    vmcs.write(F.VM_EXIT_REASON, (reason | 0x80000000) >>> 0);
+    vmcs.write(F.EXIT_QUALIFICATION, qualification);
+    this.leaveNonRoot();
+    this.loadHostState(vmcs);
+    this.record(exit);
+  }
+
+  private leaveNonRoot(): void {
+    this.nonRoot = false;
+    this.ept = null;
+    this.tscOffset = 0n;
+    this.timerDeadline = Infinity;
+    this.cpu.mmu.second = null;
+    this.cpu.mmu.flush();
+  }
+
+  private saveGuestState(vmcs: VmcsRegion): void {
+    const cpu = this.cpu, mmu = cpu.mmu;
+    vmcs.write(F.GUEST_CR0, mmu.cr0);
+    vmcs.write(F.GUEST_CR3, mmu.cr3);
+    vmcs.write(F.GUEST_CR4, mmu.cr4);
+    vmcs.write(F.GUEST_DR7, cpu.dr[7]!);
+    vmcs.write(F.GUEST_RSP, cpu.r[4]!);
+    vmcs.write(F.GUEST_RIP, cpu.eip);
+    vmcs.write(F.GUEST_RFLAGS, cpu.eflags & ~RF);
+    const segs: [number, number, number, number, number][] = [
+      [SegReg.ES, F.GUEST_ES_SELECTOR, F.GUEST_ES_BASE, F.GUEST_ES_LIMIT, F.GUEST_ES_AR_BYTES],
+      [SegReg.CS, F.GUEST_CS_SELECTOR, F.GUEST_CS_BASE, F.GUEST_CS_LIMIT, F.GUEST_CS_AR_BYTES],
+      [SegReg.SS, F.GUEST_SS_SELECTOR, F.GUEST_SS_BASE, F.GUEST_SS_LIMIT, F.GUEST_SS_AR_BYTES],
+      [SegReg.DS, F.GUEST_DS_SELECTOR, F.GUEST_DS_BASE, F.GUEST_DS_LIMIT, F.GUEST_DS_AR_BYTES],
+      [SegReg.FS, F.GUEST_FS_SELECTOR, F.GUEST_FS_BASE, F.GUEST_FS_LIMIT, F.GUEST_FS_AR_BYTES],
+      [SegReg.GS, F.GUEST_GS_SELECTOR, F.GUEST_GS_BASE, F.GUEST_GS_LIMIT, F.GUEST_GS_AR_BYTES],
+      [SegReg.LDTR, F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES],
+      [SegReg.TR, F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES],
+    ];
+    for (const [s, sel, base, limit, ar] of segs) {
+      vmcs.write(sel, cpu.segSel[s]!);
+      vmcs.write(base, cpu.segBase[s]!);
+      vmcs.write(limit, cpu.segLimit[s]!);
+      vmcs.write(ar, cpu.segAttr[s]!);
+    }
+    vmcs.write(F.GUEST_GDTR_BASE, cpu.gdtBase); vmcs.write(F.GUEST_GDTR_LIMIT, cpu.gdtLimit);
+    vmcs.write(F.GUEST_IDTR_BASE, cpu.idtBase); vmcs.write(F.GUEST_IDTR_LIMIT, cpu.idtLimit);
+    vmcs.write(F.GUEST_SYSENTER_CS, Number(readMsr(cpu, 0x174) & 0xffffffffn));
+    vmcs.write(F.GUEST_SYSENTER_ESP, Number(readMsr(cpu, 0x175) & 0xffffffffn));
+    vmcs.write(F.GUEST_SYSENTER_EIP, Number(readMsr(cpu, 0x176) & 0xffffffffn));
+    const shadow = cpu.interruptShadow ? (cpu.movSsShadow ? 2 : 1) : 0;
+    vmcs.write(F.GUEST_INTERRUPTIBILITY_INFO, shadow);
+    vmcs.write(F.GUEST_ACTIVITY_STATE, cpu.halted ? 1 : 0);
+    vmcs.write(F.GUEST_PENDING_DBG_EXCEPTIONS, 0);
+    if (this.pin & Pin.PREEMPTION_TIMER && vmcs.read(F.VM_EXIT_CONTROLS) & ExitCtl.SAVE_PREEMPTION_TIMER) {
+      const left = Math.max(0, this.timerDeadline - Number(this.rawTsc()));
+      vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, Math.ceil(left / (1 << PREEMPTION_TIMER_RATE)));
+    }
+  }
+
+  /** Host state after a VM exit (SDM 27.5): flat segments, CRs, RSP/RIP, RFLAGS = 2, DR7 = 0x400. */
+  private loadHostState(vmcs: VmcsRegion): void {
+    const cpu = this.cpu, mmu = cpu.mmu;
+    mmu.cr0 = vmcs.read(F.HOST_CR0) | CR0_PE | CR0_NE | CR0_PG;
+    mmu.cr3 = vmcs.read(F.HOST_CR3);
+    mmu.cr4 = vmcs.read(F.HOST_CR4);
+    mmu.flush();
+    cpu.dr[7] = 0x400;
+    cpu.updateDebugState();
+    cpu.lf.load(0x2);
+    cpu.r[4] = vmcs.read(F.HOST_RSP);
+    cpu.eip = cpu.nextEip = vmcs.read(F.HOST_RIP);
+    cpu.cpl = 0;
+    const flat = (s: number, sel: number, attr: number, base = 0, limit = -1): void => {
+      cpu.segSel[s] = sel; cpu.segBase[s] = base; cpu.segLimit[s] = limit; cpu.segAttr[s] = attr;
+      cpu.updateSegmentBounds(s);
+    };
+    flat(SegReg.CS, vmcs.read(F.HOST_CS_SELECTOR), 0xc09b);
+    const dataSel = (f: number): [number, number] => { const sel = vmcs.read(f); return [sel, sel ? 0xc093 : SEG_ATTR_UNUSABLE | 0xc093]; };
+    for (const [s, f] of [[SegReg.SS, F.HOST_SS_SELECTOR], [SegReg.DS, F.HOST_DS_SELECTOR], [SegReg.ES, F.HOST_ES_SELECTOR]] as const) {
+      const [sel, attr] = dataSel(f);
+      flat(s, sel, attr);
+    }
+    const [fsSel, fsAttr] = dataSel(F.HOST_FS_SELECTOR);
+    flat(SegReg.FS, fsSel, fsAttr, vmcs.read(F.HOST_FS_BASE));
+    const [gsSel, gsAttr] = dataSel(F.HOST_GS_SELECTOR);
+    flat(SegReg.GS, gsSel, gsAttr, vmcs.read(F.HOST_GS_BASE));
+    flat(SegReg.TR, vmcs.read(F.HOST_TR_SELECTOR), 0x8b, vmcs.read(F.HOST_TR_BASE), 0x67);
+    flat(SegReg.LDTR, 0, SEG_ATTR_UNUSABLE, 0, 0);
+    cpu.gdtBase = vmcs.read(F.HOST_GDTR_BASE); cpu.gdtLimit = 0xffff;
+    cpu.idtBase = vmcs.read(F.HOST_IDTR_BASE); cpu.idtLimit = 0xffff;
+    writeMsr(cpu, 0x174, BigInt(vmcs.read(F.HOST_IA32_SYSENTER_CS)));
+    writeMsr(cpu, 0x175, BigInt(vmcs.read(F.HOST_IA32_SYSENTER_ESP)));
+    writeMsr(cpu, 0x176, BigInt(vmcs.read(F.HOST_IA32_SYSENTER_EIP)));
+    cpu.interruptShadow = false;
+    cpu.movSsShadow = false;
+    cpu.halted = false;
+    cpu.flushDecodeCache();
+  }
+
+  // ------------------------------------------------------------------ non-root decisions
+
+  /**
+   * Does the pending event exit instead of being delivered (exception bitmap, triple fault)?
+   * Called by Cpu.deliverEvent for exceptions in non-root operation; raises nothing, returns true
+   * after performing the exit.
+   */
+  interceptException(vector: number, errorCode: number, kind: string): boolean {
+    if (vector > 31) return false;
+    let exits = ((this.exceptionBitmap >>> vector) & 1) === 1;
+    if (vector === Vector.PF) exits = exits === (((errorCode & this.pfMask) >>> 0) === (this.pfMatch >>> 0));
+    if (!exits) return false;
+    const e = newExit(ExitReason.EXCEPTION_NMI);
+    const type = kind === 'software-exception' ? 6 : 3;
+    e.interruptionInfo = (0x80000000 | (type << 8) | vector | (errorCode >= 0 ? 0x800 : 0)) >>> 0;
+    e.interruptionErrorCode = Math.max(0, errorCode);
+    if (vector === Vector.PF) e.qualification = this.cpu.mmu.faultAddress >>> 0;
+    if (vector === Vector.DB) e.qualification = this.cpu.dr[6]! & 0x600f;
+    if (type === 6) e.instructionLength = ((this.cpu.nextEip - this.cpu.eip) >>> 0) & 0xf;
+    this.performExit(e);
+    return true;
+  }
+
+  /** A triple fault in non-root operation is a VM exit (reason 2), not a shutdown. */
+  tripleFault(): void {
+    this.performExit(newExit(ExitReason.TRIPLE_FAULT));
+  }
+
+  /** The guest's TSC: the processor's plus TSC_OFFSET when offsetting is on. */
+  guestTscAdjust(): bigint {
+    return this.nonRoot ? this.tscOffset : 0n;
+  }
+
+  /** CR0/CR4 as the guest reads them: masked bits come from the read shadow. */
+  shadowedCr(n: 0 | 4, actual: number): number {
+    if (!this.nonRoot) return actual;
+    const [m, s] = n === 0 ? [this.cr0Mask, this.cr0Shadow] : [this.cr4Mask, this.cr4Shadow];
+    return ((actual & ~m) | (s & m)) >>> 0;
+  }
+
+  /**
+   * MOV to CR0/CR4 in non-root operation: exits when a masked bit would differ from the shadow;
+   * otherwise returns the value to store (masked bits keep their current value).
+   */
+  movToCr(n: 0 | 4, value: number, actual: number, qualification: number, length: number): number {
+    const [m, s] = n === 0 ? [this.cr0Mask, this.cr0Shadow] : [this.cr4Mask, this.cr4Shadow];
+    if (((value ^ s) & m) !== 0) this.exitFor(ExitReason.CR_ACCESS, qualification, length);
+    return ((value & ~m) | (actual & m)) >>> 0;
+  }
+
+  /** MOV to CR3: exits with CR3-load exiting unless the value is one of the CR3-target values. */
+  cr3LoadExits(value: number): boolean {
+    if (!(this.proc & Proc.CR3_LOAD_EXITING)) return false;
+    const vmcs = this.vmcs!;
+    const count = vmcs.read(F.CR3_TARGET_COUNT);
+    const targets = [F.CR3_TARGET_VALUE0, F.CR3_TARGET_VALUE1, F.CR3_TARGET_VALUE2, F.CR3_TARGET_VALUE3];
+    for (let i = 0; i < count; i++) if ((vmcs.read(targets[i]!) >>> 0) === (value >>> 0)) return false;
+    return true;
+  }
+
+  /** Is port I/O at [port, port + size) intercepted (I/O bitmaps or unconditional I/O exiting)? */
+  ioExits(port: number, size: number): boolean {
+    if (!(this.proc & Proc.USE_IO_BITMAPS)) return (this.proc & Proc.UNCONDITIONAL_IO_EXITING) !== 0;
+    const vmcs = this.vmcs!;
+    for (let p = port; p < port + size; p++) {
+      if (p > 0xffff) return true; // wraps around the 64 KiB space
+      const bitmap = p < 0x8000 ? vmcs.read(F.IO_BITMAP_A) : vmcs.read(F.IO_BITMAP_B);
+      const bit = p & 0x7fff;
+      if ((this.cpu.mem.read8(bitmap + (bit >>> 3)) >>> (bit & 7)) & 1) return true;
+    }
+    return false;
+  }
+
+  /** Is RDMSR/WRMSR of ECX intercepted (MSR bitmaps, or always without them)? */
+  msrExits(index: number, write: boolean): boolean {
+    if (!(this.proc & Proc.USE_MSR_BITMAPS)) return true;
+    index >>>= 0;
+    let base: number;
+    if (index <= 0x1fff) base = write ? 2048 : 0;
+    else if (index >= 0xc0000000 && index <= 0xc0001fff) base = write ? 3072 : 1024;
+    else return true;
+    const bit = index & 0x1fff;
+    return ((this.cpu.mem.read8(this.vmcs!.read(F.MSR_BITMAP) + base + (bit >>> 3)) >>> (bit & 7)) & 1) === 1;
+  }
+
+  /**
+   * Checks at an instruction boundary in non-root operation, in the SDM's priority order: the
+   * preemption timer, then the monitor trap flag, then the interrupt window. Returns true after
+   * an exit.
+   */
+  boundaryExit(): boolean {
+    const cpu = this.cpu;
+    if (this.timerDeadline !== Infinity && Number(this.rawTsc()) >= this.timerDeadline) {
+      this.exitNow(ExitReason.PREEMPTION_TIMER);
+      return true;
+    }
+    if (this.proc & Proc.MONITOR_TRAP_FLAG && cpu.icount !== this.entryIcount) {
+      this.exitNow(ExitReason.MONITOR_TRAP_FLAG);
+      return true;
+    }
+    if (this.proc & Proc.INTERRUPT_WINDOW_EXITING && (cpu.lf.flags & IF) && !cpu.interruptShadow) {
+      this.exitNow(ExitReason.INTERRUPT_WINDOW);
+      return true;
+    }
+    return false;
+  }
+
+  /** True when non-root execution must be checked between every instruction (MTF, windows). */
+  get needsBoundaryChecks(): boolean {
+    return this.nonRoot && (this.proc & (Proc.MONITOR_TRAP_FLAG | Proc.INTERRUPT_WINDOW_EXITING)) !== 0;
+  }
+
+  /** External interrupt while non-root with external-interrupt exiting: exit reason 1. */
+  externalInterruptExit(): boolean {
+    const cpu = this.cpu;
+    if (!(this.pin & Pin.EXTERNAL_INTERRUPT_EXITING) || !cpu.intr?.hasPendingInterrupt()) return false;
+    const e = newExit(ExitReason.EXTERNAL_INTERRUPT);
+    if (this.vmcs!.read(F.VM_EXIT_CONTROLS) & ExitCtl.ACK_INTERRUPT_ON_EXIT) {
+      e.interruptionInfo = (0x80000000 | cpu.intr.acknowledge()) >>> 0;
+    }
+    cpu.halted = false;
+    this.performExit(e);
+    return true;
+  }
+
+  // ------------------------------------------------------------------ the TypeScript API
+
+  /**
+   * VM entry from TypeScript: the same checks and loading as VMLAUNCH/VMRESUME, then runs the
+   * guest until its next VM exit (or `maxInstructions`), and returns what happened.
+   */
+  enter(launch: boolean, maxInstructions = Number.MAX_SAFE_INTEGER): EnterResult {
+    const cpu = this.cpu;
+    if (!this.inVmxOperation) throw new Error('enter() outside VMX operation: call vmxon() first');
+    if (this.nonRoot) throw new Error('enter() while already in non-root operation');
+    cpu.nextEip = cpu.eip;
+    const before = this.lastExit;
+    const status = this.vmentry(launch);
+    if (!status.ok) return { kind: 'fail', status };
+    if (this.lastExit !== before && !this.nonRoot) return { kind: 'exit', exit: this.lastExit! };
+    this.stopOnExit = true;
+    try {
+      const stop = cpu.run(maxInstructions);
+      if (this.lastExit !== before && !this.nonRoot) return { kind: 'exit', exit: this.lastExit! };
+      return stop.kind === 'halted' ? { kind: 'halted' } : { kind: 'budget' };
+    } finally {
+      this.stopOnExit = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ misc
+
+  /** Used by RF handling on exit and a few checks. */
+  static readonly TRAP_FLAGS = TF;
+}
