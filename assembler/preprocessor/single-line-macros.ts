@@ -64,8 +64,7 @@ export class SingleLineMacros {
         continue;
       }
       // An identifier starts here unless we are in the middle of a word or number (`1Fh`).
-      const prev = i > 0 ? text[i - 1]! : ' ';
-      if (!IDENT_START.test(ch) || /[A-Za-z0-9_.?@$#~%]/.test(prev)) {
+      if (!IDENT_START.test(ch) || inWord(text, i)) {
         out += ch;
         i++;
         continue;
@@ -143,4 +142,18 @@ function substituteParams(body: string, params: readonly string[], args: readonl
     i++;
   }
   return out;
+}
+
+/**
+ * Whether position `i` continues a word or number. `#` and `~` are identifier characters only
+ * after a character that starts one (`a~b` is one name), so `~NAME` is the operator NOT before
+ * NAME, which is expanded.
+ */
+function inWord(text: string, i: number): boolean {
+  const prev = i > 0 ? text[i - 1]! : ' ';
+  if (/[A-Za-z0-9_.?@$%]/.test(prev)) return true;
+  if (prev !== '#' && prev !== '~') return false;
+  let k = i - 1;
+  while (k > 0 && /[A-Za-z0-9_.?@$#~]/.test(text[k - 1]!)) k--;
+  return /[A-Za-z0-9_.?@$%]/.test(text[k]!) || (k > 0 && text[k - 1] === '%');
 }

@@ -93,6 +93,11 @@ describe('preprocessor interfaces', () => {
     expect(Array.from(assemble(src, { fileName: 'd.asm', defines: { N: '7' } }).binary)).toEqual([7]);
   });
 
+  it('expands a %define after the NOT operator (~NAME), but not inside a name like a~NAME', () => {
+    const src = '%define M 0x0f\ndb ~M, -M, ~~M\na~M equ 3\ndb a~M\n';
+    expect(Array.from(assemble(src, { fileName: 'n.asm' }).binary)).toEqual([0xf0, 0xf1, 0x0f, 3]);
+  });
+
   it('searches the including file\'s directory first, then the include paths', () => {
     const files: Record<string, string> = {
       'src/a.inc': 'db 1\n%include "b.inc"\n', 'src/b.inc': 'db 2\n', 'lib/b.inc': 'db 9\n', 'lib/c.inc': 'db 3\n',
