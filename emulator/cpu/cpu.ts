@@ -541,6 +541,7 @@ export class Cpu {
     }
     const key = phys * 2 + (this.codeBits === 32 ? 1 : 0);
     let block = this.blockCache.get(key);
+    if (block && (block.starts[0] !== this.eip || block.csBase !== this.segBase[SegReg.CS])) block = undefined;
     if (block === undefined) {
       try {
         block = compileBlock(this, phys);

@@ -31,6 +31,12 @@ const CR4_PSE = 1 << 4, CR4_PGE = 1 << 7;
 export interface PhysicalTranslator {
   /** Returns the host-physical address, or throws (an EPT violation exit). */
   translate(gpa: number, access: 'read' | 'write' | 'fetch', linear: number, isPagingStructure: boolean): number;
+  /**
+   * Read (1), write (2) and execute (4) permissions of the last successful translation. The TLB
+   * caches a translation for reads and fetches only when both are allowed, so an access the second
+   * level forbids always walks and faults.
+   */
+  readonly permissions: number;
 }
 
 export class Mmu {
@@ -105,6 +111,11 @@ export class Mmu {
     return this.second ? this.second.translate(addr, access, linear, structure) : addr;
   }
 
+  /** May this translation be cached? Not when the second level forbids reads or fetches. */
+  private cacheable(): boolean {
+    return !this.second || (this.second.permissions & 5) === 5;
+  }
+
   /**
    * Translates a linear address for an access, walking the page tables on a TLB miss and filling
    * the TLB. Raises #PF (with CR2 and the SDM's error code) when the access is not allowed.
@@ -114,7 +125,8 @@ export class Mmu {
     const page = linear >>> 12;
     const access = write ? 'write' : fetch ? 'fetch' : 'read';
     if (!(this.cr0 & CR0_PG)) {
-      const phys = this.physical(linear & ~0xfff, access, linear, false) >>> 0;
+      const phys = this.physical(linear, access, linear, false) >>> 0;
+      if (!this.cacheable()) return phys;
       const ram = this.mem.isRam(phys) ? TLB_RAM : 0;
       // Without paging every access is allowed; under EPT the write bit is cached only after a
       // write was allowed, so EPT dirty tracking sees the first write.
@@ -152,7 +164,8 @@ export class Mmu {
       dirty = (pte & PTE_D) !== 0;
       global = (pte & PTE_G) !== 0 && (this.cr4 & CR4_PGE) !== 0;
     }
-    const phys = this.physical(frame, access, linear, false) >>> 0;
+    const phys = this.physical(frame | (linear & 0xfff), access, linear, false) >>> 0;
+    if (!this.cacheable()) return phys;
     let entry = (phys & ~0xfff) | TLB_VALID | (this.mem.isRam(phys) ? TLB_RAM : 0) | (global ? TLB_GLOBAL : 0);
     if (userOk) entry |= TLB_USER;
     if (dirty && (!this.second || write) && this.mem.isWritableRam(phys)) {

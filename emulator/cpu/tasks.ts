@@ -8,6 +8,7 @@
  */
 import type { Cpu } from './cpu.js';
 import { raise, Vector } from './faults.js';
+import { ExitReason } from '../vmx/controls.js';
 import { NT, VM } from './flags.js';
 import {
   descriptorAttr, descriptorBase, descriptorLimit, loadSegmentRealMode, markAccessed, readDescriptor,
@@ -67,6 +68,13 @@ export function taskSwitchThroughGate(cpu: Cpu, selector: number, source: TaskSw
   const newBits = type === TSS32_AVAILABLE || type === TSS32_BUSY ? 32 : 16;
   const newLayout = LAYOUT[newBits];
   if (descriptorLimit(desc) < newLayout.minLimit) raise(Vector.TS, err);
+
+  // Task switches are not allowed in VMX non-root operation: they exit (SDM 26.4.2), with the
+  // TSS selector and how the switch began (0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT).
+  if (cpu.vmx.nonRoot) {
+    const how = source === 'call' ? 0 : source === 'iret' ? 1 : source === 'jmp' ? 2 : 3;
+    cpu.vmx.exitFor(ExitReason.TASK_SWITCH, (tssSelector & 0xffff) | (how << 30), source === 'interrupt' ? 0 : ((cpu.nextEip - cpu.eip) >>> 0) & 0xf);
+  }
 
   // --- save the old task ---
   const oldSelector = cpu.segSel[SegReg.TR]!;

@@ -36,6 +36,8 @@ export function validEptPointer(eptp: bigint, adSupported = true): boolean {
 }
 
 export class EptWalker {
+  /** R/W/X of the last successful walk (AND over the levels). */
+  permissions = 0;
   /** Root table (host-physical), from the EPT pointer. */
   readonly root: number;
   readonly accessedDirty: boolean;
@@ -81,6 +83,7 @@ export class EptWalker {
           const updated = lo | 0x100 | (dirty ? 0x200 : 0);
           if (updated !== lo) mem.write32(at, updated);
         }
+        this.permissions = perms;
         const frame = level === 3 ? lo & 0xfffff000 : lo & 0xffe00000;
         const offset = level === 3 ? gpa & 0xfff : gpa & 0x1fffff;
         return ((frame >>> 0) + offset) >>> 0;

@@ -76,8 +76,13 @@ function newExit(reason: number): VmExit {
   };
 }
 
+/** Are all of `bits` set in `value` (unsigned compare: bit 31 included)? */
+function hasAll(value: number, bits: number): boolean {
+  return ((value & bits) >>> 0) === bits >>> 0;
+}
+
 function allowed(value: number, cap: ControlCapability): boolean {
-  return (value & cap.must1) === cap.must1 && (value & ~cap.may1) === 0;
+  return hasAll(value, cap.must1) && (value & ~cap.may1) === 0;
 }
 
 export class Vmx {
@@ -214,6 +219,16 @@ export class Vmx {
     return this.succeed();
   }
 
+  /** VMCALL in root operation: without SMM's dual-monitor treatment it is VMfail(1). */
+  vmcallInRoot(): VmxStatus {
+    return this.fail(VmInstructionError.VMCALL_IN_ROOT, 'VMCALL executed in VMX root operation');
+  }
+
+  /** INVVPID with a descriptor whose bits 63:16 are not zero. */
+  invvpidReservedBits(): VmxStatus {
+    return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVVPID descriptor bits 63:16 are not zero');
+  }
+
   /** INVEPT (type 1 single-context, 2 all-context) with its descriptor's EPTP. */
   invept(type: number, eptp: bigint): VmxStatus {
     if (type !== 1 && type !== 2) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, `INVEPT type ${type} is not supported`);
@@ -324,8 +339,8 @@ export class Vmx {
   private checkHostState(vmcs: VmcsRegion): void {
     const bad = (what: string): never => { throw new EntryFailure('host', what); };
     const cr0 = vmcs.read(F.HOST_CR0), cr4 = vmcs.read(F.HOST_CR4);
-    if ((cr0 & CR0_FIXED0) !== CR0_FIXED0 || (cr0 & ~CR0_FIXED1)) bad(`HOST_CR0 0x${cr0.toString(16)} violates the CR0 fixed bits`);
-    if ((cr4 & CR4_FIXED0) !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1)) bad(`HOST_CR4 0x${cr4.toString(16)} violates the CR4 fixed bits`);
+    if (!hasAll(cr0, CR0_FIXED0) || (cr0 & ~CR0_FIXED1)) bad(`HOST_CR0 0x${cr0.toString(16)} violates the CR0 fixed bits`);
+    if (!hasAll(cr4, CR4_FIXED0) || (cr4 & ~CR4_FIXED1)) bad(`HOST_CR4 0x${cr4.toString(16)} violates the CR4 fixed bits`);
     for (const f of [F.HOST_ES_SELECTOR, F.HOST_CS_SELECTOR, F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_FS_SELECTOR, F.HOST_GS_SELECTOR, F.HOST_TR_SELECTOR]) {
       if (vmcs.read(f) & 7) bad('a host selector has RPL or TI set');
     }
@@ -341,9 +356,9 @@ export class Vmx {
     const unrestricted = (proc2 & Proc2.UNRESTRICTED_GUEST) !== 0;
     const cr0 = vmcs.read(F.GUEST_CR0), cr4 = vmcs.read(F.GUEST_CR4);
     const fixed0 = unrestricted ? CR0_FIXED0 & ~(CR0_PE | CR0_PG) : CR0_FIXED0;
-    if ((cr0 & fixed0) !== fixed0 || (cr0 & ~CR0_FIXED1)) bad(`GUEST_CR0 0x${cr0.toString(16)} violates the CR0 fixed bits`);
+    if (!hasAll(cr0, fixed0) || (cr0 & ~CR0_FIXED1)) bad(`GUEST_CR0 0x${cr0.toString(16)} violates the CR0 fixed bits`);
     if ((cr0 & CR0_PG) && !(cr0 & CR0_PE)) bad('GUEST_CR0 has PG without PE');
-    if ((cr4 & CR4_FIXED0) !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1)) bad(`GUEST_CR4 0x${cr4.toString(16)} violates the CR4 fixed bits`);
+    if (!hasAll(cr4, CR4_FIXED0) || (cr4 & ~CR4_FIXED1)) bad(`GUEST_CR4 0x${cr4.toString(16)} violates the CR4 fixed bits`);
     const rflags = vmcs.read(F.GUEST_RFLAGS);
     if ((rflags & 0xffc08028) || !(rflags & 2)) bad(`GUEST_RFLAGS 0x${rflags.toString(16)} has reserved bits wrong`);
     const entryInfo = vmcs.read(F.VM_ENTRY_INTR_INFO_FIELD);
@@ -509,7 +524,6 @@ export class Vmx {
     this.ept = this.proc2 & Proc2.ENABLE_EPT ? new EptWalker(cpu.mem, vmcs.read64(F.EPT_POINTER)) : null;
     cpu.mmu.second = this.ept ? this.translator : null;
     cpu.mmu.flush();
-    cpu.flushDecodeCache();
     this.entryIcount = cpu.icount;
     this.timerDeadline = Infinity;
     if (this.pin & Pin.PREEMPTION_TIMER) {
@@ -542,9 +556,9 @@ export class Vmx {
   }
 
   /** The EPT translator the MMU calls in non-root operation (a violation unwinds as a VM exit). */
-  private readonly translator: PhysicalTranslator = {
+  private readonly translator: PhysicalTranslator = ((self: Vmx): PhysicalTranslator => ({
     translate: (gpa, access, linear, structure) => {
-      const r = this.ept!.translate(gpa, access as EptAccess, structure);
+      const r = self.ept!.translate(gpa, access as EptAccess, structure);
       if (typeof r === 'number') return r;
       const exit = newExit(r.kind === 'violation' ? ExitReason.EPT_VIOLATION : ExitReason.EPT_MISCONFIG);
       exit.guestPhysicalAddress = r.gpa;
@@ -553,9 +567,10 @@ export class Vmx {
           | (1 << 7) | (structure ? 0 : 1 << 8);
         exit.guestLinearAddress = linear >>> 0;
       }
-      return this.raiseExit(exit);
+      return self.raiseExit(exit);
     },
-  };
+    get permissions(): number { return self.ept?.permissions ?? 7; },
+  }))(this);
 
   // ------------------------------------------------------------------ VM exits
 
@@ -567,11 +582,16 @@ export class Vmx {
 
   /** Raises an exit with a basic reason, qualification and the instruction's length. */
   exitFor(reason: number, qualification = 0, instructionLength = 0, instructionInfo = 0): never {
+    return this.raiseExit(this.exitRecord(reason, qualification, instructionLength, instructionInfo));
+  }
+
+  /** An exit record to fill in further (guest-linear address...) before `raiseExit`. */
+  exitRecord(reason: number, qualification = 0, instructionLength = 0, instructionInfo = 0): VmExit {
     const e = newExit(reason);
     e.qualification = qualification >>> 0;
     e.instructionLength = instructionLength;
-    e.instructionInfo = instructionInfo;
-    return this.raiseExit(e);
+    e.instructionInfo = instructionInfo >>> 0;
+    return e;
   }
 
   /**
@@ -728,7 +748,6 @@ export class Vmx {
     cpu.interruptShadow = false;
     cpu.movSsShadow = false;
     cpu.halted = false;
-    cpu.flushDecodeCache();
   }
 
   // ------------------------------------------------------------------ non-root decisions
@@ -762,6 +781,11 @@ export class Vmx {
   /** The guest's TSC: the processor's plus TSC_OFFSET when offsetting is on. */
   guestTscAdjust(): bigint {
     return this.nonRoot ? this.tscOffset : 0n;
+  }
+
+  /** CR0 bits that must stay 1 in VMX operation: PE, NE, PG (PE and PG free for an unrestricted guest). */
+  cr0FixedOnes(): number {
+    return this.nonRoot && this.proc2 & Proc2.UNRESTRICTED_GUEST ? CR0_NE : (CR0_PE | CR0_NE | CR0_PG) >>> 0;
   }
 
   /** CR0/CR4 as the guest reads them: masked bits come from the read shadow. */

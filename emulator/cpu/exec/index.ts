@@ -11,6 +11,7 @@ import { ARITHMETIC } from './arithmetic.js';
 import { CONTROL } from './control.js';
 import { DATA_MOVEMENT } from './data-movement.js';
 import { EXTRA_FAMILIES } from './families.js';
+import { withVmExit } from './vmx-exits.js';
 
 export type Executor = (c: Cpu, d: DecodedInsn) => void;
 export type ExecutorFamily = Readonly<Record<string, Executor>>;
@@ -45,6 +46,7 @@ function withModeChecks(f: InsnForm, fn: Executor): Executor {
   return fn;
 }
 
-export const EXECUTORS: readonly Executor[] = FORMS.map((f) => withModeChecks(f, BY_OP[f.op] ?? ((_c: Cpu, _d: DecodedInsn) => {
+/** Every row's executor: mode and privilege checks, then (in VMX non-root operation) its exit check. */
+export const EXECUTORS: readonly Executor[] = FORMS.map((f) => withModeChecks(f, withVmExit(f, BY_OP[f.op] ?? ((_c: Cpu, _d: DecodedInsn) => {
   throw new EmulatorLimitation(`instruction ${f.mnemonic} (${f.source})`);
-})));
+}))));

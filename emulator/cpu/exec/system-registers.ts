@@ -9,6 +9,7 @@ const CR0_PE = 1, CR0_NE = 1 << 5, CR0_WP = 1 << 16, CR0_NW = 1 << 29, CR0_CD = 
 /** CR0 bits this CPU implements (ET is fixed at 1: there is no FPU but the bit reads as 1). */
 const CR0_IMPLEMENTED = CR0_PE | 0x2 | 0x4 | 0x8 | 0x10 | CR0_NE | CR0_WP | (1 << 18) | CR0_NW | CR0_CD | CR0_PG;
 /** CR4 bits implemented: VME PVI TSD DE PSE PGE VMXE. */
+const CR4_VMXE = 0x2000;
 export const CR4_IMPLEMENTED = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x80 | 0x2000;
 
 function requireCpl0(c: Cpu): void {
@@ -18,12 +19,31 @@ function requireCpl0(c: Cpu): void {
 export function readControlRegister(c: Cpu, n: number): number {
   requireCpl0(c);
   switch (n) {
-    case 0: return c.mmu.cr0;
+    // In VMX non-root operation, bits owned by the host (guest/host mask) read from the shadow.
+    case 0: return c.vmx.shadowedCr(0, c.mmu.cr0);
     case 2: return c.mmu.cr2;
     case 3: return c.mmu.cr3;
-    case 4: return c.mmu.cr4;
+    case 4: return c.vmx.shadowedCr(4, c.mmu.cr4);
     default: return raise(Vector.UD);
   }
+}
+
+/**
+ * In VMX non-root operation a write that did not exit (vmx-exits.ts) leaves the host-owned bits
+ * (guest/host mask) as they are; in VMX operation, CR0.PE/NE/PG and CR4.VMXE are fixed to 1
+ * (IA32_VMX_CR0_FIXED0 / CR4_FIXED0), except PE and PG for an unrestricted guest.
+ */
+function vmxAdjust(c: Cpu, n: 0 | 4, v: number): number {
+  const vmx = c.vmx;
+  if (!vmx.inVmxOperation) return v;
+  const actual = n === 0 ? c.mmu.cr0 : c.mmu.cr4;
+  if (vmx.nonRoot) {
+    const m = n === 0 ? vmx.cr0Mask : vmx.cr4Mask;
+    v = ((v & ~m) | (actual & m)) >>> 0;
+  }
+  const fixed1 = n === 0 ? vmx.cr0FixedOnes() : CR4_VMXE;
+  if (((v & fixed1) >>> 0) !== fixed1 >>> 0) raise(Vector.GP, 0);
+  return v;
 }
 
 export function writeControlRegister(c: Cpu, n: number, v: number): void {
@@ -31,6 +51,7 @@ export function writeControlRegister(c: Cpu, n: number, v: number): void {
   const mmu = c.mmu;
   switch (n) {
     case 0: {
+      v = vmxAdjust(c, 0, v);
       if (v & ~CR0_IMPLEMENTED) raise(Vector.GP, 0);
       if ((v & CR0_PG) && !(v & CR0_PE)) raise(Vector.GP, 0);
       if ((v & CR0_NW) && !(v & CR0_CD)) raise(Vector.GP, 0);
@@ -47,6 +68,7 @@ export function writeControlRegister(c: Cpu, n: number, v: number): void {
       mmu.flush(true);
       return;
     case 4: {
+      v = vmxAdjust(c, 4, v);
       if (v & ~CR4_IMPLEMENTED) raise(Vector.GP, 0);
       const old = mmu.cr4;
       mmu.cr4 = v;

@@ -150,7 +150,7 @@ export const SYSTEM: ExecutorFamily = {
   STR: (c, d) => storeWord(c, d, c.segSel[SegReg.TR]! & 0xffff),
   LMSW: lmsw,
   // SMSW to a 32-bit register stores all of CR0 (P6 and later; SDM SMSW).
-  SMSW: (c, d) => storeWord(c, d, c.mmu.cr0),
+  SMSW: (c, d) => storeWord(c, d, c.vmx.shadowedCr(0, c.mmu.cr0)),
   CLTS: (c) => writeControlRegister(c, 0, c.mmu.cr0 & ~8),
   INVLPG: (c, d) => c.mmu.invalidatePage((c.segBase[d.segment]! + effectiveAddress(c, d)) | 0),
   // There are no caches to invalidate or write back.

@@ -36,8 +36,13 @@ export interface CompiledBlock {
   chainBlock: CompiledBlock | null;
   chainEip2: number;
   chainBlock2: CompiledBlock | null;
-  /** EIP of each instruction, in order. */
+  /**
+   * EIP of each instruction, in order, and the CS base it was compiled under. The cache is keyed
+   * by physical address, but the code embeds EIPs: when the same physical code runs at another
+   * linear address (an alias mapping, another CS base), the dispatcher compiles it afresh.
+   */
   readonly starts: readonly number[];
+  readonly csBase: number;
   readonly count: number;
   /** Generated source, kept for the debugger's `info block` and for tests. */
   readonly source: string;
@@ -488,7 +493,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function('X', 'D', 'R', source) as (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;
   return {
-    run: factory(executors, insns, RUNTIME), starts, count: n, source,
+    run: factory(executors, insns, RUNTIME), starts, csBase: c.segBase[1]!, count: n, source,
     valid: true, chainEip: -1, chainEpoch: -1, chainCsBase: 0, chainBlock: null, chainEip2: -1, chainBlock2: null,
   };
 }
