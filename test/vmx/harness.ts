@@ -11,7 +11,7 @@
 import { assemble } from '../../assembler/index.js';
 import { Cpu } from '../../emulator/cpu/cpu.js';
 import { writeMsr } from '../../emulator/cpu/msr.js';
-import { enterFlatProtectedMode } from '../../emulator/cpu/segments.js';
+import { enterFlatProtectedMode, SegReg } from '../../emulator/cpu/segments.js';
 import { CAPABILITY, Proc, Proc2, VMCS_REVISION } from '../../emulator/vmx/controls.js';
 import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import type { VmcsRegion } from '../../emulator/vmx/vmcs.js';
@@ -23,6 +23,8 @@ export const HOST = {
   EPT_PML4: 0x8000, EPT_PDPT: 0x9000, EPT_PD: 0xa000, EPT_PT: 0xb000, EPT_PT2: 0xc000, CODE: 0x10000, STACK: 0x20000,
   /** A host page no guest map ever includes (isolation tests look for it). */
   SECRET: 0x30000,
+  /** Host IDT: every exception vector runs a stub that stores the vector at EXCEPTION and halts. */
+  IDT: 0xd000, EXCEPTION: 0xd800, STUBS: 0xe000,
 } as const;
 /** Guest-physical 0 is host-physical GUEST_BASE; the guest has GUEST_SIZE bytes. */
 export const GUEST_BASE = 0x400000;
@@ -55,13 +57,24 @@ export class VmxHost {
     mem.write32(HOST.GDT + 16, 0x0000ffff); mem.write32(HOST.GDT + 20, 0x00cf9300);
     mem.write32(HOST.GDT + 24, 0x00000067); mem.write32(HOST.GDT + 28, 0x00008b00);
     cpu.gdtBase = HOST.GDT; cpu.gdtLimit = 31;
-    for (let i = 0; i < 4; i++) mem.write32(HOST.PD + i * 4, (i << 22) | 0x83); // 4 MiB, present, writable
+    // Host TSS at physical 0 (ring-0 stack for exceptions taken at CPL 3), loaded in TR.
+    mem.write32(4, HOST.STACK - 0x1000); mem.write32(8, 0x10);
+    cpu.segSel[SegReg.TR] = 0x18; cpu.segBase[SegReg.TR] = 0; cpu.segLimit[SegReg.TR] = 0x67; cpu.segAttr[SegReg.TR] = 0x8b;
+    for (let i = 0; i < 4; i++) mem.write32(HOST.PD + i * 4, (i << 22) | 0x87); // 4 MiB, present, writable, user
     cpu.mmu.cr3 = HOST.PD;
     cpu.mmu.cr4 = 0x10 | 0x2000; // PSE, VMXE
     cpu.mmu.cr0 = 0x80000031; // PG NE ET PE
     cpu.mmu.flush();
     writeMsr(cpu, 0x3a, 5n); // IA32_FEATURE_CONTROL: lock, VMX outside SMX
     mem.write8(HOST.CODE, 0xf4); // the host's "exit handler" is a HLT the tests never reach
+    for (let v = 0; v < 32; v++) {
+      const stub = HOST.STUBS + v * 8;
+      mem.u8.set([0xc6, 0x05, ...le32(HOST.EXCEPTION), v, 0xf4], stub); // mov byte [EXCEPTION], v; hlt
+      mem.write32(HOST.IDT + v * 8, (0x08 << 16) | (stub & 0xffff));
+      mem.write32(HOST.IDT + v * 8 + 4, (stub & 0xffff0000) | 0x8e00);
+    }
+    mem.write8(HOST.EXCEPTION, 0xff);
+    cpu.idtBase = HOST.IDT; cpu.idtLimit = 32 * 8 - 1;
     cpu.r[4] = HOST.STACK;
     cpu.eip = HOST.CODE;
 
@@ -122,6 +135,7 @@ export class VmxHost {
     for (const f of [F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_ES_SELECTOR, F.HOST_FS_SELECTOR, F.HOST_GS_SELECTOR]) v.write(f, 0x10);
     v.write(F.HOST_TR_SELECTOR, 0x18);
     v.write(F.HOST_GDTR_BASE, HOST.GDT);
+    v.write(F.HOST_IDTR_BASE, HOST.IDT);
     v.write(F.HOST_RIP, HOST.CODE);
     v.write(F.HOST_RSP, HOST.STACK);
   }
@@ -194,6 +208,16 @@ export class VmxHost {
   skip(exit: VmExit): void {
     this.vmcs.write(F.GUEST_RIP, (exit.guestRip + exit.instructionLength) >>> 0);
   }
+}
+
+/** The vector of the last host exception (see HOST.STUBS), or null. */
+export function hostException(h: VmxHost): number | null {
+  const v = h.cpu.mem.read8(HOST.EXCEPTION);
+  return v === 0xff ? null : v;
+}
+
+function le32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 }
 
 export function expectOk(status: { ok: boolean }, what: string): void {
