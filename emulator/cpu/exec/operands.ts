@@ -87,7 +87,8 @@ export function writeG(c: Cpu, d: DecodedInsn, w: Width, v: number): void {
 
 /** Width of an operand kind for this decoded instruction (v/z follow the operand size). */
 export function widthOf(d: DecodedInsn, kind: string): Width {
-  const t = kind.length === 2 ? kind[1] : kind === 'AL' || kind === 'CL' ? 'b' : kind === 'DX' || kind === 'AX' ? 'w' : 'v';
+  // The fixed registers first: 'AL' is two letters long but is not an addressing method + type.
+  const t = kind === 'AL' || kind === 'CL' ? 'b' : kind === 'DX' || kind === 'AX' ? 'w' : kind.length === 2 ? kind[1] : 'v';
   if (t === 'b') return 8;
   if (t === 'w') return 16;
   if (t === 'd') return 32;
