@@ -50,34 +50,11 @@ export class VmxHost {
   constructor(options: HostOptions = {}) {
     const cpu = this.cpu = new Cpu({ ramSize: RAM });
     cpu.engine = options.engine ?? 'interpret';
-    enterFlatProtectedMode(cpu);
     const mem = cpu.mem;
-    // Host GDT: null, code 0x08, data 0x10, TSS 0x18.
-    mem.write32(HOST.GDT + 8, 0x0000ffff); mem.write32(HOST.GDT + 12, 0x00cf9b00);
-    mem.write32(HOST.GDT + 16, 0x0000ffff); mem.write32(HOST.GDT + 20, 0x00cf9300);
-    mem.write32(HOST.GDT + 24, 0x00000067); mem.write32(HOST.GDT + 28, 0x00008b00);
-    cpu.gdtBase = HOST.GDT; cpu.gdtLimit = 31;
-    // Host TSS at physical 0 (ring-0 stack for exceptions taken at CPL 3), loaded in TR.
-    mem.write32(4, HOST.STACK - 0x1000); mem.write32(8, 0x10);
-    cpu.segSel[SegReg.TR] = 0x18; cpu.segBase[SegReg.TR] = 0; cpu.segLimit[SegReg.TR] = 0x67; cpu.segAttr[SegReg.TR] = 0x8b;
-    for (let i = 0; i < 4; i++) mem.write32(HOST.PD + i * 4, (i << 22) | 0x87); // 4 MiB, present, writable, user
-    cpu.mmu.cr3 = HOST.PD;
-    cpu.mmu.cr4 = 0x10 | 0x2000; // PSE, VMXE
-    cpu.mmu.cr0 = 0x80000031; // PG NE ET PE
-    cpu.mmu.flush();
+    this.writeHostTables();
+    this.enterRootState();
+    cpu.vmx.reset();
     writeMsr(cpu, 0x3a, 5n); // IA32_FEATURE_CONTROL: lock, VMX outside SMX
-    mem.write8(HOST.CODE, 0xf4); // the host's "exit handler" is a HLT the tests never reach
-    for (let v = 0; v < 32; v++) {
-      const stub = HOST.STUBS + v * 8;
-      mem.u8.set([0xc6, 0x05, ...le32(HOST.EXCEPTION), v, 0xf4], stub); // mov byte [EXCEPTION], v; hlt
-      mem.write32(HOST.IDT + v * 8, (0x08 << 16) | (stub & 0xffff));
-      mem.write32(HOST.IDT + v * 8 + 4, (stub & 0xffff0000) | 0x8e00);
-    }
-    mem.write8(HOST.EXCEPTION, 0xff);
-    cpu.idtBase = HOST.IDT; cpu.idtLimit = 32 * 8 - 1;
-    cpu.r[4] = HOST.STACK;
-    cpu.eip = HOST.CODE;
-
     mem.write32(HOST.VMXON, VMCS_REVISION);
     mem.write32(HOST.VMCS, VMCS_REVISION);
     const vmx = cpu.vmx;
@@ -89,6 +66,49 @@ export class VmxHost {
     this.writeControls(options);
     this.writeHostState();
     this.writeGuestState();
+  }
+
+  /** Host GDT, TSS, page directory, IDT and exception stubs in host memory. */
+  private writeHostTables(): void {
+    const mem = this.cpu.mem;
+    // Host GDT: null, code 0x08, data 0x10, TSS 0x18.
+    mem.write32(HOST.GDT + 8, 0x0000ffff); mem.write32(HOST.GDT + 12, 0x00cf9b00);
+    mem.write32(HOST.GDT + 16, 0x0000ffff); mem.write32(HOST.GDT + 20, 0x00cf9300);
+    mem.write32(HOST.GDT + 24, 0x00000067); mem.write32(HOST.GDT + 28, 0x00008b00);
+    // Host TSS at physical 0 (ring-0 stack for exceptions taken at CPL 3).
+    mem.write32(4, HOST.STACK - 0x1000); mem.write32(8, 0x10);
+    for (let i = 0; i < 4; i++) mem.write32(HOST.PD + i * 4, (i << 22) | 0x87); // 4 MiB, present, writable, user
+    mem.write8(HOST.CODE, 0xf4); // the host's "exit handler" is a HLT the tests never reach
+    for (let v = 0; v < 32; v++) {
+      const stub = HOST.STUBS + v * 8;
+      mem.u8.set([0xc6, 0x05, ...le32(HOST.EXCEPTION), v, 0xf4], stub); // mov byte [EXCEPTION], v; hlt
+      mem.write32(HOST.IDT + v * 8, (0x08 << 16) | (stub & 0xffff));
+      mem.write32(HOST.IDT + v * 8 + 4, (stub & 0xffff0000) | 0x8e00);
+    }
+    mem.write8(HOST.EXCEPTION, 0xff);
+  }
+
+  /**
+   * The host's root-mode CPU state: flat ring-0 segments, paging on with VMXE, GDT/IDT/TR, stack
+   * and EIP (also used to put the host back after a fuzzed VMCS loaded a random host state).
+   */
+  enterRootState(): void {
+    const cpu = this.cpu;
+    enterFlatProtectedMode(cpu);
+    cpu.gdtBase = HOST.GDT; cpu.gdtLimit = 31;
+    cpu.idtBase = HOST.IDT; cpu.idtLimit = 32 * 8 - 1;
+    cpu.segSel[SegReg.TR] = 0x18; cpu.segBase[SegReg.TR] = 0; cpu.segLimit[SegReg.TR] = 0x67; cpu.segAttr[SegReg.TR] = 0x8b;
+    cpu.segSel[SegReg.LDTR] = 0; cpu.segBase[SegReg.LDTR] = 0; cpu.segLimit[SegReg.LDTR] = 0;
+    cpu.mmu.cr3 = HOST.PD;
+    cpu.mmu.cr4 = 0x10 | 0x2000; // PSE, VMXE
+    cpu.mmu.cr0 = 0x80000031; // PG NE ET PE
+    cpu.mmu.flush();
+    cpu.lf.load(2);
+    cpu.dr[7] = 0x400;
+    cpu.updateDebugState();
+    cpu.interruptShadow = false; cpu.movSsShadow = false; cpu.halted = false;
+    cpu.r[4] = HOST.STACK;
+    cpu.eip = cpu.nextEip = HOST.CODE;
   }
 
   /** EPT: guest-physical [0, 2 MiB) -> host-physical [4 MiB, 6 MiB) in 4 KiB pages, RWX, WB. */
