@@ -291,6 +291,42 @@ for (const engine of ['interpret', 'blocks'] as const) {
       expect(e.instructionLength).toBe(1);
     });
 
+    test('a single-step #DB exits with the pending debug exceptions (DR6.BS) as qualification', () => {
+      const h = host();
+      h.vmcs.write(F.EXCEPTION_BITMAP, 1 << 1);
+      h.load('pushfd\nor dword [esp], 0x100\npopfd\nnop\nnop');
+      const e = h.run();
+      expect(e.reason).toBe(R.EXCEPTION_NMI);
+      expect(e.interruptionInfo >>> 0).toBe(0x80000301);
+      expect(e.qualification & 0x4000).toBe(0x4000);
+    });
+
+    test('an unrestricted guest runs real-mode code (CR0.PE = 0) under EPT', () => {
+      const h = host();
+      h.vmcs.write(F.GUEST_CR0, 0x30); // ET NE, no PE
+      h.vmcs.write(F.CR0_READ_SHADOW, 0x10);
+      h.vmcs.write(F.GUEST_CS_SELECTOR, 0x100);
+      h.vmcs.write(F.GUEST_CS_BASE, 0x1000);
+      h.vmcs.write(F.GUEST_CS_LIMIT, 0xffff);
+      h.vmcs.write(F.GUEST_CS_AR_BYTES, 0x9b);
+      for (const s of ['SS', 'DS', 'ES', 'FS', 'GS'] as const) {
+        h.vmcs.write(F[`GUEST_${s}_SELECTOR`], 0x200);
+        h.vmcs.write(F[`GUEST_${s}_BASE`], 0x2000);
+        h.vmcs.write(F[`GUEST_${s}_LIMIT`], 0xffff);
+        h.vmcs.write(F[`GUEST_${s}_AR_BYTES`], 0x93);
+      }
+      h.vmcs.write(F.GUEST_RIP, 0);
+      h.vmcs.write(F.GUEST_RSP, 0x1000);
+      const binary = h.load('bits 16\nmov ax, 0x1234\nmov [0x10], ax\nmov bx, ds\npush ax\ncpuid', 0x1000);
+      expect(binary.length).toBeGreaterThan(0);
+      const e = h.run();
+      expect(e.reason).toBe(R.CPUID);
+      expect(h.readGuest32(0x2010) & 0xffff).toBe(0x1234); // DS base 0x2000 + 0x10
+      expect(h.cpu.r[3]! & 0xffff).toBe(0x200);
+      expect(h.readGuest32(0x2ffe) & 0xffff).toBe(0x1234); // pushed at SS:0x0FFE
+      expect(e.guestRip).toBe(binary.length - 2);
+    });
+
     test('#PF exits follow the error-code mask and match', () => {
       const h = host();
       // Guest paging: identity map the first 4 MiB with a 4 MiB page, but page 0x200000 not present.
