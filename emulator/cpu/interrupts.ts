@@ -60,7 +60,8 @@ function deliverProtectedMode(cpu: Cpu, vector: number, errorCode: number, kind:
   const selector = low >>> 16;
   const offset = is32 ? ((low & 0xffff) | (high & 0xffff0000)) >>> 0 : low & 0xffff;
   if ((selector & ~3) === 0) raise(Vector.GP, ext);
-  const d = readDescriptor(cpu, selector, Vector.GP);
+  // An event's own delivery faults with EXT set in the error code (SDM Vol. 3A 6.13).
+  const d = readDescriptor(cpu, selector, Vector.GP, ext);
   const attr = descriptorAttr(d);
   const dpl = (attr >> 5) & 3;
   if ((attr & 0x18) !== 0x18 || dpl > cpu.cpl) raise(Vector.GP, (selector & 0xfffc) | ext);

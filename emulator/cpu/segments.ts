@@ -61,16 +61,16 @@ export function descriptorAttr(d: Descriptor): number {
  * Reads the descriptor a selector names, or raises `vector`(selector) when it lies outside the
  * GDT/LDT limit.
  */
-export function readDescriptor(cpu: Cpu, selector: number, vector: number = Vector.GP): Descriptor {
+export function readDescriptor(cpu: Cpu, selector: number, vector: number = Vector.GP, ext = 0): Descriptor {
   const index = selector & ~7;
   let base: number, limit: number;
   if (selector & 4) {
-    if (cpu.segAttr[SegReg.LDTR]! & SEG_ATTR_UNUSABLE || (cpu.segSel[SegReg.LDTR]! & ~3) === 0) raise(vector, selector & 0xfffc);
+    if (cpu.segAttr[SegReg.LDTR]! & SEG_ATTR_UNUSABLE || (cpu.segSel[SegReg.LDTR]! & ~3) === 0) raise(vector, (selector & 0xfffc) | ext);
     base = cpu.segBase[SegReg.LDTR]!; limit = cpu.segLimit[SegReg.LDTR]! >>> 0;
   } else {
     base = cpu.gdtBase; limit = cpu.gdtLimit;
   }
-  if (index + 7 > limit) raise(vector, selector & 0xfffc);
+  if (index + 7 > limit) raise(vector, (selector & 0xfffc) | ext);
   const address = (base + index) | 0;
   return { low: cpu.readSystem32(address), high: cpu.readSystem32(address + 4), address };
 }
