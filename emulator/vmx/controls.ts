@@ -98,8 +98,13 @@ export const VmInstructionError = {
 /** The VMCS revision identifier this processor uses (IA32_VMX_BASIC bits 30:0). */
 export const VMCS_REVISION = 0x54565831 & 0x7fffffff; // "1XVT"
 
-/** Preemption-timer rate: the timer counts down by 1 every 2^X TSC ticks (IA32_VMX_MISC 4:0). */
-export const PREEMPTION_TIMER_RATE = 5;
+/**
+ * Preemption-timer rate: the timer counts down by 1 every 2^X TSC ticks (IA32_VMX_MISC 4:0).
+ * X = 0 here: the TSC ticks once per retired instruction, so a timer value is an exact
+ * instruction count and a hypervisor can slice time (and deliver device interrupts) to the
+ * instruction, as deterministic replay and migration need.
+ */
+export const PREEMPTION_TIMER_RATE = 0;
 
 /** Allowed settings of a control: a bit of `must1` must be 1; a bit outside `may1` must be 0. */
 export interface ControlCapability {
