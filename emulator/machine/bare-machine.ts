@@ -18,10 +18,10 @@ import { Cpu, type StopReason } from '../cpu/cpu.js';
 import { IF } from '../cpu/flags.js';
 import { enterFlatProtectedMode } from '../cpu/segments.js';
 import {
-  COM1_BASE, COM1_IRQ, DEBUG_EXIT_BASE, DEBUG_EXIT_SIZE, DebugExit, Debugcon, MmioBus, PicPair, Pit8254,
-  PIT_BASE, PIT_IRQ, PortBus, PostCodePort, SYSTEM_CONTROL_PORT_B, SystemControlPort, Uart16550,
+  DebugExit, Debugcon, MmioBus, PicPair, Pit8254, PortBus, PostCodePort, SystemControlPort, Uart16550,
   type AccessSize, type MmioDevice, type VirtualClock,
 } from '../devices/index.js';
+import { PcDevices } from './pc-devices.js';
 
 /** One port access, reported to `onIo` (the CLI's --trace-io). */
 export interface IoEvent {
@@ -82,9 +82,11 @@ class RomAlias implements MmioDevice {
 
 export class BareMachine {
   readonly cpu: Cpu;
-  readonly ports = new PortBus();
+  /** The PC's devices (pc-devices.ts); the fields below name them for convenience. */
+  readonly devices: PcDevices;
+  readonly ports: PortBus;
   readonly mmio = new MmioBus();
-  readonly pic = new PicPair();
+  readonly pic: PicPair;
   readonly pit: Pit8254;
   readonly uart: Uart16550;
   readonly portB: SystemControlPort;
@@ -107,18 +109,15 @@ export class BareMachine {
     const cpu = this.cpu;
     const ns = this.nsPerInstruction;
     this.clock = { now: () => (cpu.icount + this.idleInstructions) * ns };
-    this.pic.attach(this.ports);
-    this.pit = new Pit8254({ clock: this.clock, irq0: this.pic.irqLine(PIT_IRQ) });
-    this.uart = new Uart16550({ clock: this.clock, irq: this.pic.irqLine(COM1_IRQ), transmit: options.serialOut ?? (() => {}) });
-    this.portB = new SystemControlPort(this.pit, this.clock);
-    this.debugExit = new DebugExit((status) => {
-      this.exitStatus = status;
-      cpu.stopRequest = 'isa-debug-exit';
+    this.devices = new PcDevices({
+      clock: this.clock,
+      serialOut: options.serialOut,
+      onExit: (status) => {
+        this.exitStatus = status;
+        cpu.stopRequest = 'isa-debug-exit';
+      },
     });
-    this.ports.register(PIT_BASE, 4, this.pit);
-    this.ports.register(COM1_BASE, 8, this.uart);
-    this.ports.register(SYSTEM_CONTROL_PORT_B, 1, this.portB);
-    this.ports.register(DEBUG_EXIT_BASE, DEBUG_EXIT_SIZE, this.debugExit);
+    ({ ports: this.ports, pic: this.pic, pit: this.pit, uart: this.uart, portB: this.portB, debugExit: this.debugExit } = this.devices);
     if (options.debugcon) this.ports.register(options.debugcon.port, 1, new Debugcon(options.debugcon.out));
     if (options.postPort !== undefined) {
       this.post = new PostCodePort();
@@ -154,14 +153,12 @@ export class BareMachine {
 
   /** The earliest pending device event (virtual ns), or Infinity. */
   nextDeadline(): number {
-    return Math.min(this.pit.nextDeadline(), this.uart.nextDeadline());
+    return this.devices.nextDeadline();
   }
 
   /** Performs every device event due by now. */
   syncDevices(): void {
-    const now = this.now();
-    this.pit.advanceTo(now);
-    this.uart.advanceTo(now);
+    this.devices.sync();
   }
 
   /** Characters arriving on COM1's receive wire (at the line's baud rate, from now on). */
