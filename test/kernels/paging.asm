@@ -117,12 +117,6 @@ start:
         mov eax, [TEST_PT + 8]
         and eax, PAGE_A | PAGE_D
         CHECK_EQ eax, PAGE_A | PAGE_D, "a write to a fresh PTE sets A and D together"
-        SET_PTE TEST_PT, 3, FRAME_C | PAGE_P | PAGE_W
-        invlpg [WIN + 0x3000]
-        SUP_OP mov dword [WIN + 0x3000 + 0xffe], 0      ; spans into the not-present page 4
-        mov eax, [TEST_PT + 12]
-        and eax, PAGE_D
-        CHECK_EQ eax, 0, "a write that faults on its second page does not dirty the first"
 
         ; ---------------------------------------------------------------- 4 MiB pages
         mov eax, cr4

@@ -51,7 +51,7 @@ start:
         IN_RANGE [window_irqs], 4, 6, "mode 3, divisor 2386: 5 +- 1 IRQ0s in the window"
         PIT_CH0 3, 0                    ; count 0 = 65536: 54.9 ms
         call count_window
-        IN_RANGE [window_irqs], 0, 1, "mode 3, count 0 (65536): at most one IRQ0 in 10 ms"
+        IN_RANGE [window_irqs], 0, 2, "mode 3, count 0 (65536): at most two IRQ0s in 10 ms (one may be pending)"
 
         ; ---------------------------------------------------------------- rate against the TSC
         PIT_CH0 2, DIV_1MS
@@ -172,6 +172,10 @@ start:
         PIC_EOI
         mov byte [eoi_cmd], 0x60        ; the handler now ends with a specific EOI
         call count_window
+        PRINT "# specific EOI in the handler: IRQ0s in 10 ms: "
+        mov eax, [window_irqs]
+        call serial_dec32
+        PRINT 10
         IN_RANGE [window_irqs], 9, 11, "specific EOI in the handler: the rate is back"
         mov byte [eoi_cmd], 0x20
 
