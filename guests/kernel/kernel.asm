@@ -67,6 +67,7 @@ boot:
         cli
         mov esp, PHYS(boot_stack_top)
         mov [PHYS(boot_magic)], eax
+        mov [PHYS(boot_info)], ebx
         PAGING_ENABLE_HIGHER_HALF
         mov eax, kernel_main
         jmp eax
@@ -90,7 +91,21 @@ kernel_main:
         cmp dword [boot_magic], MULTIBOOT_BOOT_MAGIC
         je .magic_ok
         PRINTF `[kernel] warning: not booted by a Multiboot loader (EAX 0x%08x)\n`, dword [boot_magic]
+        jmp .memory_ok
 .magic_ok:
+        mov ebx, [boot_info]            ; Multiboot information (physical, inside the kernel's map)
+        cmp ebx, KERNEL_MAP_BYTES - 16
+        jae .memory_ok
+        test dword [VIRT(ebx)], 1       ; flags bit 0: mem_lower and mem_upper are valid
+        jz .memory_ok
+        mov eax, [VIRT(ebx) + 8]        ; mem_upper: KiB above 1 MiB
+        cmp eax, (FRAME_LIMIT - 0x100000) / 1024
+        jae .memory_ok
+        add eax, 1024
+        PRINTF `[kernel] this kernel needs %u KiB of memory; the machine has %u KiB\n`, FRAME_LIMIT / 1024, eax
+        mov eax, 1
+        jmp machine_exit
+.memory_ok:
         xor ecx, ecx
 .exc:   mov dword [isr_table + ecx * 4], exception_isr
         inc ecx
@@ -191,6 +206,7 @@ str_ok:     db 'every task ended as expected', 0
 str_failed: db 'FAILED: a task did not end as expected', 0
 
 boot_magic: dd 0
+boot_info:  dd 0
 
 image_end:
 

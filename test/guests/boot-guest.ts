@@ -19,11 +19,11 @@ export interface GuestRun {
 
 const RAM = 16 << 20;
 
-export function bootBare(binary: Uint8Array, engine: Engine, budget = 40_000_000): GuestRun {
+export function bootBare(binary: Uint8Array, engine: Engine, budget = 40_000_000, ram = RAM): GuestRun {
   let serial = '';
-  const machine = new BareMachine({ ramSize: RAM, engine, serialOut: (b) => { serial += String.fromCharCode(b); } });
+  const machine = new BareMachine({ ramSize: ram, engine, serialOut: (b) => { serial += String.fromCharCode(b); } });
   const image = parseMultiboot(binary);
-  const info = buildBootInfo(image, RAM, '');
+  const info = buildBootInfo(image, ram, '');
   machine.bootProtected(image.segments, image.entry, MULTIBOOT_BOOTLOADER_MAGIC, info.address, info.writes);
   const stop = machine.run(budget);
   return { serial, stop, instructions: machine.cpu.icount, machine };

@@ -80,6 +80,14 @@ describe('guests/fv/kernel.img on the bare machine', () => {
   });
 });
 
+describe('guests/fv/kernel.img with too little memory', () => {
+  it('says how much it needs and stops with status 3', () => {
+    const run = bootBare(guestBinary('guests/fv/kernel.img'), 'blocks', 1_000_000, 4 << 20);
+    expect(run.stop, context(run)).toEqual({ kind: 'exit', status: status(1) });
+    expect(run.serial).toContain('[kernel] this kernel needs 8192 KiB of memory; the machine has 4096 KiB\n');
+  });
+});
+
 describe('guests/pv/kernel.img on the bare machine (no hypervisor)', () => {
   for (const engine of ENGINES) {
     it(`says it needs the hypervisor and stops with status 5 (${engine})`, () => {
