@@ -114,6 +114,9 @@ kernel_main:
         SET_ISR 14, page_fault_isr
         SET_ISR TIMER_VECTOR, timer_isr
         SET_ISR SYSCALL_VECTOR, syscall_isr, 3
+        call sysenter_init
+        mov eax, [sysenter_enabled]
+        mov [fast_syscall_ok], eax      ; the user programs' page, through the kernel's mapping
         mov ebx, TASK_AT(1)
         mov ecx, USER_TASKS
 .task:  call task_create
@@ -182,6 +185,7 @@ report:
         cmp ebx, tasks_end
         jb .task
         PRINTF `tasks: %u, exited %u, killed %u; demand-zero pages %u\n`, USER_TASKS, ecx, edx, dword [demand_pages]
+        PRINTF `system calls: %u by int 0x80, %u by sysenter\n`, dword [syscalls_int80], dword [syscalls_sysenter]
         mov eax, str_ok
         test edi, edi
         jz .verdict
@@ -216,4 +220,6 @@ boot_pts:       resb KERNEL_MAP_BYTES / 1024
 kernel_stacks:  resb PAGE_SIZE * USER_TASKS
                 resb PAGE_SIZE
 boot_stack_top:
+                resb 64
+sysenter_stack_top:
 bss_end:

@@ -44,6 +44,8 @@ describe('guests/fv/kernel.img on the bare machine', () => {
         snoop: 'killed (access to a supervisor page at 0xc0100000)',
       });
       expect(report!.lines).toContain('tasks: 5, exited 3, killed 2; demand-zero pages 21');
+      // Every SYS_WRITE came by SYSENTER (the CPU reports SEP), everything else by INT 0x80.
+      expect(report!.lines).toContain('system calls: 26 by int 0x80, 18 by sysenter');
       expect(report!.verdict).toBe('every task ended as expected');
 
       // Every task ran in ring 3 and printed its progress through SYS_WRITE.
