@@ -601,7 +601,9 @@ export class Cpu {
     const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     if ((e & m) !== m) return null;
     const phys = (e & ~0xfff) | (lin & 0xfff);
-    return this.blockCache.get(phys * 2 + (this.codeBits === 32 ? 1 : 0)) ?? null;
+    const block = this.blockCache.get(phys * 2 + (this.codeBits === 32 ? 1 : 0));
+    // The same physical code at another linear address (CS base, alias mapping) needs its own block.
+    return block && block.starts[0] === this.eip && block.csBase === this.segBase[SegReg.CS] ? block : null;
   }
 
   private runOneBlock(block: CompiledBlock): void {
@@ -628,7 +630,9 @@ export class Cpu {
   step(): void {
     const start = this.eip;
     this.insnStart = start;
-    const shadow = this.interruptShadow;
+    // Single-step traps follow TF as it was when the instruction began: POPF/IRET that set TF trap
+    // after the next instruction, ones that clear it still trap (SDM Vol. 3A 17.3.1.4).
+    const tfAtStart = this.lf.flags & TF;
     if (this.history !== null) this.history[this.historyAt++ & (this.history.length - 1)] = (this.segBase[SegReg.CS]! + start) | 0;
     const debug = this.debugActive;
     let rf = 0;
@@ -649,13 +653,16 @@ export class Cpu {
       this.nextEip = this.codeBits === 16 ? next & 0xffff : next;
       this.interruptShadow = false;
       this.movSsShadow = false;
+      this.softwareEventDelivered = false;
       EXECUTORS[d.form.id]!(this, d);
       this.eip = this.nextEip;
       this.icount++;
       // RF is cleared once an instruction completes (IRET that just loaded it keeps it).
       if (rf) this.lf.flags &= ~RF;
       // Single-step and data breakpoints are traps after the instruction (SDM 17.3.1.2-17.3.1.4).
-      let db = this.lf.flags & TF && !shadow ? 0x4000 : 0;
+      // MOV SS/POP SS hold the trap over the next instruction; INT n, INT3 and INTO enter their
+      // handler (which runs with TF clear) without one.
+      let db = tfAtStart && !this.movSsShadow && !this.softwareEventDelivered ? 0x4000 : 0;
       if (debug && this.dataBreakHits) db |= this.dataBreakHits;
       if (db) {
         this.dr[6] = (this.dr[6]! & ~0xf) | db;
@@ -711,7 +718,11 @@ export class Cpu {
    * INT n, INT3, INTO: delivered as software interrupts returning to the next instruction. A fault
    * during delivery is reported at the INT instruction itself (not as a double fault).
    */
+  /** Set when the current instruction delivered INT n/INT3/INTO (no single-step trap after it). */
+  private softwareEventDelivered = false;
+
   deliverEventFromInstruction(vector: number, softwareException = false): void {
+    this.softwareEventDelivered = true;
     if (softwareException && this.vmx.nonRoot && this.vmx.interceptException(vector, -1, 'software-exception')) return;
     deliverInterrupt(this, vector, -1, 'software');
   }
