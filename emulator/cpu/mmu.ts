@@ -39,11 +39,29 @@ export interface PhysicalTranslator {
   readonly permissions: number;
 }
 
+/** One tagged set of cached translations (see Mmu.selectContext). */
+interface TlbContext {
+  tlb: Int32Array;
+  filled: Int32Array;
+  filledCount: number;
+}
+
+/** Tagged TLB contexts kept besides the root one; the least recently used is dropped beyond this. */
+const MAX_TAGGED_CONTEXTS = 8;
+
 export class Mmu {
-  readonly tlb: Int32Array;
+  /** The current context's entries, indexed by linear page number (one compare on the fast path). */
+  tlb: Int32Array;
   /** Linear page numbers with a filled entry, so a flush clears only those. */
-  private readonly filled: Int32Array;
+  private filled: Int32Array;
   private filledCount = 0;
+  /**
+   * Tagged contexts (VMX: VPID and EPTP). Translations cached under one tag survive while another
+   * runs, as a VPID-tagged TLB keeps a guest's entries across VM exits and entries. Tag '' is the
+   * root context, which lives in the shared WebAssembly memory.
+   */
+  private readonly contexts = new Map<string, TlbContext>();
+  private tag = '';
   cr0 = 0x60000010;
   cr3 = 0;
   cr4 = 0;
@@ -58,6 +76,54 @@ export class Mmu {
   constructor(readonly mem: PhysicalMemory, tlbOffset: number) {
     this.tlb = new Int32Array(mem.wasm.buffer, tlbOffset, 1 << 20);
     this.filled = new Int32Array(1 << 16);
+    this.contexts.set('', { tlb: this.tlb, filled: this.filled, filledCount: 0 });
+  }
+
+  /** The tag whose translations are in use ('' for root operation and the bare machine). */
+  get contextTag(): string {
+    return this.tag;
+  }
+
+  /** Switches to the translations cached under `tag` (created empty the first time). */
+  selectContext(tag: string): void {
+    if (tag === this.tag) return;
+    this.contexts.get(this.tag)!.filledCount = this.filledCount;
+    let next = this.contexts.get(tag);
+    if (!next) {
+      if (this.contexts.size > MAX_TAGGED_CONTEXTS) {
+        const oldest = [...this.contexts.keys()].find((k) => k !== '' && k !== this.tag);
+        if (oldest !== undefined) this.contexts.delete(oldest);
+      }
+      next = { tlb: new Int32Array(1 << 20), filled: new Int32Array(1 << 16), filledCount: 0 };
+      this.contexts.set(tag, next);
+    } else {
+      // Most recently used last, so eviction finds the least recently used first.
+      this.contexts.delete(tag);
+      this.contexts.set(tag, next);
+    }
+    this.tlb = next.tlb;
+    this.filled = next.filled;
+    this.filledCount = next.filledCount;
+    this.tag = tag;
+    this.epoch++;
+  }
+
+  /** Drops the tagged contexts `match` selects (INVEPT, INVVPID); the current one is flushed. */
+  dropContexts(match: (tag: string) => boolean): void {
+    for (const tag of [...this.contexts.keys()]) {
+      if (tag === '' || !match(tag)) continue;
+      if (tag === this.tag) this.flush();
+      else this.contexts.delete(tag);
+    }
+    this.epoch++;
+  }
+
+  /** Invalidates one linear page in a tagged context (INVVPID individual-address). */
+  invalidatePageIn(tag: string, linear: number): void {
+    if (tag === this.tag) { this.invalidatePage(linear); return; }
+    const c = this.contexts.get(tag);
+    if (c) c.tlb[linear >>> 12] = 0;
+    this.epoch++;
   }
 
   get pagingEnabled(): boolean {

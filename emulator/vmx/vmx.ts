@@ -233,7 +233,8 @@ export class Vmx {
   invept(type: number, eptp: bigint): VmxStatus {
     if (type !== 1 && type !== 2) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, `INVEPT type ${type} is not supported`);
     if (type === 1 && !validEptPointer(eptp)) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVEPT with an invalid EPT pointer');
-    this.cpu.mmu.flush();
+    const root = `:${Number(eptp & 0xfffff000n)}`;
+    this.cpu.mmu.dropContexts((tag) => type === 2 || tag.endsWith(root));
     return this.succeed();
   }
 
@@ -242,7 +243,11 @@ export class Vmx {
     if (type > 3) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, `INVVPID type ${type} is not supported`);
     if (type !== 2 && (vpid & 0xffff) === 0) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVVPID with VPID 0');
     if (type === 0 && linear >> 32n) return this.fail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND, 'INVVPID with a non-canonical address');
-    this.cpu.mmu.flush();
+    const prefix = `${vpid & 0xffff}:`;
+    const mmu = this.cpu.mmu;
+    if (type === 0) {
+      for (const tag of this.taggedContexts) if (tag.startsWith(prefix)) mmu.invalidatePageIn(tag, Number(linear));
+    } else mmu.dropContexts((tag) => type === 2 || tag.startsWith(prefix));
     return this.succeed();
   }
 
@@ -523,7 +528,13 @@ export class Vmx {
     this.tscOffset = this.proc & Proc.USE_TSC_OFFSETTING ? BigInt.asIntN(64, vmcs.read64(F.TSC_OFFSET)) : 0n;
     this.ept = this.proc2 & Proc2.ENABLE_EPT ? new EptWalker(cpu.mem, vmcs.read64(F.EPT_POINTER)) : null;
     cpu.mmu.second = this.ept ? this.translator : null;
-    cpu.mmu.flush();
+    // Cached translations are tagged by VPID and EPT root: a guest with a VPID finds its entries
+    // from last time (until INVVPID/INVEPT); without one, entry flushes (SDM 29.4.3).
+    if (this.proc2 & Proc2.ENABLE_VPID) {
+      const tag = `${vmcs.read(F.VIRTUAL_PROCESSOR_ID)}:${this.ept ? this.ept.root : 'none'}`;
+      this.taggedContexts.add(tag);
+      cpu.mmu.selectContext(tag);
+    } else cpu.mmu.flush();
     this.entryIcount = cpu.icount;
     this.timerDeadline = Infinity;
     if (this.pin & Pin.PREEMPTION_TIMER) {
@@ -662,14 +673,25 @@ export class Vmx {
     this.record(exit);
   }
 
+  /**
+   * Back to root operation. With VPIDs the guest's translations stay cached under its tag and
+   * the host's (VPID 0) were never touched; without, the one untagged TLB is flushed, as every
+   * VM entry and exit without VPID flushes it (SDM 29.4.3).
+   */
   private leaveNonRoot(): void {
     this.nonRoot = false;
     this.ept = null;
     this.tscOffset = 0n;
     this.timerDeadline = Infinity;
-    this.cpu.mmu.second = null;
-    this.cpu.mmu.flush();
+    const mmu = this.cpu.mmu;
+    mmu.second = null;
+    const tagged = mmu.contextTag !== '';
+    mmu.selectContext('');
+    if (!tagged) mmu.flush();
   }
+
+  /** Tags of the TLB contexts VM entries created (VPID:EPT root). */
+  private readonly taggedContexts = new Set<string>();
 
   private saveGuestState(vmcs: VmcsRegion): void {
     const cpu = this.cpu, mmu = cpu.mmu;
@@ -717,7 +739,6 @@ export class Vmx {
     mmu.cr0 = vmcs.read(F.HOST_CR0) | CR0_PE | CR0_NE | CR0_PG;
     mmu.cr3 = vmcs.read(F.HOST_CR3);
     mmu.cr4 = vmcs.read(F.HOST_CR4);
-    mmu.flush();
     cpu.dr[7] = 0x400;
     cpu.updateDebugState();
     cpu.lf.load(0x2);

@@ -560,6 +560,40 @@ for (const engine of ['interpret', 'blocks'] as const) {
   });
 }
 
+describe('VPID-tagged translations', () => {
+  function revokeAfterFirstRead(h: VmxHost): void {
+    h.load('mov eax, [0x10000]\nhlt\nmov eax, [0x10000]\nhlt');
+    h.writeGuest32(0x10000, 0x1111);
+    expect(h.run().reason).toBe(R.HLT);
+    h.skip(h.cpu.vmx.lastExit!);
+    // Revoke the guest's access to the page in EPT, without invalidating anything.
+    h.cpu.mem.write32(HOST.EPT_PT + 0x10 * 8, (GUEST_BASE + 0x10000) | (6 << 3));
+  }
+
+  test('with a VPID, a guest keeps its cached translation across exits until INVEPT', () => {
+    const h = new VmxHost({ proc2: Proc2.ENABLE_VPID });
+    h.vmcs.write(F.VIRTUAL_PROCESSOR_ID, 7);
+    revokeAfterFirstRead(h);
+    const e = h.run();
+    expect(e.reason).toBe(R.HLT); // the stale, tagged translation was used
+    expect(h.cpu.r[0]).toBe(0x1111);
+    h.vmcs.write(F.GUEST_RIP, GUEST.CODE + 6);
+    expect(h.cpu.vmx.invept(1, h.vmcs.read64(F.EPT_POINTER)).ok).toBe(true);
+    expect(h.run().reason).toBe(R.EPT_VIOLATION);
+  });
+
+  test('INVVPID of the guest\'s VPID drops its translations too; without VPID every exit does', () => {
+    const h = new VmxHost({ proc2: Proc2.ENABLE_VPID });
+    h.vmcs.write(F.VIRTUAL_PROCESSOR_ID, 7);
+    revokeAfterFirstRead(h);
+    expect(h.cpu.vmx.invvpid(1, 7, 0n).ok).toBe(true);
+    expect(h.run().reason).toBe(R.EPT_VIOLATION);
+    const h2 = new VmxHost();
+    revokeAfterFirstRead(h2);
+    expect(h2.run().reason).toBe(R.EPT_VIOLATION);
+  });
+});
+
 test('EPT violation qualification distinguishes execute-only pages', () => {
   const h = new VmxHost();
   h.setEptPage(0x12000, EPT_X);
