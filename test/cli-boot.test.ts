@@ -157,7 +157,7 @@ describe('trapvisor boot --bare', () => {
   it('refuses bad input with a message and a documented exit code', async () => {
     const cases: [string | undefined, Partial<BootOptions>, number, RegExp][] = [
       [undefined, {}, ExitCode.USAGE, /give an IMAGE, or --rom/],
-      [ECHO, { bare: false }, ExitCode.USAGE, /--bare/],
+      [ECHO, { bare: false, load: '0x100000' }, ExitCode.USAGE, /--load is for the bare machine; add --bare/],
       [ECHO, { mem: '12345' }, ExitCode.USAGE, /multiple of 4 KiB/],
       [ECHO, { engine: 'jit' }, ExitCode.USAGE, /--engine/],
       [join(dir, 'missing.bin'), {}, ExitCode.BAD_INPUT, /no such file/],

@@ -18,6 +18,7 @@ import { projectRoot } from './demo.js';
 import { ExitCode } from './exit-codes.js';
 import { parseNumber, runAction, UserError } from './errors.js';
 import { formatCpuReport } from './report.js';
+import { runVms } from './run.js';
 
 export interface BootOptions {
   bare?: boolean;
@@ -33,6 +34,8 @@ export interface BootOptions {
   traceIo?: boolean;
   engine: string;
   include: string[];
+  traceExits?: boolean;
+  stats?: boolean;
 }
 
 /** Where a boot writes; tests pass their own. `stdin` is all the serial input, or null for none. */
@@ -56,7 +59,7 @@ function readInput(path: string, what: string): Uint8Array {
 }
 
 /** The image's bytes; a .asm source is assembled with guests/lib on the include path. */
-function loadImageBytes(path: string, include: readonly string[], io: BootIo): Uint8Array {
+export function loadImageBytes(path: string, include: readonly string[], io: BootIo): Uint8Array {
   if (!path.endsWith('.asm')) return readInput(path, 'image');
   const source = new TextDecoder().decode(readInput(path, 'source'));
   try {
@@ -86,7 +89,14 @@ function formatIo(e: IoEvent): string {
 /** Boots and runs to the end; returns the process exit code. */
 export async function runBoot(image: string | undefined, opts: BootOptions, io: BootIo): Promise<number> {
   if (!opts.bare) {
-    throw new UserError('only the bare machine exists so far: add --bare (the hypervisor arrives with `boot` without it)', ExitCode.USAGE);
+    for (const [flag, set] of [['--rom', opts.rom], ['--load', opts.load], ['--debugcon', opts.debugcon], ['--post-port', opts.postPort], ['--trace-io', opts.traceIo]] as const) {
+      if (set) throw new UserError(`boot: ${flag} is for the bare machine; add --bare`, ExitCode.USAGE);
+    }
+    if (!image) throw new UserError('boot: give an IMAGE', ExitCode.USAGE);
+    return runVms([image], {
+      mem: opts.mem, cmdline: opts.cmdline, maxInstructions: opts.maxInstructions, engine: opts.engine,
+      include: opts.include, traceExits: opts.traceExits, stats: opts.stats,
+    }, io);
   }
   if (!image && !opts.rom) throw new UserError('boot: give an IMAGE, or --rom ROM', ExitCode.USAGE);
   if (image && opts.rom) throw new UserError('boot: give either an IMAGE or --rom, not both', ExitCode.USAGE);
@@ -215,10 +225,10 @@ function readStdin(): Uint8Array | null {
 export function registerBoot(program: Command): void {
   program
     .command('boot')
-    .description('boot a Multiboot kernel (or .asm source, raw binary, firmware ROM) on the emulated PC')
+    .description('boot a Multiboot kernel (or .asm source) as a VM under the hypervisor, or with --bare on the bare PC (also raw binaries and ROMs)')
     .argument('[image]', 'Multiboot image, raw binary (with --load) or .asm source')
     .option('--bare', 'run on the bare machine, without the hypervisor')
-    .option('--mem <size>', 'RAM size (e.g. 64M)', '64M')
+    .option('--mem <size>', 'RAM size (e.g. 64M; the VM\'s memory under the hypervisor)', '64M')
     .option('--cmdline <text>', 'kernel command line passed in the Multiboot information', '')
     .option('--max-instructions <n>', 'stop (exit 10) after this many instructions')
     .option('--load <addr>', 'load IMAGE as a raw flat binary at this physical address')
@@ -230,6 +240,8 @@ export function registerBoot(program: Command): void {
     .option('--trace-io', 'print every port access on stderr')
     .option('--engine <name>', 'blocks (compiled, fast) or interpret (one instruction at a time)', 'blocks')
     .option('-I, --include <dir>', 'include directory for a .asm IMAGE (repeatable)', collect, [])
+    .option('--trace-exits', 'under the hypervisor: print every VM exit on stderr')
+    .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
     .exitOverride((err) => {
       const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
       process.exit(done ? ExitCode.OK : ExitCode.USAGE);

@@ -6,6 +6,7 @@ import { registerAsm } from './asm.js';
 import { registerBoot } from './boot.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
+import { registerRun } from './run.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
 registerAsm(program);
 registerDisasm(program);
 registerBoot(program);
+registerRun(program);
 
 registerDemo(program);
 

@@ -1,0 +1,174 @@
+/**
+ * `trapvisor boot IMAGE` (one VM) and `trapvisor run A B C` (several): boot Multiboot images (or
+ * `.asm` sources) as VMs under the hypervisor and run them to the end.
+ *
+ * One VM: its console is stdout, stdin is its input, and the exit code is its isa-debug-exit or
+ * SHUTDOWN status, as on the bare machine. Several: each console line is prefixed with the VM's
+ * name (or goes to DIR/NAME.log with --console-dir), a summary table follows, and the exit code
+ * is 0 when every VM stopped by itself, 8 when one crashed, 10 when the budget ran out.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Command } from 'commander';
+import { EXIT_REASON_NAMES } from '../../emulator/vmx/controls.js';
+import { VmcsField as F } from '../../emulator/vmx/fields.js';
+import { Hypervisor } from '../hypervisor.js';
+import { ImageError } from '../loader/multiboot.js';
+import type { Vm } from '../vm.js';
+import { loadImageBytes, type BootIo } from './boot.js';
+import { parseNumber, runAction, UserError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+
+export interface RunOptions {
+  mem: string;
+  cmdline: string;
+  maxInstructions?: string;
+  engine: string;
+  include: string[];
+  weights?: string;
+  slice?: string;
+  consoleDir?: string;
+  traceExits?: boolean;
+  stats?: boolean;
+}
+
+function hex(v: number): string {
+  return `0x${(v >>> 0).toString(16)}`;
+}
+
+/** `perf kvm stat`-style table of one VM's exits. */
+export function formatExitStats(vm: Vm): string {
+  const rows = [...vm.exitStats].sort((a, b) => b[1].count - a[1].count);
+  const total = vm.totalExits;
+  const lines = [`VM exits of ${vm.name}: ${total}`, `  ${'reason'.padEnd(20)} ${'count'.padStart(9)} ${'share'.padStart(7)} ${'total us'.padStart(10)} ${'mean ns'.padStart(9)}`];
+  for (const [reason, s] of rows) {
+    const name = EXIT_REASON_NAMES.get(reason) ?? String(reason);
+    lines.push(`  ${name.padEnd(20)} ${String(s.count).padStart(9)} ${((100 * s.count) / total).toFixed(1).padStart(6)}% ${(s.handlerNs / 1000).toFixed(0).padStart(10)} ${(s.handlerNs / s.count).toFixed(0).padStart(9)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function describeStop(vm: Vm): string {
+  const s = vm.stop;
+  if (!s) return 'still running';
+  switch (s.kind) {
+    case 'exit': return `exited with status ${s.status}`;
+    case 'triple-fault': return 'triple fault';
+    case 'halted': return 'halted for good';
+    case 'crash': return `stopped: ${s.reason}`;
+  }
+}
+
+export async function runVms(images: string[], opts: RunOptions, io: BootIo): Promise<number> {
+  if (images.length === 0) throw new UserError('run: give at least one IMAGE', ExitCode.USAGE);
+  const memory = parseNumber(opts.mem, '--mem');
+  if (memory % 4096 !== 0 || memory < 0x200000 || memory > 0x40000000) {
+    throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 2M and 1G`, ExitCode.USAGE);
+  }
+  if (opts.engine !== 'blocks' && opts.engine !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${opts.engine}'`, ExitCode.USAGE);
+  const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const slice = opts.slice === undefined ? undefined : parseNumber(opts.slice, '--slice');
+  if (slice !== undefined && slice < 1000) throw new UserError('--slice must be at least 1000 instructions', ExitCode.USAGE);
+  const weights = opts.weights === undefined ? images.map(() => 1) : opts.weights.split(',').map((w) => parseNumber(w.trim(), '--weights'));
+  if (weights.length !== images.length || weights.some((w) => w < 1)) {
+    throw new UserError(`--weights needs one positive weight per image (${images.length})`, ExitCode.USAGE);
+  }
+  const single = images.length === 1;
+  const names = images.map((p, i) => `${basename(p).replace(/\.(asm|img|bin|elf)$/, '')}${images.indexOf(p) !== i ? `-${i}` : ''}`);
+  const bytes = images.map((p) => loadImageBytes(p, opts.include, io));
+
+  const hostRam = images.length * (memory + (2 << 20)) + (16 << 20);
+  const hv = new Hypervisor({ ramSize: hostRam, engine: opts.engine, slice });
+  const logs = names.map(() => [] as number[]);
+  const pending = names.map(() => [] as number[]);
+  const emit = (i: number, b: Uint8Array): void => {
+    if (opts.consoleDir) { for (const x of b) logs[i]!.push(x); return; }
+    if (single) { io.stdout(b); return; }
+    for (const x of b) {
+      pending[i]!.push(x);
+      if (x === 10) { io.stdout(Uint8Array.from([...Buffer.from(`[${names[i]}] `), ...pending[i]!])); pending[i] = []; }
+    }
+  };
+  const vms = images.map((_, i) => hv.createVm({ name: names[i]!, memory, weight: weights[i], console: (b) => emit(i, b) }));
+  vms.forEach((vm, i) => {
+    try {
+      hv.bootMultiboot(vm, bytes[i]!, opts.cmdline);
+    } catch (e) {
+      if (e instanceof ImageError) throw new UserError(`${images[i]}: ${e.message}`, ExitCode.BAD_INPUT);
+      throw e;
+    }
+  });
+  if (io.stdin && io.stdin.length) vms[0]!.input(io.stdin);
+  if (opts.traceExits) {
+    hv.observer = (vm, exit, decoded, action) => {
+      io.stderr(`[${vm.name}] exit ${EXIT_REASON_NAMES.get(exit.reason) ?? exit.reason} rip=${hex(exit.guestRip)} qual=${hex(exit.qualification)} ${decoded.kind}${'port' in decoded ? ` port=${hex(decoded.port)}` : ''} -> ${action}\n`);
+    };
+  }
+  const result = hv.run(budget);
+  for (let i = 0; i < vms.length; i++) {
+    if (pending[i]!.length) emit(i, Uint8Array.of(10));
+  }
+  if (opts.consoleDir) {
+    mkdirSync(opts.consoleDir, { recursive: true });
+    names.forEach((n, i) => writeFileSync(join(opts.consoleDir!, `${n}.log`), Uint8Array.from(logs[i]!)));
+  }
+  if (opts.stats) for (const vm of vms) io.stderr(formatExitStats(vm));
+
+  if (single) {
+    const vm = vms[0]!;
+    const vcpu = hv.vcpuOf(vm);
+    const s = vm.stop;
+    if (result.kind === 'budget' || !s) {
+      io.stderr(`trapvisor: instruction budget of ${budget} exhausted before the guest stopped (guest RIP ${hex(vcpu.rip)})\n`);
+      return ExitCode.BUDGET_EXHAUSTED;
+    }
+    switch (s.kind) {
+      case 'exit': return s.status & 0xff;
+      case 'halted':
+        io.stderr(`trapvisor: the guest halted for good after ${vcpu.executed + vcpu.emulated} instructions; stopping\n`);
+        return ExitCode.OK;
+      case 'triple-fault':
+      case 'crash':
+        io.stderr(`trapvisor: VM ${vm.name}: ${describeStop(vm)} at guest RIP ${hex(vcpu.rip)} after ${vcpu.executed + vcpu.emulated} instructions\n`);
+        io.stderr(`  CR0=${hex(vcpu.vmcs.read(F.GUEST_CR0))} CR3=${hex(vcpu.vmcs.read(F.GUEST_CR3))} CR4=${hex(vcpu.vmcs.read(F.GUEST_CR4))} RFLAGS=${hex(vcpu.rflags)} ESP=${hex(vcpu.regs[4]!)}\n`);
+        return ExitCode.GUEST_CRASHED;
+    }
+  }
+  const total = hv.guestInstructions || 1;
+  io.stderr(`${'VM'.padEnd(16)} ${'weight'.padStart(6)} ${'instructions'.padStart(14)} ${'share'.padStart(7)} ${'exits'.padStart(9)}  outcome\n`);
+  for (const vm of vms) {
+    const v = hv.vcpuOf(vm);
+    const n = v.executed + v.emulated;
+    io.stderr(`${vm.name.padEnd(16)} ${String(vm.weight).padStart(6)} ${String(n).padStart(14)} ${((100 * n) / total).toFixed(1).padStart(6)}% ${String(vm.totalExits).padStart(9)}  ${describeStop(vm)}\n`);
+  }
+  if (result.kind === 'budget') return ExitCode.BUDGET_EXHAUSTED;
+  return vms.some((vm) => vm.stop?.kind === 'crash' || vm.stop?.kind === 'triple-fault') ? ExitCode.GUEST_CRASHED : ExitCode.OK;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('boot several guests at once under the hypervisor, sharing the one CPU')
+    .argument('<images...>', 'Multiboot images or .asm sources, one VM each')
+    .option('--mem <size>', 'memory of each VM', '32M')
+    .option('--cmdline <text>', 'kernel command line for every VM', '')
+    .option('--weights <list>', 'scheduler weights, one per image (e.g. 2,1,1)')
+    .option('--slice <n>', 'time slice in guest instructions (default 1000000)')
+    .option('--console-dir <dir>', 'write each VM\'s console to DIR/NAME.log instead of stdout')
+    .option('--max-instructions <n>', 'stop (exit 10) after this many guest instructions in all')
+    .option('--trace-exits', 'print every VM exit on stderr')
+    .option('--stats', 'print each VM\'s exits per reason at the end')
+    .option('--engine <name>', 'blocks or interpret', 'blocks')
+    .option('-I, --include <dir>', 'include directory for .asm images (repeatable)', collect, [])
+    .exitOverride((err) => {
+      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
+    })
+    .action(runAction(async (images: string[], opts: RunOptions) => runVms(images, opts, {
+      stdout: (b) => process.stdout.write(b),
+      stderr: (t) => process.stderr.write(t),
+      stdin: null,
+    })));
+}

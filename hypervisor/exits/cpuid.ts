@@ -1,0 +1,33 @@
+/**
+ * CPUID: the processor's own leaves (emulator/cpu/exec/cpuid.ts), filtered the way KVM filters
+ * them: VMX hidden (no nested virtualization), the hypervisor-present bit set, and the hypervisor
+ * leaves 0x40000000 (highest leaf and signature) and 0x40000001 (PV features) answered.
+ */
+import { cpuidLeaf, CPUID_1_ECX } from '../../emulator/cpu/exec/cpuid.js';
+import { HYPERVISOR_CPUID_BASE, HYPERVISOR_CPUID_FEATURES, HYPERVISOR_SIGNATURE, PvFeature } from '../abi.js';
+import type { ExitAction, ExitContext } from './context.js';
+
+const HYPERVISOR_PRESENT = 1 << 31;
+
+const signature = (i: number): number => {
+  const s = HYPERVISOR_SIGNATURE;
+  return (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24)) | 0;
+};
+
+/** The four registers a guest sees for `leaf`. */
+export function guestCpuid(leaf: number): [number, number, number, number] {
+  leaf >>>= 0;
+  if (leaf === HYPERVISOR_CPUID_BASE) return [HYPERVISOR_CPUID_FEATURES, signature(0), signature(4), signature(8)];
+  if (leaf === HYPERVISOR_CPUID_FEATURES) return [Object.values(PvFeature).reduce((a, b) => a | b, 0), 0, 0, 0];
+  if (leaf > HYPERVISOR_CPUID_FEATURES && leaf <= 0x400000ff) return [0, 0, 0, 0];
+  const [a, b, c, d] = cpuidLeaf(leaf);
+  if (leaf === 1) return [a, b, (c & ~CPUID_1_ECX.VMX) | HYPERVISOR_PRESENT, d];
+  return [a, b, c, d];
+}
+
+export function handleCpuid(ctx: ExitContext): ExitAction {
+  const r = ctx.vcpu.regs;
+  [r[0], r[3], r[1], r[2]] = guestCpuid(r[0]!);
+  ctx.vcpu.skipInstruction();
+  return 'resume';
+}

@@ -1,0 +1,41 @@
+/**
+ * RDMSR/WRMSR that the MSR bitmap sends to the hypervisor. SYSENTER_CS/ESP/EIP pass straight
+ * through (the VMCS switches them), and so do TSC reads (TSC offsetting gives each VM its own
+ * time). A TSC write moves that VM's offset; IA32_FEATURE_CONTROL reads as locked with VMX off;
+ * the VMX capability MSRs and every unknown MSR raise #GP(0) in the guest, as on a CPU without
+ * them.
+ */
+import { VmcsField as F } from '../../emulator/vmx/fields.js';
+import type { ExitAction, ExitContext } from './context.js';
+import type { GuestExit } from './decode.js';
+
+const TSC = 0x10, FEATURE_CONTROL = 0x3a, TSC_AUX = 0xc0000103;
+
+export function handleMsr(ctx: ExitContext, msr: Extract<GuestExit, { kind: 'msr' }>): ExitAction {
+  const { vm, vcpu } = ctx;
+  const r = vcpu.regs;
+  const index = r[1]! >>> 0;
+  const value = (BigInt(r[2]! >>> 0) << 32n) | BigInt(r[0]! >>> 0);
+  let result: bigint | null = null;
+  let ok = true;
+  if (msr.write) {
+    if (index === TSC) vcpu.vmcs.write64(F.TSC_OFFSET, BigInt.asUintN(64, value - ctx.hostTsc()));
+    else if (index === TSC_AUX) vm.tscAux = Number(value & 0xffffffffn);
+    else ok = false;
+  } else {
+    if (index === TSC) result = BigInt.asUintN(64, ctx.hostTsc() + BigInt.asIntN(64, vcpu.vmcs.read64(F.TSC_OFFSET)));
+    else if (index === FEATURE_CONTROL) result = 1n;
+    else if (index === TSC_AUX) result = BigInt(vm.tscAux);
+    else ok = false;
+  }
+  if (!ok) {
+    vcpu.injectException(13, 0);
+    return 'resume';
+  }
+  if (result !== null) {
+    r[0] = Number(result & 0xffffffffn) | 0;
+    r[2] = Number(result >> 32n) | 0;
+  }
+  vcpu.skipInstruction();
+  return 'resume';
+}

@@ -1,0 +1,104 @@
+/**
+ * The paravirtual interface (hypervisor/abi.ts): VMCALL with the number in EAX, arguments in EBX,
+ * ECX, EDX, ESI, the result in EAX. Every pointer is a guest-physical address checked against the
+ * VM's own memory; a bad one gets -EFAULT and nothing is touched. An unknown number is -ENOSYS.
+ * No hypercall can stop the hypervisor or reach another VM.
+ */
+import { Hypercall as H, HcError, CONSOLE_MAX, MULTICALL_MAX, MULTICALL_RECORD } from './abi.js';
+import type { ExitAction, ExitContext } from './exits/context.js';
+
+interface CallResult {
+  value: number;
+  /** EDX for 64-bit results. */
+  high?: number;
+  action: ExitAction;
+}
+
+const done = (value: number, action: ExitAction = 'resume'): CallResult => ({ value, action });
+
+/** Does one hypercall; MULTICALL records call this for each entry (no nesting). */
+function call(ctx: ExitContext, nr: number, a0: number, a1: number, a2: number, nested: boolean): CallResult {
+  const { vm, vcpu } = ctx;
+  const u = (v: number) => v >>> 0;
+  switch (u(nr)) {
+    case H.CONSOLE_WRITE: {
+      const gpa = u(a0), len = u(a1);
+      if (len > CONSOLE_MAX) return done(HcError.EINVAL);
+      if (!vm.ram.contains(gpa, len)) return done(HcError.EFAULT);
+      vm.writeConsole(vm.ram.bytes(gpa, len));
+      return done(len);
+    }
+    case H.CONSOLE_READ: {
+      const gpa = u(a0), max = u(a1);
+      if (max > CONSOLE_MAX) return done(HcError.EINVAL);
+      if (!vm.ram.contains(gpa, max)) return done(HcError.EFAULT);
+      const n = Math.min(max, vm.pvInput.length);
+      vm.ram.load(gpa, Uint8Array.from(vm.pvInput.splice(0, n)));
+      return done(n);
+    }
+    case H.SET_TIMER: {
+      const deadline = u(a0) + u(a1) * 2 ** 32;
+      vm.pvTimerDeadline = deadline;
+      vm.pvTimerPeriod = u(a2);
+      return done(0);
+    }
+    case H.CANCEL_TIMER:
+      vm.pvTimerDeadline = Infinity;
+      vm.pvTimerPeriod = 0;
+      return done(0);
+    case H.YIELD:
+      return done(0, 'yield');
+    case H.BLOCK:
+      if (nested) return done(HcError.EINVAL);
+      vm.sync();
+      if (vm.pvEvents !== 0) return done(vm.pvEvents);
+      vcpu.halted = true;
+      return done(0, 'block');
+    case H.SHUTDOWN:
+      vm.halt({ kind: 'exit', status: ((u(a0) << 1) | 1) & 0xff });
+      return done(0, 'stop');
+    case H.GET_TIME: {
+      const ns = Math.max(0, Math.floor(vm.now()));
+      return { value: ns % 2 ** 32, high: Math.floor(ns / 2 ** 32), action: 'resume' };
+    }
+    case H.ACK_EVENT:
+      vm.pvEvents &= ~u(a0);
+      vm.pvEventInService = false;
+      return done(vm.pvEvents);
+    case H.SEND_EVENT:
+      if (u(a0) > 31) return done(HcError.EINVAL);
+      vm.raiseEvent(u(a0));
+      return done(0);
+    case H.EVENT_VECTOR:
+      if (u(a0) < 32 || u(a0) > 255) return done(HcError.EINVAL);
+      vm.pvEventVector = u(a0);
+      return done(0);
+    case H.MULTICALL: {
+      if (nested) return done(HcError.EINVAL);
+      const gpa = u(a0), count = u(a1);
+      if (count > MULTICALL_MAX) return done(HcError.EINVAL);
+      if (!vm.ram.contains(gpa, count * MULTICALL_RECORD)) return done(HcError.EFAULT);
+      let completed = 0;
+      let action: ExitAction = 'resume';
+      for (let i = 0; i < count; i++) {
+        const at = gpa + i * MULTICALL_RECORD;
+        const r = call(ctx, vm.ram.read32(at), vm.ram.read32(at + 4), vm.ram.read32(at + 8), vm.ram.read32(at + 12), true);
+        vm.ram.write32(at + 20, r.value);
+        completed++;
+        if (r.action !== 'resume') { action = r.action; break; }
+      }
+      return done(completed, action);
+    }
+    default:
+      return done(HcError.ENOSYS);
+  }
+}
+
+export function handleHypercall(ctx: ExitContext): ExitAction {
+  const r = ctx.vcpu.regs;
+  ctx.vcpu.skipInstruction();
+  const result = call(ctx, r[0]!, r[3]!, r[1]!, r[2]!, false);
+  r[0] = result.value | 0;
+  if (result.high !== undefined) r[2] = result.high | 0;
+  return result.action;
+}

@@ -1,0 +1,288 @@
+/**
+ * The hypervisor: owns the one emulated CPU, turns VMX on, allocates host-physical frames for
+ * VMCSs, EPT tables and guest memory, and runs several VMs on the CPU with the scheduler, as KVM
+ * runs VMs on VT-x. It never executes x86 code of its own: every VM entry and exit goes through
+ * the processor's TypeScript VMX API (`cpu.vmx.enter`), which performs the same entry checks and
+ * exits as VMLAUNCH/VMRESUME executed by x86 code.
+ *
+ * Time: host time is (retired instructions + emulated instructions + skipped idle time) x
+ * nsPerInstruction, the same clock the bare machine keeps; each VM's clock and TSC read host time
+ * since it booted. An instruction the hypervisor emulates costs the time of one instruction, so a
+ * lone VM sees exactly the timeline it would see on the bare machine.
+ */
+import { Cpu } from '../emulator/cpu/cpu.js';
+import { writeMsr } from '../emulator/cpu/msr.js';
+import { enterFlatProtectedMode, SegReg } from '../emulator/cpu/segments.js';
+import { VMCS_REVISION } from '../emulator/vmx/controls.js';
+import { VmcsField as F } from '../emulator/vmx/fields.js';
+import type { VmExit } from '../emulator/vmx/vmx.js';
+import type { ExitAction, ExitContext } from './exits/context.js';
+import { decodeExit, type GuestExit } from './exits/decode.js';
+import { handleExit } from './exits/index.js';
+import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
+import { FrameAllocator, PAGE } from './memory.js';
+import { Scheduler } from './scheduler.js';
+import { Vcpu, type HostState } from './vcpu.js';
+import { Vm, type VmConfig, type VmStop } from './vm.js';
+
+export interface HypervisorOptions {
+  /** Host RAM in bytes (everything: VMCSs, EPT tables, every guest's memory). */
+  ramSize: number;
+  engine?: 'blocks' | 'interpret';
+  nsPerInstruction?: number;
+  /** Scheduler time slice in guest instructions (default 1,000,000: 10 ms of virtual time). */
+  slice?: number;
+}
+
+/** Called after each handled exit (tracing, debugging); never changes what happens. */
+export type ExitObserver = (vm: Vm, exit: VmExit, decoded: GuestExit, action: ExitAction) => void;
+
+export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' };
+
+/** Device events in a row that may pass with every vCPU blocked and none waking, before giving up. */
+const MAX_STALLED_WAKES = 10_000;
+
+export class Hypervisor {
+  readonly cpu: Cpu;
+  readonly frames: FrameAllocator;
+  readonly vms: Vm[] = [];
+  readonly vcpus: Vcpu[] = [];
+  readonly scheduler = new Scheduler();
+  readonly nsPerInstruction: number;
+  readonly slice: number;
+  /** Idle time skipped while every vCPU was blocked, and instructions emulated by handlers. */
+  idleInstructions = 0;
+  emulatedInstructions = 0;
+  observer: ExitObserver | null = null;
+  private readonly host: HostState;
+  private readonly ioBitmaps: [number, number];
+  private readonly msrBitmap: number;
+
+  constructor(options: HypervisorOptions) {
+    this.nsPerInstruction = options.nsPerInstruction ?? 10;
+    this.slice = options.slice ?? 1_000_000;
+    const cpu = this.cpu = new Cpu({ ramSize: options.ramSize });
+    cpu.engine = options.engine ?? 'blocks';
+    this.frames = new FrameAllocator(cpu.mem, 0x100000, options.ramSize);
+    this.host = this.enterRootMode();
+    // Every port exits (bitmaps all ones); MSRs exit except SYSENTER_CS/ESP/EIP (switched by the
+    // VMCS) and TSC reads (TSC offsetting).
+    this.ioBitmaps = [this.frames.allocate(PAGE), this.frames.allocate(PAGE)];
+    for (const b of this.ioBitmaps) cpu.mem.u8.fill(0xff, b, b + PAGE);
+    this.msrBitmap = this.frames.allocate(PAGE);
+    cpu.mem.u8.fill(0xff, this.msrBitmap, this.msrBitmap + PAGE);
+    const pass = (index: number, write: boolean) => {
+      const at = this.msrBitmap + (write ? 2048 : 0) + (index >> 3);
+      cpu.mem.write8(at, cpu.mem.read8(at) & ~(1 << (index & 7)));
+    };
+    for (const msr of [0x174, 0x175, 0x176]) { pass(msr, false); pass(msr, true); }
+    pass(0x10, false);
+  }
+
+  /**
+   * The host side: flat ring-0 protected mode with paging (identity 4 MiB pages over all RAM),
+   * a GDT with code, data and a TSS, CR4.VMXE, IA32_FEATURE_CONTROL locked with VMX on, VMXON.
+   */
+  private enterRootMode(): HostState {
+    const cpu = this.cpu, mem = cpu.mem;
+    const gdt = this.frames.allocate(PAGE), tss = gdt + 0x100, idt = gdt + 0x800;
+    mem.write32(gdt + 8, 0x0000ffff); mem.write32(gdt + 12, 0x00cf9b00);
+    mem.write32(gdt + 16, 0x0000ffff); mem.write32(gdt + 20, 0x00cf9300);
+    mem.write32(gdt + 24, ((tss & 0xffff) << 16) | 0x67);
+    mem.write32(gdt + 28, (tss & 0xff000000) | 0x8b00 | ((tss >>> 16) & 0xff));
+    const pd = this.frames.allocate(PAGE);
+    for (let i = 0; i < 1024 && i * 0x400000 < mem.ramSize; i++) mem.write32(pd + i * 4, (i * 0x400000) | 0x83);
+    enterFlatProtectedMode(cpu);
+    cpu.gdtBase = gdt; cpu.gdtLimit = 31;
+    cpu.idtBase = idt; cpu.idtLimit = 0;
+    cpu.segSel[SegReg.TR] = 0x18; cpu.segBase[SegReg.TR] = tss; cpu.segLimit[SegReg.TR] = 0x67; cpu.segAttr[SegReg.TR] = 0x8b;
+    cpu.mmu.cr3 = pd;
+    cpu.mmu.cr4 = 0x10 | 0x2000;
+    cpu.mmu.cr0 = 0x80000031;
+    cpu.mmu.flush();
+    writeMsr(cpu, 0x3a, 5n);
+    const vmxon = this.frames.allocate(PAGE);
+    mem.write32(vmxon, VMCS_REVISION);
+    const status = cpu.vmx.vmxon(BigInt(vmxon));
+    if (!status.ok) throw new Error(`VMXON failed: ${cpu.vmx.lastFailureDetail}`);
+    return { cr0: cpu.mmu.cr0, cr3: pd, cr4: cpu.mmu.cr4, gdtBase: gdt, idtBase: idt, trBase: tss };
+  }
+
+  /** Host virtual time in ns. */
+  now(): number {
+    return (this.cpu.icount + this.idleInstructions + this.emulatedInstructions) * this.nsPerInstruction;
+  }
+
+  /** The host's TSC (guests add their TSC offset). */
+  hostTsc(): bigint {
+    return BigInt(this.cpu.icount) + this.cpu.tscOffset;
+  }
+
+  /** A new VM with its memory, EPT, devices and vCPU (not yet booted). */
+  createVm(config: VmConfig): Vm {
+    if (config.memory % PAGE !== 0 || config.memory < 0x200000) throw new RangeError(`VM '${config.name}': memory must be a multiple of 4 KiB, at least 2 MiB`);
+    const vm = new Vm(this.vms.length, config, this.cpu.mem, this.frames, () => this.now());
+    const vcpu = new Vcpu(vm, this.cpu, this.frames, this.host, this.ioBitmaps, this.msrBitmap);
+    const status = this.cpu.vmx.vmclear(BigInt(vcpu.vmcs.address));
+    if (!status.ok) throw new Error(`VMCLEAR failed: ${this.cpu.vmx.lastFailureDetail}`);
+    this.vms.push(vm);
+    this.vcpus.push(vcpu);
+    this.scheduler.add(vcpu);
+    return vm;
+  }
+
+  vcpuOf(vm: Vm): Vcpu {
+    return this.vcpus[vm.id]!;
+  }
+
+  /**
+   * Loads a Multiboot image into the VM's memory and puts its vCPU where a Multiboot loader
+   * leaves the CPU. Throws ImageError (with the reason) for a bad image; nothing is loaded then.
+   */
+  bootMultiboot(vm: Vm, bytes: Uint8Array, cmdline = ''): void {
+    const image = parseMultiboot(bytes);
+    const info = buildBootInfo(image, vm.ram.size, cmdline);
+    vm.ram.view().fill(0);
+    for (const s of image.segments) vm.ram.load(s.address, s.data);
+    for (const w of info.writes) vm.ram.load(w.address, w.data);
+    vm.bootNs = this.now();
+    vm.devices.pic.initializeLikeBios();
+    const vcpu = this.vcpuOf(vm);
+    vcpu.resetMultiboot(image.entry, MULTIBOOT_BOOTLOADER_MAGIC, info.address, -this.hostTsc());
+    this.cpu.flushDecodeCache();
+  }
+
+  /** Boots a raw flat binary at `load`, entered at `entry` (Multiboot register state, EBX = 0). */
+  bootRaw(vm: Vm, bytes: Uint8Array, load: number, entry: number): void {
+    vm.ram.view().fill(0);
+    vm.ram.load(load, bytes);
+    vm.bootNs = this.now();
+    vm.devices.pic.initializeLikeBios();
+    this.vcpuOf(vm).resetMultiboot(entry, MULTIBOOT_BOOTLOADER_MAGIC, 0, -this.hostTsc());
+    this.cpu.flushDecodeCache();
+  }
+
+  // ------------------------------------------------------------------ running
+
+  /** Guest instructions executed and emulated by all vCPUs so far. */
+  get guestInstructions(): number {
+    let n = 0;
+    for (const v of this.vcpus) n += v.executed + v.emulated;
+    return n;
+  }
+
+  /**
+   * Runs the VMs until every one has stopped, or `maxInstructions` more guest instructions (all
+   * VMs together) have run.
+   */
+  run(maxInstructions = Infinity): RunResult {
+    const end = this.guestInstructions + maxInstructions;
+    let stalledWakes = 0, lastCount = -1;
+    for (;;) {
+      const live = this.vcpus.filter((v) => v.vm.stop === null);
+      if (live.length === 0) return { kind: 'all-stopped' };
+      if (this.guestInstructions >= end) return { kind: 'budget' };
+      const runnable: Vcpu[] = [];
+      for (const v of live) {
+        v.vm.sync();
+        if (v.halted) {
+          const w = v.wakeable();
+          if (w === 'never') { v.vm.halt({ kind: 'halted' }); continue; }
+          if (w === 'later') continue;
+          v.halted = false;
+          this.scheduler.wake(v, live.filter((o) => !o.halted));
+        }
+        runnable.push(v);
+      }
+      if (runnable.length === 0) {
+        if (!this.skipIdle(live)) continue;
+        if (this.guestInstructions === lastCount) {
+          if (++stalledWakes > MAX_STALLED_WAKES) for (const v of live) v.vm.halt({ kind: 'halted' });
+        } else stalledWakes = 0;
+        lastCount = this.guestInstructions;
+        continue;
+      }
+      const vcpu = this.scheduler.pick(runnable)!;
+      const budget = Math.min(this.slice, end - this.guestInstructions);
+      const ran = this.runVcpu(vcpu, budget);
+      this.scheduler.charge(vcpu, ran);
+    }
+  }
+
+  /**
+   * Every live vCPU is blocked: skip time to the earliest event of any VM. Returns false when no
+   * VM has an event coming (they are all halted for good, and are stopped).
+   */
+  private skipIdle(live: readonly Vcpu[]): boolean {
+    let earliest = Infinity;
+    for (const v of live) earliest = Math.min(earliest, v.vm.bootNs + v.vm.nextDeadline());
+    if (earliest === Infinity) {
+      for (const v of live) v.vm.halt({ kind: 'halted' });
+      return false;
+    }
+    const skip = Math.max(1, Math.ceil((earliest - this.now()) / this.nsPerInstruction));
+    this.idleInstructions += skip;
+    this.cpu.tscOffset += BigInt(skip);
+    return true;
+  }
+
+  /** Runs one vCPU for up to `budget` guest instructions; returns how many it ran. */
+  private runVcpu(vcpu: Vcpu, budget: number): number {
+    const cpu = this.cpu, vmx = cpu.vmx, vm = vcpu.vm;
+    if (vmx.currentVmcs !== vcpu.vmcs.address && !vmx.vmptrld(BigInt(vcpu.vmcs.address)).ok) {
+      vm.halt({ kind: 'crash', reason: `VMPTRLD failed: ${vmx.lastFailureDetail}` });
+      return 0;
+    }
+    vcpu.load(cpu);
+    let ran = 0;
+    const ctx: ExitContext = { vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
+    for (;;) {
+      vm.sync();
+      if (vcpu.halted) {
+        if (vcpu.wakeable() !== 'now') break;
+        vcpu.halted = false;
+      }
+      const left = budget - ran;
+      if (left <= 0) break;
+      vcpu.prepareEntry();
+      const untilEvent = Math.ceil((vm.nextDeadline() - vm.now()) / this.nsPerInstruction);
+      const timer = Math.max(1, Math.min(left, untilEvent));
+      vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
+      const before = cpu.icount, emulatedBefore = vcpu.emulated;
+      vcpu.load(cpu);
+      const result = vmx.enter(!vcpu.launched, timer + 1);
+      const executed = cpu.icount - before;
+      vcpu.executed += executed;
+      ran += executed;
+      if (result.kind === 'fail') {
+        vm.halt({ kind: 'crash', reason: `VM entry failed (VM-instruction error ${result.status.ok ? 0 : result.status.invalid ? 'invalid' : result.status.error}): ${vmx.lastFailureDetail}` });
+        break;
+      }
+      vcpu.launched = true;
+      if (result.kind !== 'exit') {
+        vm.halt({ kind: 'crash', reason: `the guest stopped without a VM exit (${result.kind})` });
+        break;
+      }
+      vcpu.save(cpu);
+      ctx.raw = result.exit;
+      const decoded = decodeExit(result.exit);
+      const t0 = performance.now();
+      const action = handleExit(ctx, decoded);
+      vm.countExit(result.exit.reason, (performance.now() - t0) * 1e6);
+      const emulated = vcpu.emulated - emulatedBefore;
+      if (emulated > 0) {
+        this.emulatedInstructions += emulated;
+        cpu.tscOffset += BigInt(emulated);
+        ran += emulated;
+      }
+      this.observer?.(vm, result.exit, decoded, action);
+      if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer') break;
+    }
+    return ran;
+  }
+
+  /** Why each VM stopped (null while it runs). */
+  stops(): (VmStop | null)[] {
+    return this.vms.map((vm) => vm.stop);
+  }
+}
