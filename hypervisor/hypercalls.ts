@@ -20,7 +20,10 @@ const done = (value: number, action: ExitAction = 'resume'): CallResult => ({ va
 function call(ctx: ExitContext, nr: number, a0: number, a1: number, a2: number, nested: boolean): CallResult {
   const { vm, vcpu } = ctx;
   const u = (v: number) => v >>> 0;
-  switch (u(nr)) {
+  const n = u(nr);
+  // A guest that uses events or the timer is a PV guest: from now on it receives event upcalls.
+  if (n === H.SET_TIMER || n === H.BLOCK || n === H.ACK_EVENT || n === H.SEND_EVENT || n === H.EVENT_VECTOR) vm.pvEventsEnabled = true;
+  switch (n) {
     case H.CONSOLE_WRITE: {
       const gpa = u(a0), len = u(a1);
       if (len > CONSOLE_MAX) return done(HcError.EINVAL);

@@ -235,7 +235,7 @@ export class Hypervisor {
     }
     vcpu.load(cpu);
     let ran = 0;
-    const ctx: ExitContext = { vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
+    const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
     for (;;) {
       vm.sync();
       if (vcpu.halted) {

@@ -56,6 +56,8 @@ export class Vm {
 
   // Paravirtual state.
   pvEvents = 0;
+  /** Events are delivered only to a guest that asked for them (any event or timer hypercall). */
+  pvEventsEnabled = false;
   pvEventInService = false;
   pvEventVector = 0x20;
   /** Next PV timer event (VM time, ns) and its period (0: one-shot). */
@@ -127,12 +129,16 @@ export class Vm {
 
   /** An interrupt vector waiting for the guest (PIC output or PV events), without taking it. */
   hasPendingInterrupt(): boolean {
-    return this.devices.pic.hasPendingInterrupt() || (this.pvEvents !== 0 && !this.pvEventInService);
+    return this.devices.pic.hasPendingInterrupt() || this.pvEventPending();
+  }
+
+  private pvEventPending(): boolean {
+    return this.pvEventsEnabled && this.pvEvents !== 0 && !this.pvEventInService;
   }
 
   /** Takes the pending interrupt: the PIC's acknowledge cycle, or the PV event upcall. */
   acknowledgeInterrupt(): number {
-    if (this.pvEvents !== 0 && !this.pvEventInService) {
+    if (this.pvEventPending()) {
       this.pvEventInService = true;
       return this.pvEventVector;
     }

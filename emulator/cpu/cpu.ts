@@ -724,7 +724,13 @@ export class Cpu {
   deliverEventFromInstruction(vector: number, softwareException = false): void {
     this.softwareEventDelivered = true;
     if (softwareException && this.vmx.nonRoot && this.vmx.interceptException(vector, -1, 'software-exception')) return;
-    deliverInterrupt(this, vector, -1, 'software');
+    try {
+      deliverInterrupt(this, vector, -1, 'software');
+    } catch (e) {
+      // A VM exit during the delivery reports the interrupt as IDT-vectoring information.
+      if (isCpuFault(e) && e.vector === VMEXIT_VECTOR) this.vmx.recordVectoring(vector, -1, softwareException ? 'software-exception' : 'software');
+      throw e;
+    }
   }
 
   tripleFaulted: { vector: number } | null = null;

@@ -24,7 +24,9 @@ export function loadSegmentRealMode(cpu: Cpu, s: number, selector: number): void
   cpu.segBase[s] = selector << 4;
   if (cpu.v86) {
     cpu.segLimit[s] = 0xffff;
-    cpu.segAttr[s] = s === SegReg.CS ? 0xfb : 0xf3;
+    // Every segment of a virtual-8086 task, CS included, is a present DPL-3 read/write accessed
+    // data segment: the access rights VM entry requires of a virtual-8086 guest (SDM 26.3.1.2).
+    cpu.segAttr[s] = 0xf3;
   } else {
     const old = cpu.segAttr[s]!;
     if (old & SEG_ATTR_UNUSABLE || old === 0) {

@@ -71,9 +71,9 @@ export function taskSwitchThroughGate(cpu: Cpu, selector: number, source: TaskSw
 
   // Task switches are not allowed in VMX non-root operation: they exit (SDM 26.4.2), with the
   // TSS selector and how the switch began (0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT).
-  if (cpu.vmx.nonRoot) {
+  if (cpu.vmx.nonRoot && !cpu.vmx.emulating) {
     const how = source === 'call' ? 0 : source === 'iret' ? 1 : source === 'jmp' ? 2 : 3;
-    cpu.vmx.exitFor(ExitReason.TASK_SWITCH, (tssSelector & 0xffff) | (how << 30), source === 'interrupt' ? 0 : ((cpu.nextEip - cpu.eip) >>> 0) & 0xf);
+    cpu.vmx.exitFor(ExitReason.TASK_SWITCH, (tssSelector & 0xffff) | (how << 30), ((cpu.nextEip - cpu.eip) >>> 0) & 0xf);
   }
 
   // --- save the old task ---

@@ -81,6 +81,13 @@ function hasAll(value: number, bits: number): boolean {
   return ((value & bits) >>> 0) === bits >>> 0;
 }
 
+/** IDT-vectoring information: the event whose delivery an exit interrupted (SDM 28.2.4). */
+function setVectoring(exit: VmExit, vector: number, errorCode: number, kind: string): void {
+  const type = kind === 'external' ? 0 : kind === 'software' ? 4 : kind === 'software-exception' ? 6 : 3;
+  exit.idtVectoringInfo = (0x80000000 | (type << 8) | vector | (errorCode >= 0 ? 0x800 : 0)) >>> 0;
+  exit.idtVectoringErrorCode = Math.max(0, errorCode);
+}
+
 function allowed(value: number, cap: ControlCapability): boolean {
   return hasAll(value, cap.must1) && (value & ~cap.may1) === 0;
 }
@@ -612,12 +619,13 @@ export class Vmx {
   completeExit(delivering: { vector: number; errorCode: number; kind: string } | null): void {
     const exit = this.pending ?? newExit(ExitReason.TRIPLE_FAULT);
     this.pending = null;
-    if (delivering && delivering.vector !== VMEXIT_VECTOR) {
-      const type = delivering.kind === 'external' ? 0 : delivering.kind === 'software' ? 4 : delivering.kind === 'software-exception' ? 6 : 3;
-      exit.idtVectoringInfo = (0x80000000 | (type << 8) | delivering.vector | (delivering.errorCode >= 0 ? 0x800 : 0)) >>> 0;
-      exit.idtVectoringErrorCode = Math.max(0, delivering.errorCode);
-    }
+    if (delivering && delivering.vector !== VMEXIT_VECTOR) setVectoring(exit, delivering.vector, delivering.errorCode, delivering.kind);
     this.performExit(exit);
+  }
+
+  /** The exit being raised interrupted the delivery of this event (INT n, INT3, INTO). */
+  recordVectoring(vector: number, errorCode: number, kind: string): void {
+    if (this.pending) setVectoring(this.pending, vector, errorCode, kind);
   }
 
   /** Exit at an instruction boundary for a reason decided outside an instruction (window, timer). */
@@ -899,6 +907,52 @@ export class Vmx {
     cpu.halted = false;
     this.performExit(e);
     return true;
+  }
+
+  // ------------------------------------------------------------------ emulation service
+
+  /** True while a hypervisor emulates an instruction in the guest's context (no exits then). */
+  emulating = false;
+
+  /**
+   * Runs `fn` against the current VMCS's guest state, as a hypervisor's instruction emulator
+   * would (KVM's x86 emulator): the guest's registers, segments, control registers and EPT are
+   * put on the processor, `fn` runs with exits suppressed, the result is written back to the
+   * VMCS, and the host state returns. The caller has the guest's general registers in cpu.r.
+   * This is a software service of the TypeScript API, not an architectural VMX operation.
+   * Returns the exception `fn` raised in the guest's context (to inject), or null.
+   */
+  emulateInGuestContext(fn: () => void): { vector: number; errorCode: number } | null {
+    const cpu = this.cpu, vmcs = this.vmcs;
+    if (!vmcs || this.nonRoot) throw new Error('emulateInGuestContext: needs a current VMCS in root operation');
+    const proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
+    const proc2 = proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+    this.loadGuestState(vmcs);
+    this.ept = proc2 & Proc2.ENABLE_EPT ? new EptWalker(cpu.mem, vmcs.read64(F.EPT_POINTER)) : null;
+    cpu.mmu.second = this.ept ? this.translator : null;
+    cpu.mmu.selectContext('');
+    cpu.mmu.flush();
+    this.emulating = true;
+    let fault: { vector: number; errorCode: number } | null = null;
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      if (e.vector === VMEXIT_VECTOR) {
+        this.pending = null;
+        throw new Error('emulateInGuestContext: the emulated instruction touched memory outside the guest\'s EPT map');
+      }
+      fault = { vector: e.vector, errorCode: e.errorCode };
+    } finally {
+      this.emulating = false;
+      this.saveGuestState(vmcs);
+      vmcs.write(F.GUEST_ACTIVITY_STATE, 0);
+      this.ept = null;
+      cpu.mmu.second = null;
+      cpu.mmu.flush();
+      this.loadHostState(vmcs);
+    }
+    return fault;
   }
 
   // ------------------------------------------------------------------ the TypeScript API

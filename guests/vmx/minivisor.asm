@@ -51,6 +51,17 @@ start:
         call system_init
         PRINT "minivisor: a hypervisor in assembly, in VMX root mode", 10
 
+        ; --- VMX must be there (CPUID.1:ECX.VMX[bit 5]); under a hypervisor without nested
+        ; virtualization it is not.
+        mov eax, 1
+        cpuid
+        test ecx, 1 << 5
+        jnz .have_vmx
+        PRINT "minivisor: this CPU has no VMX (CPUID.1:ECX bit 5 is clear); nothing to do", 10
+        mov al, 5
+        jmp shutdown
+.have_vmx:
+
         ; --- paging: VMXON needs CR0.PG (and NE). Identity-map 16 MiB with 4 MiB pages.
         mov edi, HOST_PD
         xor eax, eax

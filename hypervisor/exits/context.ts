@@ -3,12 +3,15 @@
  * VM's devices and memory and tells the run loop what to do next; counting, timing and tracing
  * are done around the handlers (vcpu run loop), never inside them.
  */
+import type { Cpu } from '../../emulator/cpu/cpu.js';
 import type { VmExit } from '../../emulator/vmx/vmx.js';
 import type { Vcpu } from '../vcpu.js';
 import type { Vm } from '../vm.js';
 import type { GuestExit } from './decode.js';
 
 export interface ExitContext {
+  /** The processor, for the few handlers that emulate an instruction in the guest's context. */
+  cpu: Cpu;
   vm: Vm;
   vcpu: Vcpu;
   /** The raw exit record (qualification, lengths, addresses). */

@@ -10,6 +10,7 @@ import { type GuestExit, reasonName } from './decode.js';
 import { handleIo } from './io.js';
 import { handleMmio } from './mmio.js';
 import { handleMsr } from './msr.js';
+import { handleTaskSwitch } from './task-switch.js';
 import { MMIO_UART_BASE, MMIO_UART_SIZE } from '../vm.js';
 
 function crash(ctx: ExitContext, reason: string): ExitAction {
@@ -45,7 +46,7 @@ export function handleExit(ctx: ExitContext, exit: GuestExit): ExitAction {
       vm.halt({ kind: 'triple-fault' });
       return 'stop';
     case 'task-switch':
-      return crash(ctx, `hardware task switch to TSS 0x${exit.selector.toString(16)}: not emulated by the hypervisor`);
+      return handleTaskSwitch(ctx, exit);
     case 'vmx-instruction':
       // No nested virtualization: CPUID hides VMX, and its instructions are #UD, as without VMX.
       vcpu.injectException(6);
