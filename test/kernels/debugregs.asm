@@ -121,11 +121,7 @@ after_read:
 after_step:
         nop
         CHECK_EQ [db_count], 1, "TF: one single-step #DB (the handler clears TF)"
-        ; TODO(interpreter TF-after-POPF bug): Cpu.step() decides the single-step trap from TF
-        ; *after* the instruction, so under the interpreter POPF that sets TF traps at once
-        ; (EIP = the MOV) instead of after the next instruction (SDM Vol. 3B 17.3.1.4). Enable
-        ;       CHECK_EQ [db_eip], after_step, "... after the instruction following POPF"
-        ; once step() samples TF before executing (the block engine already gets it right).
+        CHECK_EQ [db_eip], after_step, "... after the instruction following POPF (TF at its start)"
         mov eax, [db_dr6]
         and eax, 0xe00f
         CHECK_EQ eax, DR6_BS, "... DR6.BS"

@@ -406,11 +406,53 @@ start:
         mov al, 0x03
         out dx, al
 
-        ; TODO(single-step-timing): single-step traps are left out. Cpu.step (emulator/cpu/cpu.ts)
-        ; tests TF after the instruction instead of at its start, so POPF/IRET setting TF trap at
-        ; once (IRET back from the #DB handler then traps before the next instruction runs: the
-        ; interpreter never makes progress), POPF clearing TF does not trap, and MOV SS does not
-        ; hold the trap over the following instruction (SDM Vol. 3A 17.3.1.4, 6.8.3).
+; ---------------------------------------------------------------- single-step traps
+        ; The trap follows TF as it was when each instruction began (SDM Vol. 3A 17.3.1.4): POPF
+        ; setting TF traps after the next instruction, POPF clearing it still traps. MOV SS holds
+        ; the trap over the following instruction (6.8.3): one #DB, after the NOP behind it.
+        mov dword [db_count], 0
+        mov ax, ss
+        pushfd
+        or dword [esp], EFLAGS_TF
+        popfd
+.t1:    nop
+.t2:    mov ss, ax
+.t3:    nop
+.t4:    pushfd
+.t5:    and dword [esp], ~EFLAGS_TF
+.t6:    popfd
+.t7:    CHECK_EQ [db_count], 5, "TF set by POPF: five single-step traps up to the POPF clearing it"
+        CHECK_EQ [db_eips], .t2, "... none after the POPF setting TF, the first after the next instruction"
+        CHECK_EQ [db_eips + 4], .t4, "... none after MOV SS: held over the instruction behind it"
+        CHECK_EQ [db_eips + 8], .t5, "... after PUSHFD"
+        CHECK_EQ [db_eips + 12], .t6, "... after AND"
+        CHECK_EQ [db_eips + 16], .t7, "... and after the POPF that clears TF"
+        ; INT n clears TF on entering its handler (which runs unstepped) and raises no single-step
+        ; trap itself; the handler's IRET restores TF, and the instruction after INT n traps.
+        mov dword [db_count], 0
+        mov dword [h_eflags], -1
+        mov dword [h_frame + 8], 0
+        pushfd
+        or dword [esp], EFLAGS_TF
+        popfd
+.u1:    nop
+.u2:    int 0x41
+.u3:    nop
+.u4:    pushfd
+.u5:    and dword [esp], ~EFLAGS_TF
+.u6:    popfd
+.u7:    CHECK_EQ [db_count], 5, "TF across INT n: five single-step traps"
+        CHECK_EQ [db_eips], .u2, "... after the NOP"
+        CHECK_EQ [db_eips + 4], .u4, "... none after INT n or in its handler, the next after the NOP behind it"
+        CHECK_EQ [db_eips + 8], .u5, "... after PUSHFD"
+        CHECK_EQ [db_eips + 12], .u6, "... after AND"
+        CHECK_EQ [db_eips + 16], .u7, "... and after the POPF that clears TF"
+        mov eax, [h_eflags]
+        and eax, EFLAGS_TF
+        CHECK_EQ eax, 0, "INT n runs its handler with TF clear"
+        mov eax, [h_frame + 8]
+        and eax, EFLAGS_TF
+        CHECK_EQ eax, EFLAGS_TF, "... and pushes EFLAGS with TF set"
         TEST_DONE
 
 ; A DPL-3 gate's handler: records the stack, then loads DS/ES with the DPL-0 data segment.
