@@ -36,6 +36,7 @@ export interface BootOptions {
   include: string[];
   traceExits?: boolean;
   stats?: boolean;
+  pv?: boolean;
 }
 
 /** Where a boot writes; tests pass their own. `stdin` is all the serial input, or null for none. */
@@ -59,11 +60,11 @@ function readInput(path: string, what: string): Uint8Array {
 }
 
 /** The image's bytes; a .asm source is assembled with guests/lib on the include path. */
-export function loadImageBytes(path: string, include: readonly string[], io: BootIo): Uint8Array {
+export function loadImageBytes(path: string, include: readonly string[], io: BootIo, defines: Record<string, string> = {}): Uint8Array {
   if (!path.endsWith('.asm')) return readInput(path, 'image');
   const source = new TextDecoder().decode(readInput(path, 'source'));
   try {
-    const r = assemble(source, { fileName: path, includePaths: [dirname(path), ...include, join(projectRoot(), 'guests', 'lib')] });
+    const r = assemble(source, { fileName: path, includePaths: [dirname(path), ...include, join(projectRoot(), 'guests', 'lib')], defines });
     return r.binary;
   } catch (e) {
     if (!(e instanceof AssemblyError)) throw e;
@@ -86,6 +87,13 @@ function formatIo(e: IoEvent): string {
   return `io ${String(e.icount).padStart(12)}  ${dir.padEnd(22)} ${e.device ?? '(unmapped)'}\n`;
 }
 
+/** The PV build of a prebuilt FV image: guests/fv/X.img -> guests/pv/X.img, hello/fv.img -> hello/pv.img. */
+export function pvImagePath(image: string): string {
+  const swapped = image.replace(/([\\/])fv([\\/])/, '$1pv$2').replace(/([\\/])fv(\.\w+)$/, '$1pv$2');
+  if (swapped === image) throw new UserError(`--pv: ${image} is not an FV build (guests/fv/... or .../fv.img) or a .asm source`, ExitCode.USAGE);
+  return swapped;
+}
+
 /** Boots and runs to the end; returns the process exit code. */
 export async function runBoot(image: string | undefined, opts: BootOptions, io: BootIo): Promise<number> {
   if (!opts.bare) {
@@ -93,11 +101,13 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
       if (set) throw new UserError(`boot: ${flag} is for the bare machine; add --bare`, ExitCode.USAGE);
     }
     if (!image) throw new UserError('boot: give an IMAGE', ExitCode.USAGE);
+    if (opts.pv && !image.endsWith('.asm')) image = pvImagePath(image);
     return runVms([image], {
       mem: opts.mem, cmdline: opts.cmdline, maxInstructions: opts.maxInstructions, engine: opts.engine,
-      include: opts.include, traceExits: opts.traceExits, stats: opts.stats,
+      include: opts.include, traceExits: opts.traceExits, stats: opts.stats, pv: opts.pv,
     }, io);
   }
+  if (opts.pv) throw new UserError('boot: --pv needs the hypervisor (a PV guest talks to it); drop --bare', ExitCode.USAGE);
   if (!image && !opts.rom) throw new UserError('boot: give an IMAGE, or --rom ROM', ExitCode.USAGE);
   if (image && opts.rom) throw new UserError('boot: give either an IMAGE or --rom, not both', ExitCode.USAGE);
   const ramSize = parseNumber(opts.mem, '--mem');
@@ -240,6 +250,7 @@ export function registerBoot(program: Command): void {
     .option('--trace-io', 'print every port access on stderr')
     .option('--engine <name>', 'blocks (compiled, fast) or interpret (one instruction at a time)', 'blocks')
     .option('-I, --include <dir>', 'include directory for a .asm IMAGE (repeatable)', collect, [])
+    .option('--pv', 'the paravirtualized build: a .asm IMAGE is assembled with -D PV=1, a guests/fv/ image is taken from guests/pv/')
     .option('--trace-exits', 'under the hypervisor: print every VM exit on stderr')
     .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
     .exitOverride((err) => {

@@ -30,6 +30,8 @@ export interface RunOptions {
   consoleDir?: string;
   traceExits?: boolean;
   stats?: boolean;
+  /** Assemble .asm images with -D PV=1 (the paravirtualized build). */
+  pv?: boolean;
 }
 
 function hex(v: number): string {
@@ -75,7 +77,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   }
   const single = images.length === 1;
   const names = images.map((p, i) => `${basename(p).replace(/\.(asm|img|bin|elf)$/, '')}${images.indexOf(p) !== i ? `-${i}` : ''}`);
-  const bytes = images.map((p) => loadImageBytes(p, opts.include, io));
+  const bytes = images.map((p) => loadImageBytes(p, opts.include, io, opts.pv ? { PV: '1' } : {}));
 
   const hostRam = images.length * (memory + (2 << 20)) + (16 << 20);
   const hv = new Hypervisor({ ramSize: hostRam, engine: opts.engine, slice });
@@ -160,6 +162,7 @@ export function registerRun(program: Command): void {
     .option('--max-instructions <n>', 'stop (exit 10) after this many guest instructions in all')
     .option('--trace-exits', 'print every VM exit on stderr')
     .option('--stats', 'print each VM\'s exits per reason at the end')
+    .option('--pv', 'assemble .asm images with -D PV=1 (their paravirtualized build)')
     .option('--engine <name>', 'blocks or interpret', 'blocks')
     .option('-I, --include <dir>', 'include directory for .asm images (repeatable)', collect, [])
     .exitOverride((err) => {
