@@ -289,8 +289,7 @@ export class Cpu {
   }
   writeLin16(lin: number, v: number): void {
     if ((lin & 0xfff) === 0xfff) {
-      // Both pages must be writable before either byte is stored (no partial writes on a fault).
-      this.mmu.translate(lin + 1, true, this.cpl === 3);
+      this.probeWriteLin(lin, 2);
       this.writeLin8(lin, v); this.writeLin8(lin + 1, v >> 8);
       return;
     }
@@ -300,14 +299,25 @@ export class Cpu {
   }
   writeLin32(lin: number, v: number): void {
     if ((lin & 0xfff) > 0xffc) {
-      this.mmu.translate(lin + 3, true, this.cpl === 3);
-      this.mmu.translate(lin, true, this.cpl === 3);
+      this.probeWriteLin(lin, 4);
       this.writeLin16(lin, v); this.writeLin16(lin + 2, v >>> 16);
       return;
     }
     const e = this.mmu.tlb[lin >>> 12]!, m = this.writeMask;
     const p = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.translateData(lin, 4, true);
     this.mem.write32(p, v);
+  }
+
+  /**
+   * Checks that a store of `size` bytes at `lin` may be done, without doing it: a store that faults
+   * writes no byte (SDM Vol. 3A 6.15, #PF: the faulting instruction is not executed). The pages
+   * are checked in address order, as the access itself would touch them, so a fault on the first
+   * page reports the store's own address in CR2 and one on the second page reports that page's
+   * first byte (the first address the access could not reach), not the store's last byte.
+   */
+  probeWriteLin(lin: number, size: number): void {
+    this.mmu.translate(lin, true, this.cpl === 3);
+    if ((lin & 0xfff) + size > 0x1000) this.mmu.translate((lin + size - 1) & ~0xfff, true, this.cpl === 3);
   }
 
   /** The TLB slow path of a data access, where data breakpoints are checked. */

@@ -60,8 +60,7 @@ function advance(c: Cpu, x: StringContext, reg: number): void {
 function probeWrite(c: Cpu, x: StringContext): void {
   const size = x.w / 8;
   const lin = c.linearWrite(SegReg.ES, index(c, x, DI), size);
-  c.mmu.translate(lin, true, c.cpl === 3);
-  c.mmu.translate((lin + size - 1) | 0, true, c.cpl === 3);
+  c.probeWriteLin(lin, size);
 }
 
 /** One element; returns nothing. CMPS/SCAS leave their result in the flags. */
