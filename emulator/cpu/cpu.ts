@@ -364,18 +364,33 @@ export class Cpu {
     return hits;
   }
 
-  /** Supervisor-mode reads of system structures (GDT, IDT, TSS) regardless of CPL. */
+  /**
+   * Supervisor-mode accesses to system structures (GDT, LDT, IDT, TSS) regardless of CPL. One that
+   * crosses a page boundary is split at it, each part through its own page's translation (the
+   * structure's pages need not be adjacent in physical memory); a write checks both pages first.
+   */
   readSystem32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) return this.readSystem16(lin) | (this.readSystem16(lin + 2) << 16);
     return this.mem.read32(this.mmu.translate(lin, false, false));
   }
   readSystem16(lin: number): number {
+    if ((lin & 0xfff) === 0xfff) {
+      return this.mem.read8(this.mmu.translate(lin, false, false)) | (this.mem.read8(this.mmu.translate(lin + 1, false, false)) << 8);
+    }
     return this.mem.read16(this.mmu.translate(lin, false, false));
   }
   writeSystem32(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffc) { this.writeSystemSplit(lin, 4, v); return; }
     this.mem.write32(this.mmu.translate(lin, true, false), v);
   }
   writeSystem16(lin: number, v: number): void {
+    if ((lin & 0xfff) === 0xfff) { this.writeSystemSplit(lin, 2, v); return; }
     this.mem.write16(this.mmu.translate(lin, true, false), v);
+  }
+  private writeSystemSplit(lin: number, size: number, v: number): void {
+    this.mmu.translate(lin, true, false);
+    this.mmu.translate((lin + size - 1) & ~0xfff, true, false);
+    for (let i = 0; i < size; i++) this.mem.write8(this.mmu.translate((lin + i) | 0, true, false), v >>> (i * 8));
   }
 
   // ---------------------------------------------------------------- stack

@@ -61,6 +61,33 @@ org 0x100000
         CHECK_EQ eax, 0x1234, {%3, ": destination unchanged"}
 %endmacro
 
+; SPLIT_GDT base, "what": a GDT at base (the kernel's code and data at 0x08 and 0x10, a data
+; segment at 0x123400 not yet accessed at 0x18), loaded and used through FS, then the kernel's GDT.
+%macro SPLIT_GDT 2
+        mov edi, %1
+        mov dword [edi], 0
+        mov dword [edi + 4], 0
+        mov dword [edi + 0x08], 0x0000ffff
+        mov dword [edi + 0x0c], 0x00cf9a00
+        mov dword [edi + 0x10], 0x0000ffff
+        mov dword [edi + 0x14], 0x00cf9200
+        mov dword [edi + 0x18], 0x3400ffff      ; base 15:0 0x3400, limit 15:0
+        mov dword [edi + 0x1c], 0x00cf9212      ; base 23:16 0x12, data RW not accessed, G, D/B
+        mov word [split_gdtr], 0x1f
+        mov dword [split_gdtr + 2], %1
+        lgdt [split_gdtr]
+        mov ax, 0x18
+        mov fs, ax
+        mov eax, [fs:0]
+        CHECK_EQ eax, 0x600dda7a, {%2, ": base and limit read from both pages"}
+        mov eax, [%1 + 0x1c]
+        CHECK_EQ eax, 0x00cf9312, {%2, ": the accessed bit set in place"}
+        CHECK_EQ [%1 + 0x18], 0x3400ffff, {%2, ": the low dword unchanged"}
+        lgdt [gdtr]
+        mov ax, KERNEL_DS
+        mov fs, ax
+%endmacro
+
 start:
         mov esp, KERNEL_STACK_TOP
         call serial_init
@@ -126,6 +153,14 @@ start:
         CHECK_EQ eax, 0x44, "... and one at the start of the second"
         CHECK_EQ [WIN + 0x0ffd], 0x44332211, "... and reads back whole"
 
+        ; ---------------------------------------------------------------- system structures
+        ; The processor reads descriptors through the page tables too: a GDT whose descriptor
+        ; straddles two pages (frames FRAME_A and FRAME_D, not adjacent) reads each part from its
+        ; own frame, and setting the accessed bit writes the right frame.
+        mov dword [0x123400], 0x600dda7a
+        SPLIT_GDT WIN + 0xfe2, "a descriptor whose high dword crosses a page boundary"
+        SPLIT_GDT WIN + 0xfe6, "a descriptor whose low dword crosses a page boundary"
+
         TEST_DONE
 
 ; Fills the dwords on either side of each boundary the stores above cross.
@@ -152,5 +187,8 @@ guards_intact:
         jne .out
         inc eax
 .out:   ret
+
+split_gdtr: dw 0
+        dd 0
 
         MULTIBOOT_END
