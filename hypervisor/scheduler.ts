@@ -46,6 +46,11 @@ export class Scheduler {
     this.vruntime.set(vcpu, Math.max(this.vruntime.get(vcpu)!, this.minimum(others)));
   }
 
+  /** Restores a vCPU's accounting (snapshots, migration). */
+  setVirtualRuntime(vcpu: Vcpu, value: number): void {
+    this.vruntime.set(vcpu, value);
+  }
+
   virtualRuntime(vcpu: Vcpu): number {
     return this.vruntime.get(vcpu) ?? 0;
   }
