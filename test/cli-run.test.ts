@@ -105,3 +105,37 @@ describe('trapvisor run A B ...', () => {
     }
   });
 });
+
+describe('trapvisor boot --snapshot-at / trapvisor restore', () => {
+  it('saves a VM mid-run and another process continues it to exactly the uninterrupted output', async () => {
+    const { execFileSync, spawnSync } = await import('node:child_process');
+    execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'build.mjs')]);
+    const cli = join(__dirname, '..', 'dist', 'trapvisor.mjs');
+    const hello = K('paging.asm');
+    const whole = spawnSync(process.execPath, [cli, 'boot', hello, '--mem', '16M'], { encoding: 'latin1' });
+    expect(whole.status).toBe(1);
+    const snap = join(dir, 'paging.snap');
+    const first = spawnSync(process.execPath, [cli, 'boot', hello, '--mem', '16M', '--snapshot-at', '20000', '--snapshot-file', snap], { encoding: 'latin1' });
+    expect(first.status).toBe(0);
+    expect(first.stderr).toMatch(/saved to .*paging\.snap after 20000 instructions/);
+    const second = spawnSync(process.execPath, [cli, 'restore', snap], { encoding: 'latin1' });
+    expect(second.status).toBe(1);
+    expect(first.stdout + second.stdout).toBe(whole.stdout);
+    const bad = spawnSync(process.execPath, [cli, 'restore', join(dir, 'missing.snap')], { encoding: 'latin1' });
+    expect(bad.status).toBe(ExitCode.BAD_INPUT);
+    expect(bad.stderr).toMatch(/cannot read the snapshot: no such file/);
+  });
+
+  it('refuses a corrupted snapshot before anything runs', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const path = join(dir, 'corrupt.snap');
+    writeFileSync(path, '{"format":"trapvisor-vm-snapshot","version":1,"checksum":"00","body":{}}');
+    const { io, o } = capture();
+    const { restoreFromFile } = await import('../hypervisor/cli/run.js');
+    const err = await restoreFromFile(path, { engine: 'blocks' }, io).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).exitCode).toBe(ExitCode.BAD_INPUT);
+    expect((err as UserError).message).toMatch(/checksum mismatch.*nothing restored/);
+    expect(o.stdout).toBe('');
+  });
+});

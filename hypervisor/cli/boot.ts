@@ -37,6 +37,8 @@ export interface BootOptions {
   traceExits?: boolean;
   stats?: boolean;
   pv?: boolean;
+  snapshotAt?: string;
+  snapshotFile?: string;
 }
 
 /** Where a boot writes; tests pass their own. `stdin` is all the serial input, or null for none. */
@@ -105,6 +107,7 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
     return runVms([image], {
       mem: opts.mem, cmdline: opts.cmdline, maxInstructions: opts.maxInstructions, engine: opts.engine,
       include: opts.include, traceExits: opts.traceExits, stats: opts.stats, pv: opts.pv,
+      snapshotAt: opts.snapshotAt, snapshotFile: opts.snapshotFile,
     }, io);
   }
   if (opts.pv) throw new UserError('boot: --pv needs the hypervisor (a PV guest talks to it); drop --bare', ExitCode.USAGE);
@@ -217,6 +220,8 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
       io.stderr(`trapvisor: instruction budget of ${budget} exhausted before the guest stopped\n`);
       io.stderr(formatCpuReport(cpu).map((l) => `  ${l}\n`).join(''));
       return ExitCode.BUDGET_EXHAUSTED;
+    case 'debug':
+      throw new Error('a debugger stop without a debugger attached');
   }
 }
 
@@ -252,6 +257,8 @@ export function registerBoot(program: Command): void {
     .option('-I, --include <dir>', 'include directory for a .asm IMAGE (repeatable)', collect, [])
     .option('--pv', 'the paravirtualized build: a .asm IMAGE is assembled with -D PV=1, a guests/fv/ image is taken from guests/pv/')
     .option('--trace-exits', 'under the hypervisor: print every VM exit on stderr')
+    .option('--snapshot-at <n>', 'under the hypervisor: after N guest instructions save the VM to --snapshot-file and stop')
+    .option('--snapshot-file <file>', 'where --snapshot-at writes the snapshot')
     .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
     .exitOverride((err) => {
       const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';

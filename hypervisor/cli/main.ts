@@ -6,7 +6,7 @@ import { registerAsm } from './asm.js';
 import { registerBoot } from './boot.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
-import { registerRun } from './run.js';
+import { registerRestore, registerRun } from './run.js';
 
 const program = new Command();
 program
@@ -18,6 +18,7 @@ registerAsm(program);
 registerDisasm(program);
 registerBoot(program);
 registerRun(program);
+registerRestore(program);
 
 registerDemo(program);
 

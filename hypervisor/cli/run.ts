@@ -7,13 +7,14 @@
  * name (or goes to DIR/NAME.log with --console-dir), a summary table follows, and the exit code
  * is 0 when every VM stopped by itself, 8 when one crashed, 10 when the budget ran out.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT_REASON_NAMES } from '../../emulator/vmx/controls.js';
 import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import { Hypervisor } from '../hypervisor.js';
 import { ImageError } from '../loader/multiboot.js';
+import { parseSnapshot, restoreVm, snapshotVm, SnapshotError } from '../snapshot.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
 import { parseNumber, runAction, UserError } from './errors.js';
@@ -32,6 +33,9 @@ export interface RunOptions {
   stats?: boolean;
   /** Assemble .asm images with -D PV=1 (the paravirtualized build). */
   pv?: boolean;
+  /** Checkpoint the (single) VM after this many guest instructions into snapshotFile, and stop. */
+  snapshotAt?: string;
+  snapshotFile?: string;
 }
 
 function hex(v: number): string {
@@ -106,6 +110,32 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
       io.stderr(`[${vm.name}] exit ${EXIT_REASON_NAMES.get(exit.reason) ?? exit.reason} rip=${hex(exit.guestRip)} qual=${hex(exit.qualification)} ${decoded.kind}${'port' in decoded ? ` port=${hex(decoded.port)}` : ''} -> ${action}\n`);
     };
   }
+  if ((opts.snapshotAt === undefined) !== (opts.snapshotFile === undefined)) {
+    throw new UserError('--snapshot-at and --snapshot-file go together', ExitCode.USAGE);
+  }
+  if (opts.snapshotAt !== undefined && !single) throw new UserError('--snapshot-at: one VM at a time', ExitCode.USAGE);
+  if (opts.snapshotAt !== undefined) {
+    const at = parseNumber(opts.snapshotAt, '--snapshot-at');
+    hv.run(at);
+    const vm = vms[0]!;
+    if (vm.stop === null) {
+      try {
+        writeFileSync(opts.snapshotFile!, snapshotVm(hv, vm));
+      } catch (e) {
+        throw new UserError(`cannot write ${opts.snapshotFile}: ${(e as Error).message}`, ExitCode.BAD_INPUT);
+      }
+      io.stderr(`trapvisor: VM ${vm.name} saved to ${opts.snapshotFile} after ${hv.guestInstructions} instructions; it stops here (continue with: trapvisor restore ${opts.snapshotFile})\n`);
+      return ExitCode.OK;
+    }
+    io.stderr(`trapvisor: VM ${vm.name} stopped before ${at} instructions; no snapshot written\n`);
+  }
+  return finish(hv, vms, names, io, opts, budget, emit, pending, logs);
+}
+
+/** Runs the VMs to the end and reports; shared by boot, run and restore. */
+function finish(hv: Hypervisor, vms: Vm[], names: string[], io: BootIo, opts: Pick<RunOptions, 'consoleDir' | 'stats'>, budget: number,
+  emit: (i: number, b: Uint8Array) => void, pending: number[][], logs: number[][]): number {
+  const single = vms.length === 1;
   const result = hv.run(budget);
   for (let i = 0; i < vms.length; i++) {
     if (pending[i]!.length) emit(i, Uint8Array.of(10));
@@ -147,7 +177,56 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   return vms.some((vm) => vm.stop?.kind === 'crash' || vm.stop?.kind === 'triple-fault') ? ExitCode.GUEST_CRASHED : ExitCode.OK;
 }
 
+/** `trapvisor restore FILE`: a VM from a snapshot, continued to its end. */
+export async function restoreFromFile(path: string, opts: { maxInstructions?: string; stats?: boolean; engine: string }, io: BootIo): Promise<number> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`${path}: cannot read the snapshot: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, ExitCode.BAD_INPUT);
+  }
+  if (opts.engine !== 'blocks' && opts.engine !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${opts.engine}'`, ExitCode.USAGE);
+  let file;
+  try {
+    file = parseSnapshot(text);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new UserError(`${path}: ${e.message}; nothing restored`, ExitCode.BAD_INPUT);
+    throw e;
+  }
+  const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const hv = new Hypervisor({ ramSize: file.body.vm.memorySize + (16 << 20), engine: opts.engine });
+  let vm: Vm;
+  try {
+    vm = restoreVm(hv, file, (b) => io.stdout(b));
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new UserError(`${path}: ${e.message}; nothing restored`, ExitCode.BAD_INPUT);
+    throw e;
+  }
+  if (io.stdin && io.stdin.length) vm.input(io.stdin);
+  const end = hv.guestInstructions + budget;
+  return finish(hv, [vm], [vm.name], io, { stats: opts.stats }, end - hv.guestInstructions, () => {}, [[]], [[]]);
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function registerRestore(program: Command): void {
+  program
+    .command('restore')
+    .description('continue a VM from a snapshot file (written by boot --snapshot-at N --snapshot-file F)')
+    .argument('<file>', 'snapshot file')
+    .option('--max-instructions <n>', 'stop (exit 10) after this many more guest instructions')
+    .option('--stats', 'print the VM\'s exits per reason at the end')
+    .option('--engine <name>', 'blocks or interpret', 'blocks')
+    .exitOverride((err) => {
+      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
+    })
+    .action(runAction(async (file: string, opts: { maxInstructions?: string; stats?: boolean; engine: string }) => restoreFromFile(file, opts, {
+      stdout: (b) => process.stdout.write(b),
+      stderr: (t) => process.stderr.write(t),
+      stdin: null,
+    })));
+}
 
 export function registerRun(program: Command): void {
   program
