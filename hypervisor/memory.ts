@@ -123,6 +123,12 @@ export class EptTables {
  * so a guest's pointer can never name host memory.
  */
 export class GuestRam {
+  /**
+   * Pages the hypervisor itself wrote (hypercall buffers, emulated string input, A/D bits of the
+   * guest's page tables) while dirty logging is on: EPT dirty flags only see the guest's writes.
+   */
+  dirtyLog: Set<number> | null = null;
+
   constructor(private readonly mem: PhysicalMemory, readonly hostBase: number, readonly size: number) {}
 
   /** Is [gpa, gpa + length) inside guest RAM? */
@@ -138,9 +144,9 @@ export class GuestRam {
   read8(gpa: number): number { return this.mem.read8(this.check(gpa, 1)); }
   read16(gpa: number): number { return this.mem.read16(this.check(gpa, 2)); }
   read32(gpa: number): number { return this.mem.read32(this.check(gpa, 4)); }
-  write8(gpa: number, v: number): void { this.mem.write8(this.check(gpa, 1), v); }
-  write16(gpa: number, v: number): void { this.mem.write16(this.check(gpa, 2), v); }
-  write32(gpa: number, v: number): void { this.mem.write32(this.check(gpa, 4), v); }
+  write8(gpa: number, v: number): void { this.mem.write8(this.check(gpa, 1), v); this.written(gpa, 1); }
+  write16(gpa: number, v: number): void { this.mem.write16(this.check(gpa, 2), v); this.written(gpa, 2); }
+  write32(gpa: number, v: number): void { this.mem.write32(this.check(gpa, 4), v); this.written(gpa, 4); }
 
   /** A copy of guest bytes (throws GuestMemoryFault outside RAM). */
   bytes(gpa: number, length: number): Uint8Array {
@@ -151,6 +157,7 @@ export class GuestRam {
   load(gpa: number, data: Uint8Array): void {
     const at = this.check(gpa, data.length);
     this.mem.load(at, data);
+    this.written(gpa, data.length);
   }
 
   /** The whole of guest memory, as a view (snapshots, hashing). */
@@ -161,6 +168,11 @@ export class GuestRam {
   private check(gpa: number, length: number): number {
     if (!this.contains(gpa, length)) throw new GuestMemoryFault(gpa, length);
     return this.hostBase + gpa;
+  }
+
+  private written(gpa: number, length: number): void {
+    if (this.dirtyLog === null || length === 0) return;
+    for (let p = Math.floor(gpa / PAGE); p <= Math.floor((gpa + length - 1) / PAGE); p++) this.dirtyLog.add(p);
   }
 }
 

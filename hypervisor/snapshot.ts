@@ -154,7 +154,7 @@ function check(cond: unknown, what: string): asserts cond {
   if (!cond) throw new SnapshotError(what);
 }
 
-function validateState(s: VmState): void {
+export function validateState(s: VmState): void {
   check(s && typeof s === 'object', 'no VM state');
   check(typeof s.name === 'string', 'VM name missing');
   check(Number.isInteger(s.memorySize) && s.memorySize >= 0x200000 && s.memorySize % PAGE === 0, `bad memory size ${s.memorySize}`);

@@ -28,7 +28,9 @@ export type VmStop =
   | { kind: 'exit'; status: number }
   | { kind: 'triple-fault' }
   | { kind: 'halted' }
-  | { kind: 'crash'; reason: string };
+  | { kind: 'crash'; reason: string }
+  /** Moved to another hypervisor by live migration: it runs there now. */
+  | { kind: 'migrated' };
 
 /** Per-reason exit accounting (`perf kvm stat`): count and total handling time in wall ns. */
 export interface ExitStat {

@@ -62,6 +62,7 @@ function describeStop(vm: Vm): string {
     case 'triple-fault': return 'triple fault';
     case 'halted': return 'halted for good';
     case 'crash': return `stopped: ${s.reason}`;
+    case 'migrated': return 'migrated to another hypervisor';
   }
 }
 
@@ -156,6 +157,9 @@ function finish(hv: Hypervisor, vms: Vm[], names: string[], io: BootIo, opts: Pi
     }
     switch (s.kind) {
       case 'exit': return s.status & 0xff;
+      case 'migrated':
+        io.stderr(`trapvisor: VM ${vm.name} migrated after ${vcpu.executed + vcpu.emulated} instructions; it runs at the destination now\n`);
+        return ExitCode.OK;
       case 'halted':
         io.stderr(`trapvisor: the guest halted for good after ${vcpu.executed + vcpu.emulated} instructions; stopping\n`);
         return ExitCode.OK;

@@ -1,0 +1,174 @@
+/**
+ * Live migration by pre-copy (as KVM/QEMU do it): copy all of guest memory while the guest keeps
+ * running, then in rounds copy again the pages it dirtied meanwhile, found through EPT dirty flags
+ * (plus the pages the hypervisor itself wrote), until the dirty set is small or stops shrinking;
+ * then stop the guest, copy the last dirty pages with the vCPU and device state, and resume it on
+ * the destination. The source keeps running, untouched, if the channel fails before the end.
+ *
+ * The protocol is a sequence of JSON messages over a channel: in one process (tests, two
+ * Hypervisor objects) or length-prefixed frames over TCP (cli/migrate.ts). The destination checks
+ * every message and refuses anything malformed or out of order.
+ */
+import type { Hypervisor } from './hypervisor.js';
+import { PAGE } from './memory.js';
+import {
+  encodePages, inflatePages, loadVmState, saveVmState, SnapshotError, validateState, writePages, type VmState,
+} from './snapshot.js';
+import type { Vm } from './vm.js';
+
+export const MIGRATION_PROTOCOL = 'trapvisor-migration/1';
+
+export type MigrationMessage =
+  | { type: 'begin'; protocol: string; name: string; memorySize: number; weight: number }
+  | { type: 'pages'; round: number; memory: { pageSize: number; pages: number[]; data: string } }
+  | { type: 'state'; state: VmState; memory: { pageSize: number; pages: number[]; data: string } }
+  | { type: 'done' };
+
+/** Where the source's messages go. `send` rejects when the channel breaks. */
+export interface MigrationChannel {
+  send(message: MigrationMessage): Promise<void>;
+}
+
+export interface MigrationOptions {
+  /** Guest instructions the source runs between copy rounds (default 200,000). */
+  roundInstructions?: number;
+  /** Stop copying when at most this many pages are dirty (default 16). */
+  threshold?: number;
+  /** At most this many rounds after the first full copy (default 30). */
+  maxRounds?: number;
+}
+
+export interface MigrationReport {
+  ok: boolean;
+  error?: string;
+  rounds: number;
+  pagesPerRound: number[];
+  bytes: number;
+  totalMs: number;
+  /** The stop-and-copy window: the guest runs nowhere meanwhile. */
+  downtimeMs: number;
+  /** The same window in guest instructions at the rate the guest ran during pre-copy. */
+  downtimeInstructions: number;
+  converged: boolean;
+}
+
+/** Clears the dirty state (EPT flags and the hypervisor's own log) and returns the dirty pages. */
+function takeDirty(hv: Hypervisor, vm: Vm): Set<number> {
+  const dirty = new Set<number>(vm.ept.collectDirty(0, vm.ram.size).map((gpa) => gpa / PAGE));
+  // Cached translations still carry write permission: drop them so the next write sets D again.
+  hv.cpu.vmx.invept(2, 0n);
+  for (const p of vm.ram.dirtyLog ?? []) dirty.add(p);
+  vm.ram.dirtyLog = new Set();
+  return dirty;
+}
+
+/**
+ * Migrates `vm` out through `channel`. On success the source VM is stopped (it lives on at the
+ * destination); on failure it keeps running as if nothing happened.
+ */
+export async function migrateOut(hv: Hypervisor, vm: Vm, channel: MigrationChannel, options: MigrationOptions = {}): Promise<MigrationReport> {
+  const roundInstructions = options.roundInstructions ?? 200_000;
+  const threshold = options.threshold ?? 16;
+  const maxRounds = options.maxRounds ?? 30;
+  const report: MigrationReport = { ok: false, rounds: 0, pagesPerRound: [], bytes: 0, totalMs: 0, downtimeMs: 0, downtimeInstructions: 0, converged: false };
+  const start = performance.now();
+  const send = async (m: MigrationMessage) => {
+    report.bytes += JSON.stringify(m).length;
+    await channel.send(m);
+  };
+  try {
+    takeDirty(hv, vm); // dirty logging starts: everything from here on is tracked
+    await send({ type: 'begin', protocol: MIGRATION_PROTOCOL, name: vm.name, memorySize: vm.ram.size, weight: vm.weight });
+    const first = encodePages(vm);
+    await send({ type: 'pages', round: 0, memory: first });
+    report.pagesPerRound.push(first.pages.length);
+    let previous = Infinity;
+    let guestInstructions = 0, guestMs = 0;
+    let dirty = new Set<number>();
+    for (let round = 1; round <= maxRounds; round++) {
+      const t0 = performance.now(), i0 = hv.guestInstructions;
+      hv.run(roundInstructions);
+      guestMs += performance.now() - t0;
+      guestInstructions += hv.guestInstructions - i0;
+      dirty = takeDirty(hv, vm);
+      if (vm.stop !== null) break; // the guest finished meanwhile: send what is left and its end state
+      if (dirty.size <= threshold) { report.converged = true; break; }
+      if (dirty.size >= previous) break; // not shrinking: more rounds will not help
+      previous = dirty.size;
+      const pages = encodePages(vm, [...dirty].sort((a, b) => a - b));
+      await send({ type: 'pages', round, memory: pages });
+      report.pagesPerRound.push(pages.pages.length);
+      dirty = new Set();
+    }
+    // Stop and copy: the guest does not run from here until the destination resumes it.
+    const stopStart = performance.now();
+    for (const p of takeDirty(hv, vm)) dirty.add(p);
+    const last = encodePages(vm, [...dirty].sort((a, b) => a - b));
+    report.pagesPerRound.push(last.pages.length);
+    await send({ type: 'state', state: saveVmState(hv, vm), memory: last });
+    await send({ type: 'done' });
+    report.downtimeMs = performance.now() - stopStart;
+    report.downtimeInstructions = guestMs > 0 ? Math.round((guestInstructions / guestMs) * report.downtimeMs) : 0;
+    report.rounds = report.pagesPerRound.length;
+    report.ok = true;
+    vm.halt({ kind: 'migrated' });
+  } catch (e) {
+    report.error = (e as Error).message;
+    report.rounds = report.pagesPerRound.length;
+  } finally {
+    vm.ram.dirtyLog = null;
+    report.totalMs = performance.now() - start;
+  }
+  return report;
+}
+
+/** The destination side: checks each message and builds the VM; `vm` is ready after 'done'. */
+export class MigrationReceiver {
+  vm: Vm | null = null;
+  done = false;
+  private begun: { name: string; memorySize: number; weight: number } | null = null;
+  private readonly pending: { pages: number[]; data: Uint8Array }[] = [];
+
+  constructor(private readonly hv: Hypervisor, private readonly console?: (bytes: Uint8Array) => void) {}
+
+  /** Takes one message (already parsed JSON); throws SnapshotError for anything wrong. */
+  receive(message: unknown): void {
+    const m = message as MigrationMessage;
+    if (!m || typeof m !== 'object' || typeof m.type !== 'string') throw new SnapshotError('migration: not a message');
+    if (this.done) throw new SnapshotError('migration: message after done');
+    switch (m.type) {
+      case 'begin':
+        if (this.begun) throw new SnapshotError('migration: begin twice');
+        if (m.protocol !== MIGRATION_PROTOCOL) throw new SnapshotError(`migration: protocol ${String(m.protocol)} is not ${MIGRATION_PROTOCOL}`);
+        if (!Number.isInteger(m.memorySize) || m.memorySize < 0x200000 || m.memorySize % PAGE !== 0 || m.memorySize > 1 << 30) throw new SnapshotError(`migration: bad memory size ${m.memorySize}`);
+        this.begun = { name: String(m.name), memorySize: m.memorySize, weight: Number.isInteger(m.weight) && m.weight > 0 ? m.weight : 1 };
+        return;
+      case 'pages':
+        if (!this.begun) throw new SnapshotError('migration: pages before begin');
+        this.pending.push(inflatePages(m.memory, this.begun.memorySize));
+        return;
+      case 'state': {
+        if (!this.begun) throw new SnapshotError('migration: state before begin');
+        this.pending.push(inflatePages(m.memory, this.begun.memorySize));
+        validateState(m.state);
+        if (m.state.memorySize !== this.begun.memorySize) throw new SnapshotError('migration: state and begin disagree on the memory size');
+        const vm = this.hv.createVm({ name: this.begun.name, memory: this.begun.memorySize, weight: this.begun.weight, console: this.console });
+        for (const p of this.pending) writePages(vm, p);
+        loadVmState(this.hv, vm, m.state);
+        this.vm = vm;
+        return;
+      }
+      case 'done':
+        if (!this.vm) throw new SnapshotError('migration: done before state');
+        this.done = true;
+        return;
+      default:
+        throw new SnapshotError(`migration: unknown message type ${String((m as { type: unknown }).type)}`);
+    }
+  }
+}
+
+/** A channel into a receiver in this process (messages go through JSON, as over the wire). */
+export function localChannel(receiver: MigrationReceiver): MigrationChannel {
+  return { send: async (m) => { receiver.receive(JSON.parse(JSON.stringify(m))); } };
+}
