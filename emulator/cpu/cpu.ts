@@ -112,6 +112,23 @@ export class Cpu {
   debugActive = false;
   /** Data-breakpoint conditions (DR6 B0-B3) met by the instruction executing now. */
   private dataBreakHits = 0;
+
+  // ---- debugger hooks (hypervisor/debug). None patches memory or changes guest-visible state.
+  /** Linear addresses at which `run` asks `onBreak` before executing the instruction there. */
+  readonly breakAt = new Set<number>();
+  /** Ask `onBreak` at every instruction boundary (stepping by line, `finish`). */
+  breakEvery = false;
+  /** Decides whether to stop at a boundary in `breakAt` (or any, with `breakEvery`). */
+  onBreak: ((linear: number) => boolean) | null = null;
+  /** Sees every data access (linear, physical, size, write); makes the TLB cache nothing. */
+  onDataAccess: ((linear: number, physical: number, size: number, write: boolean) => void) | null = null;
+  /** Set by a hook to stop at the next instruction boundary (a watchpoint after its access). */
+  breakPending = false;
+  /**
+   * Any debugger hook is set (call `updateDebugHooks` after changing them): `run` then goes
+   * instruction by instruction. False keeps the hot path at one boolean test per block.
+   */
+  private debugHooked = false;
   /**
    * Optional ring of recently executed addresses (linear CS:EIP): every instruction when
    * interpreting, every block start with compiled blocks. For crash reports and debuggers.
@@ -324,6 +341,7 @@ export class Cpu {
   private translateData(lin: number, size: number, write: boolean): number {
     const p = this.mmu.translate(lin, write, this.cpl === 3);
     if (this.debugActive) this.dataBreakHits |= this.breakpointHits(lin, size, write ? 'write' : 'read');
+    if (this.onDataAccess !== null) this.onDataAccess(lin, p, size, write);
     return p;
   }
 
@@ -334,9 +352,34 @@ export class Cpu {
     const active = (this.dr[7]! & 0xff) !== 0;
     if (active !== this.debugActive || active) {
       this.debugActive = active;
-      this.mmu.uncached = active;
+      this.mmu.uncached = active || this.onDataAccess !== null;
       this.mmu.flush();
     }
+  }
+
+  /** Re-reads the debugger hooks (breakAt, breakEvery, onDataAccess) after a debugger changed them. */
+  updateDebugHooks(): void {
+    this.debugHooked = this.breakAt.size !== 0 || this.breakEvery || this.onDataAccess !== null || this.breakPending;
+    const uncached = this.debugActive || this.onDataAccess !== null;
+    if (uncached !== this.mmu.uncached) {
+      this.mmu.uncached = uncached;
+      this.mmu.flush();
+    }
+  }
+
+  /**
+   * At an instruction boundary with debugger hooks set: true when the debugger stops here. Under a
+   * TypeScript hypervisor (non-root, `vmx.enter`) the stop is an immediate preemption-timer exit,
+   * which the hypervisor handles as the end of a slice, so nothing guest-visible changes; otherwise
+   * `run` returns { kind: 'stopped', why: 'debug' }.
+   */
+  private debugBoundary(): boolean {
+    const lin = (this.segBase[SegReg.CS]! + this.eip) | 0;
+    if (!this.breakPending && !((this.breakEvery || this.breakAt.has(lin)) && this.onBreak !== null && this.onBreak(lin))) return false;
+    this.breakPending = false;
+    if (this.vmx.nonRoot && this.vmx.stopOnExit) this.vmx.timerDeadline = 0;
+    else this.stopRequest = 'debug';
+    return true;
   }
 
   /**
@@ -791,6 +834,10 @@ export class Cpu {
         continue;
       }
       if (this.halted) return { kind: 'halted' };
+      if (this.debugHooked) {
+        if (!this.debugBoundary()) this.step();
+        continue;
+      }
       if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF) && !this.debugActive
         && this.chainBudget - this.icount >= MAX_BLOCK_INSTRUCTIONS && !this.vmx.needsBoundaryChecks && this.runBlock()) continue;
       this.step();

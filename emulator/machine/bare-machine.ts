@@ -60,7 +60,9 @@ export type MachineStop =
   /** HLT with nothing that could ever wake it (IF = 0, or no timer and no input pending). */
   | { kind: 'halted'; interruptsEnabled: boolean }
   /** The instruction budget ran out. */
-  | { kind: 'budget' };
+  | { kind: 'budget' }
+  /** A debugger hook stopped the CPU at an instruction boundary (Cpu.onBreak, breakPending). */
+  | { kind: 'debug' };
 
 /** The PC's reset vector region: a ROM of 64 or 128 KiB ends at 1 MiB and again at 4 GiB. */
 const ROM_END_LOW = 0x100000;
@@ -230,6 +232,7 @@ export class BareMachine {
       const stop: StopReason = cpu.run(slice);
       this.sliceDeadline = Infinity;
       if (stop.kind === 'triple-fault') return { kind: 'triple-fault', vector: stop.vector };
+      if (stop.kind === 'stopped' && stop.why === 'debug') return { kind: 'debug' };
       if (stop.kind !== 'halted') continue;
       // Halted: nothing pending right now. Sleep until the next device event, if there is one.
       this.syncDevices();

@@ -39,6 +39,8 @@ export interface BootOptions {
   pv?: boolean;
   snapshotAt?: string;
   snapshotFile?: string;
+  migrateTo?: string;
+  after?: string;
 }
 
 /** Where a boot writes; tests pass their own. `stdin` is all the serial input, or null for none. */
@@ -107,7 +109,7 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
     return runVms([image], {
       mem: opts.mem, cmdline: opts.cmdline, maxInstructions: opts.maxInstructions, engine: opts.engine,
       include: opts.include, traceExits: opts.traceExits, stats: opts.stats, pv: opts.pv,
-      snapshotAt: opts.snapshotAt, snapshotFile: opts.snapshotFile,
+      snapshotAt: opts.snapshotAt, snapshotFile: opts.snapshotFile, migrateTo: opts.migrateTo, after: opts.after,
     }, io);
   }
   if (opts.pv) throw new UserError('boot: --pv needs the hypervisor (a PV guest talks to it); drop --bare', ExitCode.USAGE);
@@ -259,6 +261,8 @@ export function registerBoot(program: Command): void {
     .option('--trace-exits', 'under the hypervisor: print every VM exit on stderr')
     .option('--snapshot-at <n>', 'under the hypervisor: after N guest instructions save the VM to --snapshot-file and stop')
     .option('--snapshot-file <file>', 'where --snapshot-at writes the snapshot')
+    .option('--migrate-to <host:port>', 'under the hypervisor: live-migrate the VM to `trapvisor migrate --listen PORT` there')
+    .option('--after <n>', 'with --migrate-to: migrate after N guest instructions (default 0)')
     .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
     .exitOverride((err) => {
       const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
