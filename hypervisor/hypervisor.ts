@@ -37,7 +37,7 @@ export interface HypervisorOptions {
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
 export type ExitObserver = (vm: Vm, exit: VmExit, decoded: GuestExit, action: ExitAction) => void;
 
-export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' };
+export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: 'paused' };
 
 /** Device events in a row that may pass with every vCPU blocked and none waking, before giving up. */
 const MAX_STALLED_WAKES = 10_000;
@@ -54,6 +54,11 @@ export class Hypervisor {
   idleInstructions = 0;
   emulatedInstructions = 0;
   observer: ExitObserver | null = null;
+  /**
+   * Set by a debugger (from the observer or a CPU debug hook): `run` returns { kind: 'paused' }
+   * after the exit being handled, with every vCPU's state saved.
+   */
+  pauseRequested = false;
   private readonly host: HostState;
   private readonly ioBitmaps: [number, number];
   private readonly msrBitmap: number;
@@ -206,6 +211,10 @@ export class Hypervisor {
       const budget = Math.min(this.slice, end - this.guestInstructions);
       const ran = this.runVcpu(vcpu, budget);
       this.scheduler.charge(vcpu, ran);
+      if (this.pauseRequested) {
+        this.pauseRequested = false;
+        return { kind: 'paused' };
+      }
     }
   }
 
@@ -276,7 +285,7 @@ export class Hypervisor {
         ran += emulated;
       }
       this.observer?.(vm, result.exit, decoded, action);
-      if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer') break;
+      if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer' || this.pauseRequested) break;
     }
     return ran;
   }
