@@ -43,7 +43,11 @@ export const Hypercall = {
   CANCEL_TIMER: 3,
   /** () -> 0: give up the rest of this time slice. */
   YIELD: 4,
-  /** () -> pending event mask: sleep until an event is pending (returns at once if one is). */
+  /**
+   * () -> pending event mask: sleep until an event is pending (returns at once if one is). Like
+   * HLT it needs RFLAGS.IF = 1 (use `sti; vmcall`): with interrupts off nothing can wake the
+   * guest, and the VM stops as halted for good.
+   */
   BLOCK: 5,
   /** (code) -> does not return: the VM stops with exit status (code << 1) | 1, as isa-debug-exit. */
   SHUTDOWN: 6,

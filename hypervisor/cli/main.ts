@@ -6,6 +6,7 @@ import { registerAsm } from './asm.js';
 import { registerBoot } from './boot.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
+import { registerMigrate } from './migrate.js';
 import { registerRestore, registerRun } from './run.js';
 
 const program = new Command();
@@ -19,6 +20,7 @@ registerDisasm(program);
 registerBoot(program);
 registerRun(program);
 registerRestore(program);
+registerMigrate(program);
 
 registerDemo(program);
 

@@ -15,6 +15,7 @@ import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import { Hypervisor } from '../hypervisor.js';
 import { ImageError } from '../loader/multiboot.js';
 import { parseSnapshot, restoreVm, snapshotVm, SnapshotError } from '../snapshot.js';
+import { formatMigrationReport, migrateOverTcp, parseHostPort } from './migrate.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
 import { parseNumber, runAction, UserError } from './errors.js';
@@ -36,6 +37,9 @@ export interface RunOptions {
   /** Checkpoint the (single) VM after this many guest instructions into snapshotFile, and stop. */
   snapshotAt?: string;
   snapshotFile?: string;
+  /** Live-migrate the (single) VM to HOST:PORT after `after` guest instructions. */
+  migrateTo?: string;
+  after?: string;
 }
 
 function hex(v: number): string {
@@ -129,6 +133,18 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
       return ExitCode.OK;
     }
     io.stderr(`trapvisor: VM ${vm.name} stopped before ${at} instructions; no snapshot written\n`);
+  }
+  if (opts.migrateTo !== undefined) {
+    if (!single) throw new UserError('--migrate-to: one VM at a time', ExitCode.USAGE);
+    const target = parseHostPort(opts.migrateTo);
+    hv.run(opts.after === undefined ? 0 : parseNumber(opts.after, '--after'));
+    const vm = vms[0]!;
+    if (vm.stop === null) {
+      const report = await migrateOverTcp(hv, vm, target);
+      io.stderr(formatMigrationReport(report));
+      if (report.ok) return ExitCode.OK;
+      io.stderr(`trapvisor: the guest keeps running here\n`);
+    }
   }
   return finish(hv, vms, names, io, opts, budget, emit, pending, logs);
 }

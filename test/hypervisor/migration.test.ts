@@ -86,7 +86,7 @@ describe('live migration', () => {
     refuse({ type: 'begin', protocol: 'trapvisor-migration/1', name: 'x', memorySize: 12345, weight: 1 }, /bad memory size/);
     r.receive({ type: 'begin', protocol: 'trapvisor-migration/1', name: 'x', memorySize: MEMORY, weight: 1 });
     refuse({ type: 'pages', round: 1, memory: { pageSize: 4096, pages: [1], data: 'garbage!' } }, /decompress|bytes for/);
-    refuse({ type: 'state', state: { name: 'x' }, memory: { pageSize: 4096, pages: [], data: '' } }, SnapshotError);
+    expect(() => r.receive({ type: 'state', state: { name: 'x' }, memory: { pageSize: 4096, pages: [], data: '' } })).toThrow(SnapshotError);
     refuse({ type: 'done' }, /done before state/);
     refuse({ type: 'mystery' }, /unknown message type/);
     expect(dst.hv.vms.length).toBe(0);
