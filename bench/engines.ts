@@ -56,7 +56,9 @@ export function v86Engine(jit: boolean): Engine {
     async run(bytes) {
       const require = createRequire(import.meta.url);
       const pkgDir = dirname(require.resolve('v86/package.json'));
-      const { V86 } = (await import('v86')) as unknown as { V86: new (o: object) => V86Emulator };
+      // A computed specifier: the bundled CLI loads v86 (a devDependency) only when it is installed.
+      const v86Module = 'v86';
+      const { V86 } = (await import(v86Module)) as unknown as { V86: new (o: object) => V86Emulator };
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       return new Promise<EngineRun>((resolve, reject) => {
         const t0 = process.hrtime.bigint();

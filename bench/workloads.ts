@@ -5,7 +5,7 @@
  */
 
 export interface Workload {
-  name: 'alu' | 'mem' | 'branchy' | 'call';
+  name: 'alu' | 'mem' | 'paging' | 'branchy' | 'call';
   description: string;
   source: string;
   /** Preprocessor defines for a run of size `n`. */
@@ -93,3 +93,17 @@ export const WORKLOADS: readonly Workload[] = [
     size: 30, baselineSize: 2,
   },
 ];
+
+/** Instructions the paging setup of mem.asm adds (PAGING defined): 3 + 5 * 1024 + 6. */
+const PAGING_SETUP_INSTRUCTIONS = 5129;
+
+/** "paging": mem with 32-bit paging on, 4 KiB pages (not in WORKLOADS: the demo runs those). */
+export const PAGING_WORKLOAD: Workload = {
+  name: 'paging', description: 'the mem sieve with 4 KiB paging on', source: 'guests/bench/mem.asm',
+  defines: (n) => ({ ROUNDS: String(n), PAGING: '1' }),
+  instructions: (n) => PAGING_SETUP_INSTRUCTIONS + 1 + n * sieveRoundInstructions() + BENCH_DONE_INSTRUCTIONS,
+  size: 4, baselineSize: 1,
+};
+
+/** The workloads of `trapvisor bench mips` and `bench peers`, in table order. */
+export const MIPS_WORKLOADS: readonly Workload[] = [WORKLOADS[0]!, WORKLOADS[1]!, PAGING_WORKLOAD, WORKLOADS[2]!, WORKLOADS[3]!];

@@ -1,0 +1,144 @@
+/**
+ * `trapvisor bench exits`: the cost of each kind of VM exit, in the manner of kvm-unit-tests'
+ * vmexit. Each guest (guests/bench/exits/) runs a loop of one exiting instruction n times; n is
+ * doubled until one round takes long enough to measure, then rounds of n and of 0 iterations
+ * (start-up) are repeated, and
+ *   iteration = (median T(n) - median T(0)) / n           (wall ns per loop iteration)
+ *   exit      = iteration - loop instructions x ALU ns    (the loop's DEC/JNZ etc. taken out)
+ * with the ALU ns per instruction measured in the same run (the alu workload on the bare CPU).
+ * The split: the handler's share is the hypervisor's own per-exit handler time (vm.exitStats,
+ * timed around the dispatch), the rest is the VM exit and entry in the emulator (vmx.enter,
+ * its checks, state save and load) and the hypervisor's run loop around it.
+ */
+import { buildGuest } from './build-guest.js';
+import { EXIT_GUESTS, eventInstructions, exitGuestCmdline, exitGuestInstructions, type ExitGuest } from './exit-guests.js';
+import { exitsOf, expectExit, runUnderHypervisor, type HvRun } from './hv-run.js';
+import { median, relativeSpread, fmt, formatTable } from './stats.js';
+import { aluNsPerInstructionAsync } from './mips-hv.js';
+import type { BarChart } from './svg.js';
+
+export interface ExitRow {
+  reason: string;
+  description: string;
+  iterations: number;
+  /** Exits of the guest's reason per iteration (0 for pf). */
+  exitsPerIteration: number;
+  /** Wall ns per loop iteration, median over repeats, and each repeat's value. */
+  iterationNs: number;
+  iterationNsRepeats: number[];
+  spread: number;
+  /** The event alone: the iteration minus its loop instructions at ALU speed. */
+  exitNs: number;
+  exitsPerSecond: number;
+  /** exitNs / ALU ns per instruction. */
+  aluEquivalents: number;
+  /** Handler time per exit (vm.exitStats) and the rest (VM exit + entry, run loop). */
+  handlerNs: number;
+  transitionNs: number;
+  /** Guest instructions per iteration, counted by the emulator (and the model, where it has one). */
+  instructionsPerIteration: number;
+  instructions: number;
+  modelInstructions: number | null;
+}
+
+export interface ExitsResult {
+  kind: 'exits';
+  node: string;
+  quick: boolean;
+  aluNsPerInstruction: number;
+  rows: ExitRow[];
+}
+
+export interface ExitsOptions {
+  reasons?: string[];
+  quick: boolean;
+  progress?: (line: string) => void;
+}
+
+function runGuest(g: ExitGuest, image: Uint8Array, n: number): HvRun {
+  const run = runUnderHypervisor([{ name: g.name, image, cmdline: exitGuestCmdline(n), memory: 8 << 20 }]);
+  const s = run.guests[0]!;
+  expectExit(s);
+  const model = exitGuestInstructions(g, n);
+  if (model !== null && s.instructions !== model) {
+    throw new Error(`${g.name}: the emulator counted ${s.instructions} instructions for ${n} iterations, the model says ${model}`);
+  }
+  return run;
+}
+
+export function findExitGuests(names?: readonly string[]): ExitGuest[] {
+  if (!names) return [...EXIT_GUESTS];
+  return names.map((n) => {
+    const g = EXIT_GUESTS.find((x) => x.name === n);
+    if (!g) throw new RangeError(`unknown exit reason '${n}' (known: ${EXIT_GUESTS.map((x) => x.name).join(', ')})`);
+    return g;
+  });
+}
+
+export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
+  const guests = findExitGuests(o.reasons);
+  const roundNs = o.quick ? 2e6 : 100e6;
+  const repeats = o.quick ? 1 : 7;
+  const maxIterations = o.quick ? 4096 : 1 << 22;
+  o.progress?.('alu workload (ns per instruction)...');
+  const aluNs = await aluNsPerInstructionAsync(o.quick);
+  const rows: ExitRow[] = [];
+  for (const g of guests) {
+    o.progress?.(`${g.name}: ${g.description}...`);
+    const image = buildGuest(g.source, {}, ['guests/lib', 'guests/bench/exits']);
+    runGuest(g, image, 64); // warm-up: V8 compiles the paths this exit takes
+    let n = o.quick ? 256 : 1024;
+    while (n < maxIterations && runGuest(g, image, n).nanoseconds < roundNs) n *= 2;
+    const times: number[] = [], baseTimes: number[] = [];
+    let last: HvRun | null = null, base: HvRun | null = null;
+    for (let i = 0; i < repeats; i++) {
+      base = runGuest(g, image, 0);
+      baseTimes.push(base.nanoseconds);
+      last = runGuest(g, image, n);
+      times.push(last.nanoseconds);
+    }
+    const t0 = median(baseTimes);
+    const perRepeat = times.map((t) => Math.max(0, t - t0) / n);
+    const iterationNs = median(perRepeat);
+    const s = last!.guests[0]!, s0 = base!.guests[0]!;
+    const instructionsPerIteration = (s.instructions - s0.instructions) / n;
+    const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
+    const exitNs = Math.max(0, iterationNs - loop * aluNs);
+    const ex = g.exitReason === null ? { count: 0, handlerNs: 0 } : exitsOf(s, g.exitReason);
+    const ex0 = g.exitReason === null ? { count: 0, handlerNs: 0 } : exitsOf(s0, g.exitReason);
+    const exits = ex.count - ex0.count;
+    const exitsPerIteration = exits / n;
+    const handlerNs = exits > 0 ? (ex.handlerNs - ex0.handlerNs) / exits : 0;
+    rows.push({
+      reason: g.name, description: g.description, iterations: n, exitsPerIteration,
+      iterationNs, iterationNsRepeats: perRepeat, spread: relativeSpread(perRepeat),
+      exitNs, exitsPerSecond: exitsPerIteration > 0 ? exitsPerIteration * 1e9 / iterationNs : 0,
+      aluEquivalents: exitNs / aluNs,
+      handlerNs: handlerNs * exitsPerIteration, transitionNs: exitsPerIteration > 0 ? Math.max(0, exitNs - handlerNs * exitsPerIteration) : 0,
+      instructionsPerIteration, instructions: s.instructions, modelInstructions: exitGuestInstructions(g, n),
+    });
+  }
+  return { kind: 'exits', node: process.version, quick: o.quick, aluNsPerInstruction: aluNs, rows };
+}
+
+export function formatExits(r: ExitsResult): string {
+  const header = ['reason', 'exits/iter', 'round trip ns', 'spread', 'exits/s', 'ALU-instr equiv', 'exit+entry ns', 'handler ns', 'what'];
+  const rows = r.rows.map((x) => [
+    x.reason, fmt(x.exitsPerIteration, 2), fmt(x.exitNs, 0), `${fmt(x.spread * 100, 1)}%`,
+    x.exitsPerSecond ? fmt(x.exitsPerSecond, 0) : '-', fmt(x.aluEquivalents, 1),
+    x.exitsPerIteration ? fmt(x.transitionNs, 0) : '-', x.exitsPerIteration ? fmt(x.handlerNs, 0) : '-', x.description,
+  ]);
+  return formatTable(header, rows) + `ALU workload: ${fmt(r.aluNsPerInstruction, 2)} ns per instruction (${fmt(1000 / r.aluNsPerInstruction, 0)} MIPS, bare CPU, block compiler)\n`;
+}
+
+export function exitsChart(r: ExitsResult): BarChart {
+  return {
+    title: 'VM-exit round trip', unit: 'ns per exit (median); split: exit+entry and handler',
+    categories: r.rows.map((x) => x.reason),
+    series: [
+      { name: 'total', values: r.rows.map((x) => x.exitNs) },
+      { name: 'exit+entry', values: r.rows.map((x) => (x.exitsPerIteration ? x.transitionNs : null)) },
+      { name: 'handler', values: r.rows.map((x) => (x.exitsPerIteration ? x.handlerNs : null)) },
+    ],
+  };
+}

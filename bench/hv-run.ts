@@ -1,0 +1,72 @@
+/**
+ * Running a guest image under the hypervisor for the benchmarks: a fresh Hypervisor per run (so
+ * no state leaks between rounds), wall time of `run()` only (construction and loading excluded),
+ * and what the emulator counted: instructions executed and emulated, exits per reason with their
+ * handler time, scheduler switches.
+ */
+import { Hypervisor } from '../hypervisor/hypervisor.js';
+import type { VmStop } from '../hypervisor/vm.js';
+import { reasonName } from '../hypervisor/exits/decode.js';
+
+export interface GuestRunStats {
+  name: string;
+  instructions: number;
+  executed: number;
+  emulated: number;
+  exits: Record<string, { reason: number; count: number; handlerNs: number }>;
+  stop: VmStop | null;
+}
+
+export interface HvRun {
+  nanoseconds: number;
+  guests: GuestRunStats[];
+  switches: number;
+  /** EAX of the first guest when it stopped (the workloads' result). */
+  eax: number;
+}
+
+export interface HvGuest {
+  name: string;
+  image: Uint8Array;
+  cmdline?: string;
+  memory?: number;
+  weight?: number;
+}
+
+export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: number; engine?: 'blocks' | 'interpret'; maxInstructions?: number; allowBudget?: boolean } = {}): HvRun {
+  const memory = guests.map((g) => g.memory ?? 8 << 20);
+  const ramSize = memory.reduce((a, b) => a + b, 0) + (4 << 20) + guests.length * (2 << 20);
+  const hv = new Hypervisor({ ramSize: Math.ceil(ramSize / (1 << 20)) << 20, engine: o.engine ?? 'blocks', slice: o.slice });
+  const vms = guests.map((g, i) => {
+    const vm = hv.createVm({ name: g.name, memory: memory[i]!, weight: g.weight });
+    hv.bootMultiboot(vm, g.image, g.cmdline ?? '');
+    return vm;
+  });
+  const t0 = process.hrtime.bigint();
+  const result = hv.run(o.maxInstructions ?? Infinity);
+  const nanoseconds = Number(process.hrtime.bigint() - t0);
+  if (result.kind === 'budget' && !o.allowBudget) throw new Error(`guests did not stop within ${o.maxInstructions} instructions`);
+  const first = hv.vcpuOf(vms[0]!);
+  return {
+    nanoseconds,
+    switches: hv.scheduler.switches,
+    eax: first.regs[0]! >>> 0,
+    guests: vms.map((vm) => {
+      const v = hv.vcpuOf(vm);
+      const exits: GuestRunStats['exits'] = {};
+      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs };
+      return { name: vm.name, instructions: v.executed + v.emulated, executed: v.executed, emulated: v.emulated, exits, stop: vm.stop };
+    }),
+  };
+}
+
+/** Throws unless the guest stopped through isa-debug-exit with `status`. */
+export function expectExit(g: GuestRunStats, status = 1): void {
+  const s = g.stop;
+  if (!s || s.kind !== 'exit' || s.status !== status) throw new Error(`guest ${g.name} stopped with ${JSON.stringify(s)}, not isa-debug-exit status ${status}`);
+}
+
+export function exitsOf(g: GuestRunStats, reason: number): { count: number; handlerNs: number } {
+  for (const e of Object.values(g.exits)) if (e.reason === reason) return e;
+  return { count: 0, handlerNs: 0 };
+}

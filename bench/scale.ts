@@ -1,0 +1,77 @@
+/**
+ * `trapvisor bench scale`: 1, 2, 4, ... 64 guests running the ALU workload (endless: a count too
+ * large to finish) under the scheduler for a fixed total of guest instructions. Reports the
+ * aggregate MIPS, each guest's share (exact instruction counts, which must add up to the budget),
+ * Jain's fairness index over the shares, and the scheduler's overhead per switch: the wall time
+ * beyond what the single-guest rate would take, divided by the number of switches.
+ */
+import { buildGuest } from './build-guest.js';
+import { runUnderHypervisor } from './hv-run.js';
+import { jainIndex, median, fmt, formatTable } from './stats.js';
+import type { BarChart } from './svg.js';
+
+export interface ScaleRow {
+  guests: number;
+  instructions: number;
+  seconds: number;
+  aggregateMips: number;
+  /** Aggregate MIPS relative to one guest. */
+  relative: number;
+  minShare: number;
+  maxShare: number;
+  jain: number;
+  switches: number;
+  overheadNsPerSwitch: number;
+}
+
+export interface ScaleResult { kind: 'scale'; node: string; quick: boolean; slice: number; rows: ScaleRow[] }
+
+export function measureScale(o: { quick: boolean; maxGuests?: number; progress?: (l: string) => void }): ScaleResult {
+  const counts: number[] = [];
+  for (let k = 1; k <= (o.maxGuests ?? (o.quick ? 8 : 64)); k *= 2) counts.push(k);
+  const budget = o.quick ? 2_000_000 : 400_000_000;
+  const slice = o.quick ? 50_000 : 1_000_000;
+  const repeats = o.quick ? 1 : 3;
+  const image = buildGuest('guests/bench/alu.asm', { ITER: '0xffffffff' });
+  const rows: ScaleRow[] = [];
+  let baseNsPerInstruction = 0;
+  for (const k of counts) {
+    o.progress?.(`${k} guest${k > 1 ? 's' : ''}...`);
+    const guests = Array.from({ length: k }, (_, i) => ({ name: `alu${i}`, image, memory: 2 << 20 }));
+    runUnderHypervisor(guests, { slice, maxInstructions: Math.min(budget, 4 * slice * k), allowBudget: true }); // warm-up
+    const runs = [];
+    for (let i = 0; i < repeats; i++) runs.push(runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true }));
+    const times = runs.map((r) => r.nanoseconds);
+    const r = runs[times.indexOf([...times].sort((a, b) => a - b)[times.length >> 1]!)]!;
+    const executed = r.guests.map((g) => g.instructions);
+    const total = executed.reduce((a, b) => a + b, 0);
+    if (total !== budget) throw new Error(`${k} guests ran ${total} instructions, the budget was ${budget}`);
+    const seconds = median(times) / 1e9;
+    if (k === 1) baseNsPerInstruction = median(times) / total;
+    const shares = executed.map((x) => x / total);
+    rows.push({
+      guests: k, instructions: total, seconds, aggregateMips: total / seconds / 1e6, relative: 0,
+      minShare: Math.min(...shares), maxShare: Math.max(...shares), jain: jainIndex(executed), switches: r.switches,
+      overheadNsPerSwitch: k === 1 ? 0 : Math.max(0, median(times) - total * baseNsPerInstruction) / Math.max(1, r.switches),
+    });
+  }
+  for (const row of rows) row.relative = row.aggregateMips / rows[0]!.aggregateMips;
+  return { kind: 'scale', node: process.version, quick: o.quick, slice, rows };
+}
+
+export function formatScale(r: ScaleResult): string {
+  const rows = r.rows.map((x) => [
+    String(x.guests), fmt(x.aggregateMips, 1), `${fmt(x.relative * 100, 1)}%`, `${fmt(x.minShare * 100, 2)}%`, `${fmt(x.maxShare * 100, 2)}%`,
+    fmt(x.jain, 4), fmt(x.switches), x.guests > 1 ? fmt(x.overheadNsPerSwitch, 0) : '-',
+  ]);
+  return formatTable(['guests', 'aggregate MIPS', 'of 1 guest', 'min share', 'max share', "Jain's index", 'switches', 'ns per switch'], rows)
+    + `${fmt(r.rows[0]?.instructions ?? 0)} guest instructions per run, slice ${fmt(r.slice)} instructions\n`;
+}
+
+export function scaleChart(r: ScaleResult): BarChart {
+  return {
+    title: 'Guests under the scheduler (ALU workload)', unit: 'aggregate MIPS',
+    categories: r.rows.map((x) => `${x.guests} guest${x.guests > 1 ? 's' : ''}`),
+    series: [{ name: 'MIPS', values: r.rows.map((x) => x.aggregateMips) }],
+  };
+}
