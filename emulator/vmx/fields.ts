@@ -94,19 +94,28 @@ export const FIELDS: readonly FieldInfo[] = Object.entries(VmcsField).map(([name
   offset: VMCS_DATA_OFFSET + i * 8,
 }));
 
-const BY_ENCODING = new Map<number, FieldInfo>(FIELDS.map((f) => [f.encoding, f]));
+export interface FieldLookup { readonly field: FieldInfo; readonly high: boolean }
+
+/**
+ * Every encoding (bits 31:15 zero) to its field and half, made once: VM entry and exit read and
+ * write dozens of fields each, so a lookup is one array index and allocates nothing.
+ */
+const BY_ENCODING: (FieldLookup | null)[] = (() => {
+  const table = new Array<FieldLookup | null>(0x8000).fill(null);
+  for (const field of FIELDS) {
+    table[field.encoding] = Object.freeze({ field, high: false });
+    if (field.width === 64) table[field.encoding | 1] = Object.freeze({ field, high: true });
+  }
+  return table;
+})();
 
 /**
  * The field an encoding names, and whether it is the high half of a 64-bit field; null for an
  * encoding this processor does not support (VMREAD/VMWRITE fail with error 12).
  */
-export function lookupField(encoding: number): { field: FieldInfo; high: boolean } | null {
+export function lookupField(encoding: number): FieldLookup | null {
   if (encoding >>> 0 > 0x7fff) return null;
-  const high = (encoding & 1) === 1;
-  const field = BY_ENCODING.get(encoding & ~1);
-  if (!field) return null;
-  if (high && field.width !== 64) return null;
-  return { field, high };
+  return BY_ENCODING[encoding]!;
 }
 
 /** The field's name for an encoding (or hex for an unknown one), for traces and debuggers. */
