@@ -81,6 +81,18 @@ function hasAll(value: number, bits: number): boolean {
   return ((value & bits) >>> 0) === bits >>> 0;
 }
 
+/** Each segment register with its guest-state fields: selector, base, limit, access rights. */
+const GUEST_SEGMENTS: readonly (readonly [number, number, number, number, number])[] = [
+  [SegReg.ES, F.GUEST_ES_SELECTOR, F.GUEST_ES_BASE, F.GUEST_ES_LIMIT, F.GUEST_ES_AR_BYTES],
+  [SegReg.CS, F.GUEST_CS_SELECTOR, F.GUEST_CS_BASE, F.GUEST_CS_LIMIT, F.GUEST_CS_AR_BYTES],
+  [SegReg.SS, F.GUEST_SS_SELECTOR, F.GUEST_SS_BASE, F.GUEST_SS_LIMIT, F.GUEST_SS_AR_BYTES],
+  [SegReg.DS, F.GUEST_DS_SELECTOR, F.GUEST_DS_BASE, F.GUEST_DS_LIMIT, F.GUEST_DS_AR_BYTES],
+  [SegReg.FS, F.GUEST_FS_SELECTOR, F.GUEST_FS_BASE, F.GUEST_FS_LIMIT, F.GUEST_FS_AR_BYTES],
+  [SegReg.GS, F.GUEST_GS_SELECTOR, F.GUEST_GS_BASE, F.GUEST_GS_LIMIT, F.GUEST_GS_AR_BYTES],
+  [SegReg.LDTR, F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES],
+  [SegReg.TR, F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES],
+];
+
 /** IDT-vectoring information: the event whose delivery an exit interrupted (SDM 28.2.4). */
 function setVectoring(exit: VmExit, vector: number, errorCode: number, kind: string): void {
   const type = kind === 'external' ? 0 : kind === 'software' ? 4 : kind === 'software-exception' ? 6 : 3;
@@ -459,17 +471,7 @@ export class Vmx {
     cpu.lf.load(rflags);
     cpu.r[4] = vmcs.read(F.GUEST_RSP);
     cpu.eip = cpu.nextEip = vmcs.read(F.GUEST_RIP);
-    const segs: [number, number, number, number, number][] = [
-      [SegReg.ES, F.GUEST_ES_SELECTOR, F.GUEST_ES_BASE, F.GUEST_ES_LIMIT, F.GUEST_ES_AR_BYTES],
-      [SegReg.CS, F.GUEST_CS_SELECTOR, F.GUEST_CS_BASE, F.GUEST_CS_LIMIT, F.GUEST_CS_AR_BYTES],
-      [SegReg.SS, F.GUEST_SS_SELECTOR, F.GUEST_SS_BASE, F.GUEST_SS_LIMIT, F.GUEST_SS_AR_BYTES],
-      [SegReg.DS, F.GUEST_DS_SELECTOR, F.GUEST_DS_BASE, F.GUEST_DS_LIMIT, F.GUEST_DS_AR_BYTES],
-      [SegReg.FS, F.GUEST_FS_SELECTOR, F.GUEST_FS_BASE, F.GUEST_FS_LIMIT, F.GUEST_FS_AR_BYTES],
-      [SegReg.GS, F.GUEST_GS_SELECTOR, F.GUEST_GS_BASE, F.GUEST_GS_LIMIT, F.GUEST_GS_AR_BYTES],
-      [SegReg.LDTR, F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES],
-      [SegReg.TR, F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES],
-    ];
-    for (const [s, sel, base, limit, ar] of segs) {
+    for (const [s, sel, base, limit, ar] of GUEST_SEGMENTS) {
       cpu.segSel[s] = vmcs.read(sel);
       cpu.segBase[s] = vmcs.read(base);
       cpu.segLimit[s] = vmcs.read(limit);
@@ -710,17 +712,7 @@ export class Vmx {
     vmcs.write(F.GUEST_RSP, cpu.r[4]!);
     vmcs.write(F.GUEST_RIP, cpu.eip);
     vmcs.write(F.GUEST_RFLAGS, cpu.eflags & ~RF);
-    const segs: [number, number, number, number, number][] = [
-      [SegReg.ES, F.GUEST_ES_SELECTOR, F.GUEST_ES_BASE, F.GUEST_ES_LIMIT, F.GUEST_ES_AR_BYTES],
-      [SegReg.CS, F.GUEST_CS_SELECTOR, F.GUEST_CS_BASE, F.GUEST_CS_LIMIT, F.GUEST_CS_AR_BYTES],
-      [SegReg.SS, F.GUEST_SS_SELECTOR, F.GUEST_SS_BASE, F.GUEST_SS_LIMIT, F.GUEST_SS_AR_BYTES],
-      [SegReg.DS, F.GUEST_DS_SELECTOR, F.GUEST_DS_BASE, F.GUEST_DS_LIMIT, F.GUEST_DS_AR_BYTES],
-      [SegReg.FS, F.GUEST_FS_SELECTOR, F.GUEST_FS_BASE, F.GUEST_FS_LIMIT, F.GUEST_FS_AR_BYTES],
-      [SegReg.GS, F.GUEST_GS_SELECTOR, F.GUEST_GS_BASE, F.GUEST_GS_LIMIT, F.GUEST_GS_AR_BYTES],
-      [SegReg.LDTR, F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES],
-      [SegReg.TR, F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES],
-    ];
-    for (const [s, sel, base, limit, ar] of segs) {
+    for (const [s, sel, base, limit, ar] of GUEST_SEGMENTS) {
       vmcs.write(sel, cpu.segSel[s]!);
       vmcs.write(base, cpu.segBase[s]!);
       vmcs.write(limit, cpu.segLimit[s]!);

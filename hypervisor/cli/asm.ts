@@ -10,7 +10,7 @@ import { Chalk } from 'chalk';
 import type { Command } from 'commander';
 import { assemble, AssemblyError, formatDiagnostic, type Diagnostic } from '../../assembler/index.js';
 import { ExitCode } from './exit-codes.js';
-import { runAction, UserError } from './errors.js';
+import { runAction, UserError, exitOnCommanderError } from './errors.js';
 
 export interface AsmOptions {
   readonly output: string;
@@ -106,10 +106,7 @@ export function registerAsm(program: Command): void {
     .option('-D, --define <name=value>', 'define a single-line macro before the source (repeatable)', collect, [])
     .option('--no-color', 'never colour diagnostics')
     // Usage errors exit with USAGE (2), not commander's default of 1.
-    .exitOverride((err) => {
-      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
-      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
-    })
+    .exitOverride(exitOnCommanderError)
     .action(runAction((file: string, opts: AsmOptions) => {
       const colour = opts.color !== false && !process.env.NO_COLOR && process.stderr.isTTY === true;
       return runAsm(file, opts, { stderr: (t) => process.stderr.write(t), colour });

@@ -16,7 +16,7 @@ import { BareMachine, type IoEvent, type MachineStop } from '../../emulator/mach
 import { buildBootInfo, ImageError, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot, rawImage } from '../loader/multiboot.js';
 import { projectRoot } from './demo.js';
 import { ExitCode } from './exit-codes.js';
-import { parseNumber, runAction, UserError } from './errors.js';
+import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { formatCpuReport } from './report.js';
 import { runVms } from './run.js';
 
@@ -264,10 +264,7 @@ export function registerBoot(program: Command): void {
     .option('--migrate-to <host:port>', 'under the hypervisor: live-migrate the VM to `trapvisor migrate --listen PORT` there')
     .option('--after <n>', 'with --migrate-to: migrate after N guest instructions (default 0)')
     .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
-    .exitOverride((err) => {
-      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
-      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
-    })
+    .exitOverride(exitOnCommanderError)
     .action(runAction(async (image: string | undefined, opts: BootOptions) => {
       const stdin = readStdin();
       const code = await runBoot(image, opts, {

@@ -40,3 +40,12 @@ export function parseNumber(text: string, what: string): number {
   const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as 'k'] ?? 1;
   return Number(m[1]) * unit;
 }
+
+/**
+ * commander's exit hook for every command: --help and --version exit 0, any usage error exits
+ * with ExitCode.USAGE (commander has printed the message).
+ */
+export function exitOnCommanderError(err: { code: string }): never {
+  const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+  process.exit(done ? ExitCode.OK : ExitCode.USAGE);
+}

@@ -14,7 +14,7 @@ import { Hypervisor } from '../hypervisor.js';
 import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationReport } from '../migration.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { parseNumber, runAction, UserError } from './errors.js';
+import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 
 /** The largest frame either side accepts (a whole 1 GiB guest's pages would not fit in one anyway). */
@@ -167,10 +167,7 @@ export function registerMigrate(program: Command): void {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--max-instructions <n>', 'stop (exit 10) after this many guest instructions')
     .option('--engine <name>', 'blocks or interpret', 'blocks')
-    .exitOverride((err) => {
-      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
-      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
-    })
+    .exitOverride(exitOnCommanderError)
     .action(runAction(async (opts: { listen: string; host: string; maxInstructions?: string; engine: string }) => {
       const port = parseNumber(opts.listen, '--listen');
       return listenForMigration(port, opts.host, { stdout: (b) => process.stdout.write(b), stderr: (t) => process.stderr.write(t), stdin: null }, opts);

@@ -18,7 +18,7 @@ import { parseSnapshot, restoreVm, snapshotVm, SnapshotError } from '../snapshot
 import { formatMigrationReport, migrateOverTcp, parseHostPort } from './migrate.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
-import { parseNumber, runAction, UserError } from './errors.js';
+import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 
 export interface RunOptions {
@@ -237,10 +237,7 @@ export function registerRestore(program: Command): void {
     .option('--max-instructions <n>', 'stop (exit 10) after this many more guest instructions')
     .option('--stats', 'print the VM\'s exits per reason at the end')
     .option('--engine <name>', 'blocks or interpret', 'blocks')
-    .exitOverride((err) => {
-      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
-      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
-    })
+    .exitOverride(exitOnCommanderError)
     .action(runAction(async (file: string, opts: { maxInstructions?: string; stats?: boolean; engine: string }) => restoreFromFile(file, opts, {
       stdout: (b) => process.stdout.write(b),
       stderr: (t) => process.stderr.write(t),
@@ -264,10 +261,7 @@ export function registerRun(program: Command): void {
     .option('--pv', 'assemble .asm images with -D PV=1 (their paravirtualized build)')
     .option('--engine <name>', 'blocks or interpret', 'blocks')
     .option('-I, --include <dir>', 'include directory for .asm images (repeatable)', collect, [])
-    .exitOverride((err) => {
-      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
-      process.exit(done ? ExitCode.OK : ExitCode.USAGE);
-    })
+    .exitOverride(exitOnCommanderError)
     .action(runAction(async (images: string[], opts: RunOptions) => runVms(images, opts, {
       stdout: (b) => process.stdout.write(b),
       stderr: (t) => process.stderr.write(t),
