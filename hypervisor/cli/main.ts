@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { registerAsm } from './asm.js';
+import { registerBench } from './bench.js';
 import { registerBoot } from './boot.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
@@ -19,6 +20,7 @@ registerAsm(program);
 registerDisasm(program);
 registerBoot(program);
 registerRun(program);
+registerBench(program);
 registerRestore(program);
 registerMigrate(program);
 

@@ -1,0 +1,166 @@
+/**
+ * `trapvisor bench ...` in --quick mode: every command runs and produces a well-formed table, JSON
+ * and SVG, with exact instruction counts checked against the emulator's own counter. No test here
+ * asserts a time: the machine running the suite decides those.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildGuest } from '../../bench/build-guest.js';
+import { EXIT_GUESTS, exitGuestInstructions } from '../../bench/exit-guests.js';
+import type { ExitsResult } from '../../bench/exits.js';
+import type { FvPvResult } from '../../bench/fv-pv.js';
+import { expectExit, exitsOf, runUnderHypervisor } from '../../bench/hv-run.js';
+import type { MipsResult } from '../../bench/mips-hv.js';
+import type { PeersResult } from '../../bench/peers.js';
+import type { ScaleResult } from '../../bench/scale.js';
+import { jainIndex, median } from '../../bench/stats.js';
+import { MIPS_WORKLOADS } from '../../bench/workloads.js';
+import { runBench, runCompare, type BenchOptions } from '../../hypervisor/cli/bench.js';
+import { UserError } from '../../hypervisor/cli/errors.js';
+import { ExitCode } from '../../hypervisor/cli/exit-codes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tv-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function bench(which: string, opts: BenchOptions = {}) {
+  const o = { stdout: '', stderr: '' };
+  const json = join(dir, `${which}.json`), chart = join(dir, `${which}.svg`);
+  const code = await runBench(which, { quick: true, json, chart, ...opts }, { stdout: (t) => { o.stdout += t; }, stderr: (t) => { o.stderr += t; } });
+  return { code, ...o, json: JSON.parse(readFileSync(json, 'utf8')) as unknown, svg: readFileSync(chart, 'utf8') };
+}
+
+function expectTable(text: string, rows: number): void {
+  const lines = text.split('\n').filter((l) => l.startsWith('|'));
+  expect(lines.length).toBe(rows + 2);
+  const cells = lines[0]!.split('|').length;
+  for (const l of lines) expect(l.split('|').length).toBe(cells);
+  expect(lines[1]).toMatch(/^\|[ \-:|]+\|$/);
+}
+
+function expectSvg(svg: string, bars: number): void {
+  expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+  expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  expect(svg.match(/<rect x=/g)?.length).toBe(bars);
+}
+
+describe('the VM-exit guests', () => {
+  it('execute exactly the modelled instruction count and one exit of their reason per iteration', () => {
+    for (const g of EXIT_GUESTS) {
+      const image = buildGuest(g.source, {}, ['guests/lib', 'guests/bench/exits']);
+      for (const n of [0, 1, 9, 100]) {
+        const run = runUnderHypervisor([{ name: g.name, image, cmdline: String(n) }]);
+        const s = run.guests[0]!;
+        expectExit(s);
+        const model = exitGuestInstructions(g, n);
+        if (model !== null) expect(s.instructions, `${g.name} x ${n}`).toBe(model);
+        if (g.exitReason !== null && g.name !== 'irq') expect(exitsOf(s, g.exitReason).count - (g.name.startsWith('io') ? 1 : 0), `${g.name} x ${n}`).toBe(n);
+        if (g.exitReason === null) expect(Object.keys(s.exits)).toEqual(['IO_INSTRUCTION']);
+      }
+    }
+  });
+});
+
+describe('trapvisor bench (--quick)', () => {
+  it('exits: one row per reason, exact counts, JSON and chart', async () => {
+    const r = await bench('exits');
+    expect(r.code).toBe(ExitCode.OK);
+    const j = r.json as ExitsResult;
+    expect(j.kind).toBe('exits');
+    expect(j.rows.map((x) => x.reason)).toEqual(EXIT_GUESTS.map((g) => g.name));
+    for (const row of j.rows) {
+      if (row.modelInstructions !== null) expect(row.instructions).toBe(row.modelInstructions);
+      expect(row.exitsPerIteration).toBe(row.reason === 'pf' ? 0 : 1);
+      expect(row.iterationNsRepeats.length).toBeGreaterThan(0);
+      for (const k of ['iterationNs', 'exitNs', 'aluEquivalents', 'handlerNs', 'transitionNs'] as const) expect(Number.isFinite(row[k])).toBe(true);
+    }
+    for (const g of EXIT_GUESTS) if (g.perIteration !== null) expect(j.rows.find((x) => x.reason === g.name)!.instructionsPerIteration).toBe(g.perIteration);
+    expectTable(r.stdout, EXIT_GUESTS.length);
+    expect(r.stdout).toMatch(/ALU workload: [\d.]+ ns per instruction/);
+    expect(r.stderr).toContain('cpuid: ');
+    expectSvg(r.svg, j.rows.filter((x) => x.exitNs > 0).length + 2 * j.rows.filter((x) => x.exitsPerIteration > 0 && x.transitionNs > 0 && x.handlerNs > 0).length);
+  });
+
+  it('exits --reason picks reasons; an unknown one is a usage error', async () => {
+    const r = await bench('exits', { reason: 'vmcall,mmio' });
+    expect((r.json as ExitsResult).rows.map((x) => x.reason)).toEqual(['vmcall', 'mmio']);
+    await expect(runBench('exits', { quick: true, reason: 'nope' }, { stdout: () => {}, stderr: () => {} }))
+      .rejects.toMatchObject({ exitCode: ExitCode.USAGE, message: expect.stringContaining("unknown exit reason 'nope'") });
+  });
+
+  it('mips: every workload on the bare CPU and under the hypervisor, the same exact counts', async () => {
+    const r = await bench('mips');
+    const j = r.json as MipsResult;
+    expect(j.rows.map((x) => `${x.workload}/${x.engine}`)).toEqual(MIPS_WORKLOADS.flatMap((w) => [`${w.name}/trapvisor`, `${w.name}/trapvisor-hv`]));
+    for (const w of MIPS_WORKLOADS) {
+      const [bare, hv] = j.rows.filter((x) => x.workload === w.name);
+      expect(bare!.instructions).toBe(hv!.instructions);
+      expect(bare!.instructions).toBeGreaterThan(0);
+    }
+    expect(j.rows.find((x) => x.workload === 'paging')!.instructions).toBe(j.rows.find((x) => x.workload === 'mem')!.instructions);
+    expectTable(r.stdout, MIPS_WORKLOADS.length);
+    expectSvg(r.svg, j.rows.length);
+  });
+
+  it('peers: trapvisor\'s tiers and v86 side by side', async () => {
+    const r = await bench('peers', { workloads: 'alu' });
+    const j = r.json as PeersResult;
+    expect(j.rows.map((x) => x.engine)).toEqual(['trapvisor', 'trapvisor-interp', 'v86-interp', 'v86-jit']);
+    expect(new Set(j.rows.map((x) => x.instructions)).size).toBe(1);
+    expectTable(r.stdout, 1);
+  });
+
+  it('fv-pv: both builds of the kernel, exits per reason adding up', async () => {
+    const r = await bench('fv-pv');
+    const j = r.json as FvPvResult;
+    expect(j.rows.map((x) => x.build)).toEqual(['FV', 'PV']);
+    for (const x of j.rows) {
+      expect(x.status).toBe(1); // isa-debug-exit / SHUTDOWN with 0: the CLI's exit code 1
+      expect(Object.values(x.exitsByReason).reduce((a, b) => a + b, 0)).toBe(x.exits);
+    }
+    const [fv, pv] = j.rows;
+    expect(fv!.exitsByReason.IO_INSTRUCTION).toBeGreaterThan(1000);
+    expect(pv!.exitsByReason.VMCALL).toBeGreaterThan(0);
+    expect(pv!.exits).toBeLessThan(fv!.exits / 10);
+    expectTable(r.stdout, 2);
+  });
+
+  it('scale: shares add up to the instruction budget exactly, Jain\'s index in (0, 1]', async () => {
+    const r = await bench('scale');
+    const j = r.json as ScaleResult;
+    expect(j.rows.map((x) => x.guests)).toEqual([1, 2, 4, 8]);
+    for (const x of j.rows) {
+      expect(x.instructions).toBe(j.rows[0]!.instructions);
+      expect(x.jain).toBeGreaterThan(0);
+      expect(x.jain).toBeLessThanOrEqual(1);
+      expect(x.minShare).toBeLessThanOrEqual(x.maxShare);
+    }
+    expect(j.rows[3]!.switches).toBeGreaterThanOrEqual(8);
+    expectTable(r.stdout, 4);
+    expectSvg(r.svg, 4);
+  });
+
+  it('compare: two results side by side; different kinds refused', async () => {
+    const a = join(dir, 'a.json'), b = join(dir, 'b.json');
+    const base = { kind: 'exits', rows: [{ reason: 'cpuid', exitNs: 1000 }, { reason: 'hlt', exitNs: 2000 }] };
+    writeFileSync(a, JSON.stringify(base));
+    writeFileSync(b, JSON.stringify({ ...base, rows: [{ reason: 'cpuid', exitNs: 500 }, { reason: 'hlt', exitNs: 2010 }] }));
+    let out = '';
+    expect(runCompare(a, b, { stdout: (t) => { out += t; }, stderr: () => {} })).toBe(ExitCode.OK);
+    expectTable(out, 2);
+    expect(out).toMatch(/cpuid .*-50\.0% \| better/);
+    expect(out).toMatch(/hlt .*\+0\.5% \| same/);
+    writeFileSync(b, JSON.stringify({ kind: 'scale', rows: [] }));
+    expect(() => runCompare(a, b, { stdout: () => {}, stderr: () => {} })).toThrow(UserError);
+  });
+});
+
+describe('bench statistics', () => {
+  it('median and Jain\'s index', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(jainIndex([1, 1, 1, 1])).toBe(1);
+    expect(jainIndex([1, 0, 0, 0])).toBe(0.25);
+  });
+});
