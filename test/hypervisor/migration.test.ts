@@ -44,7 +44,7 @@ describe('live migration', () => {
     src.hv.run(300_000);
     expect(vm.stop).toBeNull();
     const receiver = new MigrationReceiver(dst.hv, dst.console);
-    const report = await migrateOut(src.hv, vm, localChannel(receiver), { roundInstructions: 40_000, threshold: 8 });
+    const report = await migrateOut(src.hv, vm, localChannel(receiver), { instructionsPerPage: 200, threshold: 8 });
     expect(report.ok).toBe(true);
     expect(report.rounds).toBeGreaterThanOrEqual(2);
     expect(report.pagesPerRound[0]).toBeGreaterThan(report.pagesPerRound[1]!); // the first round copies everything
@@ -66,7 +66,7 @@ describe('live migration', () => {
     let sent = 0;
     const inner = localChannel(receiver);
     const flaky: MigrationChannel = { send: async (m) => { if (++sent === 4) throw new Error('connection reset'); await inner.send(m); } };
-    const report = await migrateOut(src.hv, vm, flaky, { roundInstructions: 40_000, threshold: 0 });
+    const report = await migrateOut(src.hv, vm, flaky, { instructionsPerPage: 200, threshold: 0 });
     expect(report.ok).toBe(false);
     expect(report.error).toMatch(/connection reset/);
     expect(vm.stop).toBeNull();
