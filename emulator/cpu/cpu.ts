@@ -364,6 +364,8 @@ export class Cpu {
     if (uncached !== this.mmu.uncached) {
       this.mmu.uncached = uncached;
       this.mmu.flush();
+      // Tagged (VPID) contexts too: a guest's cached translations would bypass the data hook.
+      if (uncached) this.mmu.dropContexts((tag) => tag !== '');
     }
   }
 
