@@ -1,0 +1,548 @@
+/**
+ * GDB's command language over the debugger core: one `execute(line)` per command, returning text
+ * lines and a JSON value (`--json`). Names and abbreviations follow GDB (b, c, si, ni, s, n, x/16xw,
+ * i r, bt, tbreak, watch/rwatch/awatch, catch, info ...), plus the VMX view: `info vmcs`, `info
+ * exits`, `info exit-counts`, `info translate`, `info vms`, `vm N`.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { formatInsn } from '../../assembler/disasm/format.js';
+import { ExitReason } from '../../emulator/vmx/controls.js';
+import { FIELDS, VmcsField } from '../../emulator/vmx/fields.js';
+import { decode, isDecodeFailure } from '../../emulator/isa/decoder.js';
+import { decodeEflags } from '../cli/report.js';
+import { describeExit, registerValue, setRegister, type Debugger, type StopEvent, type WatchAccess } from './debugger.js';
+import { memoryLvalue } from './expression.js';
+import { readLinear, walkGuest, walkTargetEpt, writeLinear } from './page-walk.js';
+import { GPR_NAMES, SEGMENT_NAMES, VmTarget, type DebugTarget } from './target.js';
+
+export interface CommandResult {
+  lines: string[];
+  json: unknown;
+  /** The session should end (quit, kill). */
+  quit?: boolean;
+}
+
+export class CommandError extends Error {}
+
+const hex = (v: number, w = 8): string => '0x' + (v >>> 0).toString(16).padStart(w, '0');
+
+const REASONS: Record<string, number> = {
+  ...Object.fromEntries(Object.entries(ExitReason).map(([k, v]) => [k.toLowerCase(), v])),
+  io: ExitReason.IO_INSTRUCTION, cr: ExitReason.CR_ACCESS, msr: ExitReason.RDMSR, ept: ExitReason.EPT_VIOLATION,
+  timer: ExitReason.PREEMPTION_TIMER, exception: ExitReason.EXCEPTION_NMI, interrupt: ExitReason.EXTERNAL_INTERRUPT,
+};
+
+export class CommandInterpreter {
+  private readonly sources = new Map<string, string[] | null>();
+  private lastX: { address: number; format: string; physical: boolean } | null = null;
+
+  constructor(readonly dbg: Debugger) {}
+
+  execute(line: string): CommandResult {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#')) return { lines: [], json: null };
+    const m = /^([a-z-]+|x|xp)(\/\S*)?\s*(.*)$/i.exec(text);
+    if (!m) throw new CommandError(`Undefined command: "${text}".`);
+    const [, word, fmt, rest] = m as unknown as [string, string, string | undefined, string];
+    const cmd = word.toLowerCase();
+    switch (cmd) {
+      case 'b': case 'br': case 'break': return this.breakCmd(rest, false);
+      case 'tb': case 'tbreak': return this.breakCmd(rest, true);
+      case 'watch': case 'rwatch': case 'awatch': return this.watchCmd(cmd === 'watch' ? 'write' : cmd === 'rwatch' ? 'read' : 'access', rest);
+      case 'catch': return this.catchCmd(rest);
+      case 'd': case 'delete': {
+        const ids = rest.split(/\s+/).filter(Boolean).map(Number);
+        if (ids.length === 0) this.dbg.delete(); else for (const id of ids) if (!this.dbg.delete(id)) throw new CommandError(`No breakpoint number ${id}.`);
+        return { lines: [], json: { deleted: ids } };
+      }
+      case 'disable': case 'enable': {
+        for (const id of rest.split(/\s+/).filter(Boolean).map(Number)) if (!this.dbg.setEnabled(id, cmd === 'enable')) throw new CommandError(`No breakpoint number ${id}.`);
+        return { lines: [], json: null };
+      }
+      case 'c': case 'cont': case 'continue': return this.stopped(this.dbg.cont());
+      case 'si': case 'stepi': return this.stopped(this.dbg.stepi(rest ? this.num(rest) : 1));
+      case 'ni': case 'nexti': return this.stopped(this.dbg.nexti());
+      case 's': case 'step': return this.stopped(this.dbg.stepLine(false));
+      case 'n': case 'next': return this.stopped(this.dbg.stepLine(true));
+      case 'fin': case 'finish': return this.stopped(this.dbg.finish());
+      case 'u': case 'until': case 'advance':
+        if (!rest) return this.stopped(this.dbg.stepLine(true));
+        return this.stopped(this.dbg.until(this.location(rest).address));
+      case 'i': case 'info': return this.info(rest);
+      case 'x': return this.examine(fmt ?? '', rest, false);
+      case 'xp': return this.examine(fmt ?? '', rest, true);
+      case 'p': case 'print': return this.print(fmt ?? '', rest);
+      case 'set': return this.set(rest);
+      case 'disas': case 'disassemble': return this.disassemble(rest);
+      case 'bt': case 'backtrace': case 'where': return this.backtrace();
+      case 'vm': case 'thread': return this.selectVm(rest);
+      case 'trace': return this.traceCmd(rest);
+      case 'l': case 'list': return this.list(rest);
+      case 'q': case 'quit': case 'kill': case 'k': return { lines: [], json: null, quit: true };
+      default: throw new CommandError(`Undefined command: "${word}".  Try "help".`);
+    }
+  }
+
+  private num(s: string): number {
+    return this.dbg.evaluate(s);
+  }
+
+  // ------------------------------------------------------------------ locations
+
+  /** `*EXPR` (an address), `FILE:LINE`, a symbol, or an expression. */
+  location(spec: string): { address: number; description: string } {
+    const s = spec.trim();
+    if (s.startsWith('*')) return { address: this.num(s.slice(1)), description: s };
+    const fl = /^(.+):(\d+)$/.exec(s);
+    if (fl) {
+      const a = this.dbg.symbols.addressOfLine(fl[1]!, Number(fl[2]));
+      if (a === undefined) throw new CommandError(`No line ${fl[2]} in file "${fl[1]}".`);
+      return { address: a, description: s };
+    }
+    const sym = this.dbg.symbols.lookup(s);
+    if (sym !== undefined) return { address: sym, description: s };
+    return { address: this.num(s), description: s };
+  }
+
+  private parseVmAndCondition(rest: string): { spec: string; vm: number | null; condition: string | null; physical: boolean } {
+    let s = rest.trim(), condition: string | null = null, vm: number | null = null, physical = false;
+    const ifAt = s.search(/\sif\s/);
+    if (ifAt >= 0) { condition = s.slice(ifAt + 4).trim(); s = s.slice(0, ifAt).trim(); }
+    const vmm = /\s(?:vm|thread)\s+(\d+)$/.exec(s);
+    if (vmm) { vm = Number(vmm[1]); s = s.slice(0, vmm.index).trim(); }
+    if (/^-phys(ical)?\s/.test(s)) { physical = true; s = s.replace(/^-phys(ical)?\s+/, ''); }
+    return { spec: s, vm, condition, physical };
+  }
+
+  private breakCmd(rest: string, temporary: boolean): CommandResult {
+    const { spec, vm, condition, physical } = this.parseVmAndCondition(rest);
+    const loc = spec ? this.location(spec) : { address: this.dbg.pc(), description: `*${hex(this.dbg.pc())}` };
+    const bp = this.dbg.addBreakpoint({ space: physical ? 'physical' : 'virtual', address: loc.address >>> 0, vm, temporary, condition, spec: loc.description });
+    const where = this.whereText(loc.address);
+    return {
+      lines: [`${temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${bp.id} at ${physical ? 'physical ' : ''}${hex(bp.address)}${where}${condition ? ` if ${condition}` : ''}`],
+      json: { breakpoint: bp },
+    };
+  }
+
+  private watchCmd(access: WatchAccess, rest: string): CommandResult {
+    const { spec, vm, physical } = this.parseVmAndCondition(rest);
+    let s = spec, length = 4;
+    const lm = /\s-l(?:ength)?\s+(\S+)$/.exec(s);
+    if (lm) { length = this.num(lm[1]!); s = s.slice(0, lm.index).trim(); }
+    let address: number;
+    const lv = memoryLvalue(s, this.dbg.context());
+    if (lv) { address = lv.address; if (!lm) length = lv.size; } else address = this.location(s).address;
+    if (length < 1 || length > 0x100000) throw new CommandError('watchpoint length must be 1..1 MiB');
+    const wp = this.dbg.addWatchpoint({ access, space: physical ? 'physical' : 'virtual', address: address >>> 0, length, vm, spec: s });
+    const kind = access === 'write' ? 'Hardware watchpoint' : access === 'read' ? 'Hardware read watchpoint' : 'Hardware access (read/write) watchpoint';
+    return { lines: [`${kind} ${wp.id}: ${s}`], json: { watchpoint: wp } };
+  }
+
+  private catchCmd(rest: string): CommandResult {
+    const { spec, vm } = this.parseVmAndCondition(rest);
+    const [what, arg] = spec.split(/\s+/) as [string, string | undefined];
+    let cp;
+    switch (what) {
+      case 'exit': case 'vmexit': {
+        let reason: number | null = null;
+        if (arg) {
+          const r = REASONS[arg.toLowerCase()] ?? (/^\d+$/.test(arg) ? Number(arg) : undefined);
+          if (r === undefined) throw new CommandError(`unknown exit reason '${arg}' (a number, or a name like io, cpuid, hlt, vmcall, ept_violation)`);
+          reason = r;
+        }
+        if (!this.dbg.hv) throw new CommandError('catch exit: the bare machine has no VM exits (debug under the hypervisor)');
+        cp = this.dbg.addCatchpoint({ kind: 'exit', reason, vm });
+        break;
+      }
+      case 'exception': case 'signal': cp = this.dbg.addCatchpoint({ kind: 'exception', vector: arg ? this.num(arg) : null, vm }); break;
+      case 'cr3': cp = this.dbg.addCatchpoint({ kind: 'cr3', vm }); break;
+      case 'hypercall': case 'vmcall':
+        if (!this.dbg.hv) throw new CommandError('catch hypercall: needs the hypervisor');
+        cp = this.dbg.addCatchpoint({ kind: 'hypercall', number: arg ? this.num(arg) : null, vm }); break;
+      default: throw new CommandError(`catch: expected exit [REASON], exception [VECTOR], cr3 or hypercall [N]`);
+    }
+    return { lines: [`Catchpoint ${cp.id} (${spec})`], json: { catchpoint: cp } };
+  }
+
+  // ------------------------------------------------------------------ stops
+
+  private whereText(address: number): string {
+    const sym = this.dbg.symbols.describe(address);
+    const line = this.dbg.symbols.lineAt(address);
+    return `${sym ? ` <${sym}>` : ''}${line ? `: file ${line.file}, line ${line.line}.` : ''}`;
+  }
+
+  private sourceLine(file: string, line: number): string | null {
+    let lines = this.sources.get(file);
+    if (lines === undefined) {
+      try { lines = readFileSync(file, 'utf8').split('\n'); } catch { lines = null; }
+      this.sources.set(file, lines);
+    }
+    return lines?.[line - 1] ?? null;
+  }
+
+  /** The stop report: why, then the source line and the current instruction. */
+  describeStop(ev: StopEvent): CommandResult {
+    const r = ev.reason, t = ev.target;
+    const lines: string[] = [];
+    const json: Record<string, unknown> = { stop: r.kind, vm: t.id };
+    switch (r.kind) {
+      case 'breakpoint': lines.push(`${r.breakpoint.temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${r.breakpoint.id}, ${this.dbg.symbols.describe(this.dbg.pc(t)) ?? hex(this.dbg.pc(t))}`); json.breakpoint = r.breakpoint.id; break;
+      case 'watchpoint': {
+        const w = r.watchpoint, now = this.dbg.watchValue(t, w);
+        lines.push(`${w.access === 'write' ? 'Hardware watchpoint' : w.access === 'read' ? 'Hardware read watchpoint' : 'Hardware access (read/write) watchpoint'} ${w.id}: ${w.spec}`);
+        lines.push(`${r.write ? 'write' : 'read'} of ${r.size} byte${r.size > 1 ? 's' : ''} at ${hex(r.address)} by the instruction at ${hex(r.pc)}${this.whereText(r.pc)}`);
+        if (r.write) lines.push(`Old value = ${r.old === null ? '??' : hex(r.old, 1)}`, `New value = ${now === null ? '??' : hex(now, 1)}`);
+        else lines.push(`Value = ${now === null ? '??' : hex(now, 1)}`);
+        Object.assign(json, { watchpoint: w.id, pc: r.pc, address: r.address, size: r.size, write: r.write, old: r.old, value: now });
+        break;
+      }
+      case 'catch-exit': case 'catch-hypercall': {
+        const e = r.exit;
+        lines.push(`Catchpoint ${r.catchpoint.id} (exit ${e.name}), reason ${e.reason}: ${describeExit(e)}`);
+        lines.push(`exited at ${hex(e.guestRip)}${this.whereText(e.guestRip)} (instruction length ${e.instructionLength}, qualification ${hex(e.qualification)}); the hypervisor ${e.action === 'resume' ? 'completed it' : `answered ${e.action}`}`);
+        Object.assign(json, { catchpoint: r.catchpoint.id, exit: { reason: e.reason, name: e.name, qualification: e.qualification, guestRip: e.guestRip, length: e.instructionLength, decoded: e.decoded, action: e.action, eax: e.eax } });
+        break;
+      }
+      case 'catch-exception': lines.push(`Catchpoint ${r.catchpoint.id} (exception ${r.vector}) raised by the instruction at ${hex(r.pc)}${this.whereText(r.pc)}`); Object.assign(json, { vector: r.vector, pc: r.pc }); break;
+      case 'catch-cr3': lines.push(`Catchpoint ${r.catchpoint.id} (CR3 changed from ${hex(r.old)} to ${hex(r.value)})`); Object.assign(json, { old: r.old, cr3: r.value }); break;
+      case 'exited': lines.push(`[${t.name}] ${r.why}`); json.why = r.why; break;
+      case 'halted': lines.push(`[${t.name}] ${r.why}`); json.why = r.why; break;
+      case 'budget': lines.push('stopped: instruction budget spent'); break;
+      case 'interrupted': lines.push('Program received signal SIGINT, Interrupt.'); break;
+      case 'step': break;
+    }
+    if (r.kind !== 'exited') {
+      const pc = this.dbg.pc(t);
+      const line = this.dbg.symbols.lineAt(pc);
+      if (line) {
+        const src = this.sourceLine(line.file, line.line);
+        lines.push(`${line.file}:${line.line}${src !== null ? `\t${src.trim()}` : ''}`);
+        json.file = line.file; json.line = line.line;
+      }
+      const d = this.disasmOne(t, pc);
+      lines.push(`=> ${hex(pc)}${this.symText(pc)}:\t${d.text}`);
+      Object.assign(json, { pc, instruction: d.text });
+    }
+    return { lines, json };
+  }
+
+  private stopped(ev: StopEvent): CommandResult {
+    return this.describeStop(ev);
+  }
+
+  private symText(a: number): string {
+    const s = this.dbg.symbols.describe(a);
+    return s ? ` <${s}>` : '';
+  }
+
+  // ------------------------------------------------------------------ inspection
+
+  disasmOne(t: DebugTarget, linear: number): { text: string; length: number } {
+    const bytes = readLinear(t, linear, 15) ?? readLinear(t, linear, 0x1000 - (linear & 0xfff));
+    if (bytes === null) return { text: '(cannot access memory)', length: 1 };
+    const bits = t.segment(1).attr & 0x4000 ? 32 : 16;
+    try {
+      const d = decode((i) => { if (i >= bytes.length) throw new RangeError('end'); return bytes[i]!; }, bits);
+      if (isDecodeFailure(d)) return { text: `(bad: #${d.fault})`, length: 1 };
+      const eip = (linear - t.segment(1).base) >>> 0;
+      return { text: formatInsn(d, { address: eip, bits, symbols: (a) => this.dbg.symbols.exact(a) }), length: d.length };
+    } catch {
+      return { text: '(cannot access memory)', length: 1 };
+    }
+  }
+
+  private info(rest: string): CommandResult {
+    const [what = '', ...args] = rest.trim().split(/\s+/);
+    const arg = args.join(' ');
+    const t = this.dbg.current;
+    switch (what) {
+      case 'r': case 'reg': case 'registers': case 'all-registers': {
+        const names = arg ? arg.split(/\s+/).map((n) => n.replace(/^\$/, '')) : [...GPR_NAMES, 'eip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs'];
+        const lines: string[] = [], json: Record<string, number> = {};
+        for (const n of names) {
+          const v = registerValue(t, n);
+          if (v === undefined) throw new CommandError(`Invalid register \`${n}'`);
+          json[n] = v;
+          const extra = n === 'eflags' ? `[ ${decodeEflags(v)} ]` : n === 'eip' ? this.symText(this.dbg.pc(t)).trim() : String(v | 0);
+          lines.push(`${n.padEnd(15)}${hex(v, 1).padEnd(19)}${extra}`);
+        }
+        return { lines, json };
+      }
+      case 'seg': case 'segments': {
+        const lines: string[] = [], json: unknown[] = [];
+        for (let s = 0; s < 8; s++) {
+          const g = t.segment(s);
+          json.push({ name: SEGMENT_NAMES[s], ...g });
+          lines.push(`${SEGMENT_NAMES[s]!.padEnd(5)}${hex(g.selector, 4)} base=${hex(g.base)} limit=${hex(g.limit)} attr=${hex(g.attr, 4)} ${describeAttr(g.attr, s)}`);
+        }
+        const gdt = t.gdt(), idt = t.idt();
+        lines.push(`gdtr base=${hex(gdt.base)} limit=${hex(gdt.limit, 4)}  idtr base=${hex(idt.base)} limit=${hex(idt.limit, 4)}`);
+        lines.push(`cr0=${hex(t.cr(0))} cr2=${hex(t.cr(2))} cr3=${hex(t.cr(3))} cr4=${hex(t.cr(4))}`);
+        return { lines, json };
+      }
+      case 'gdt': case 'idt': return this.descriptorTable(what, arg);
+      case 'tlb': case 'translate': case 'walk': case 'ept': return this.translate(arg);
+      case 'vmcs': return this.vmcs(args);
+      case 'exits': return this.exitsCmd(arg ? this.num(arg) : 10);
+      case 'exit-counts': case 'exitstats': case 'kvm-stat': return this.exitCounts();
+      case 'vms': case 'threads': return this.vms();
+      case 'b': case 'break': case 'breakpoints': case 'watchpoints': return this.listPoints();
+      case 'line': {
+        const a = arg ? this.location(arg).address : this.dbg.pc(t);
+        const l = this.dbg.symbols.lineAt(a);
+        return { lines: [l ? `Line ${l.line} of "${l.file}" starts at address ${hex(l.address)}${this.symText(l.address)}.` : `No line number information available for address ${hex(a)}`], json: l ?? null };
+      }
+      case 'symbol': {
+        const a = this.num(arg);
+        const s = this.dbg.symbols.describe(a);
+        return { lines: [s ? `${s} in section .text` : `No symbol matches ${arg}.`], json: s ?? null };
+      }
+      default: throw new CommandError(`Undefined info command: "${what}".`);
+    }
+  }
+
+  private descriptorTable(which: 'gdt' | 'idt', arg: string): CommandResult {
+    const t = this.dbg.current, tab = which === 'gdt' ? t.gdt() : t.idt();
+    const count = Math.min(arg ? this.num(arg) : 256, Math.floor((tab.limit + 1) / 8));
+    const lines: string[] = [], json: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      const b = readLinear(t, tab.base + i * 8, 8);
+      if (b === null) { lines.push(`${i}: (cannot access memory)`); break; }
+      const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0, hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+      if (lo === 0 && hi === 0) continue;
+      const type = (hi >>> 8) & 0x1f, dpl = (hi >>> 13) & 3, present = (hi >>> 15) & 1;
+      if (which === 'idt' || (type & 0x10) === 0 && [4, 5, 6, 7, 0xc, 0xe, 0xf].includes(type & 0xf)) {
+        const sel = lo >>> 16, off = ((hi & 0xffff0000) | (lo & 0xffff)) >>> 0;
+        const kind = { 5: 'task gate', 6: 'interrupt gate 16', 7: 'trap gate 16', 0xc: 'call gate', 0xe: 'interrupt gate', 0xf: 'trap gate', 4: 'call gate 16' }[type & 0xf] ?? `type ${type}`;
+        const desc = which === 'idt' || kind.includes('gate') ? `${kind} ${hex(sel, 4)}:${hex(off)}${this.symText(off)} dpl=${dpl}${present ? '' : ' not present'}` : '';
+        if (desc) { lines.push(`${which === 'idt' ? `vector ${i}`.padEnd(11) : hex(i * 8, 4)} ${desc}`); json.push({ index: i, kind, selector: sel, offset: off, dpl, present: !!present }); continue; }
+      }
+      const base = ((hi & 0xff000000) | ((hi & 0xff) << 16) | (lo >>> 16)) >>> 0;
+      let limit = (hi & 0xf0000) | (lo & 0xffff);
+      if (hi & 0x800000) limit = ((limit << 12) | 0xfff) >>> 0;
+      const kind = type & 0x10 ? (type & 8 ? `code${type & 2 ? ' readable' : ''}${type & 4 ? ' conforming' : ''}` : `data${type & 2 ? ' writable' : ''}${type & 4 ? ' expand-down' : ''}`)
+        : ({ 1: 'TSS16 available', 2: 'LDT', 3: 'TSS16 busy', 9: 'TSS available', 0xb: 'TSS busy' } as Record<number, string>)[type & 0xf] ?? `system type ${type & 0xf}`;
+      lines.push(`${hex(i * 8, 4)} base=${hex(base)} limit=${hex(limit)} ${kind} dpl=${dpl}${hi & 0x400000 ? ' 32-bit' : ' 16-bit'}${present ? '' : ' not present'}`);
+      json.push({ selector: i * 8, base, limit, kind, dpl, present: !!present });
+    }
+    return { lines, json };
+  }
+
+  private translate(arg: string): CommandResult {
+    const t = this.dbg.current;
+    if (!arg) throw new CommandError('info translate ADDR');
+    const linear = this.num(arg) >>> 0;
+    const walk = walkGuest(t, linear);
+    const lines = [`linear ${hex(linear)}: guest paging ${walk.steps.length === 0 && walk.address !== null ? 'off (identity)' : `CR3=${hex(t.cr(3))}`}`];
+    for (const s of walk.steps) lines.push(`  ${s.level.padEnd(6)} at guest-physical ${hex(s.entryAddress)} = ${hex(s.entry)} [${s.flags}]`);
+    const json: Record<string, unknown> = { linear, guest: walk };
+    if (walk.address === null) { lines.push(`  -> ${walk.fault}`); return { lines, json }; }
+    lines.push(`  -> guest-physical ${hex(walk.address)}`);
+    if (t instanceof VmTarget) {
+      const ept = walkTargetEpt(t, walk.address);
+      lines.push(`guest-physical ${hex(walk.address)}: EPT (EPTP=${hex(Number(t.vcpu.vmcs.read64(VmcsField.EPT_POINTER) & 0xffffffffn))})`);
+      for (const s of ept.steps) lines.push(`  ${s.level.padEnd(6)} at host-physical ${hex(s.entryAddress)} = ${hex(s.entry)} [${s.flags}]`);
+      lines.push(ept.address === null ? `  -> ${ept.fault}` : `  -> host-physical ${hex(ept.address)}`);
+      json.ept = ept;
+    }
+    return { lines, json };
+  }
+
+  private vmcs(names: string[]): CommandResult {
+    const t = this.dbg.current;
+    if (!(t instanceof VmTarget)) throw new CommandError('info vmcs: the bare machine has no VMCS (debug under the hypervisor)');
+    const wanted = names.filter(Boolean).map((n) => n.toUpperCase());
+    const fields = FIELDS.filter((f) => wanted.length === 0 || wanted.some((w) => f.name === w || (w.endsWith('*') && f.name.startsWith(w.slice(0, -1)))));
+    if (fields.length === 0) throw new CommandError(`no VMCS field ${wanted.join(', ')}`);
+    const lines: string[] = [], json: Record<string, string | number> = {};
+    for (const f of fields) {
+      const v = f.width === 64 ? t.vcpu.vmcs.read64(f.encoding) : BigInt(t.vcpu.vmcs.read(f.encoding) >>> 0);
+      json[f.name] = v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : `0x${v.toString(16)}`;
+      lines.push(`${f.name.padEnd(36)} 0x${v.toString(16)}`);
+    }
+    return { lines, json };
+  }
+
+  private exitsCmd(n: number): CommandResult {
+    const recent = this.dbg.exits.filter((e) => e.vm === this.dbg.current.id || !this.dbg.hv).slice(-n);
+    const lines = recent.map((e) => `#${String(e.retired).padStart(10)} ${e.name.padEnd(18)} at ${hex(e.guestRip)}${this.symText(e.guestRip)} ${describeExit(e)}${e.debugger ? ' (debugger stop)' : ''}`);
+    return { lines, json: recent.map((e) => ({ ...e, description: describeExit(e) })) };
+  }
+
+  private exitCounts(): CommandResult {
+    const t = this.dbg.current;
+    if (!t.vm) throw new CommandError('info exit-counts: the bare machine has no VM exits');
+    const counts = [...this.dbg.exitCounts(t.vm)].sort((a, b) => b[1] - a[1]);
+    const total = counts.reduce((s, [, n]) => s + n, 0);
+    const lines = counts.map(([r, n]) => `${(Object.entries(ExitReason).find(([, v]) => v === r)?.[0] ?? String(r)).padEnd(20)} ${String(n).padStart(8)}`);
+    lines.push(`${'total'.padEnd(20)} ${String(total).padStart(8)}`);
+    return { lines, json: Object.fromEntries(counts.map(([r, n]) => [Object.entries(ExitReason).find(([, v]) => v === r)?.[0] ?? String(r), n])) };
+  }
+
+  private vms(): CommandResult {
+    const lines: string[] = [], json: unknown[] = [];
+    for (const t of this.dbg.targets) {
+      const state = t.stopped() ?? (t.vcpu?.halted ? 'halted (blocked)' : 'runnable');
+      const pc = this.dbg.pc(t);
+      const entry = { id: t.id, name: t.name, state, pc, retired: t.retired(), exits: t.vm ? t.vm.totalExits : 0, weight: t.vm?.weight ?? 1, current: t === this.dbg.current };
+      json.push(entry);
+      lines.push(`${t === this.dbg.current ? '*' : ' '} ${t.id} ${t.name.padEnd(12)} ${state.padEnd(18)} pc=${hex(pc)}${this.symText(pc)} instructions=${entry.retired} exits=${entry.exits} weight=${entry.weight}`);
+    }
+    return { lines, json };
+  }
+
+  private selectVm(arg: string): CommandResult {
+    if (!arg) return this.vms();
+    const t = this.dbg.targets.find((x) => x.id === Number(arg) || x.name === arg);
+    if (!t) throw new CommandError(`no VM ${arg} (see info vms)`);
+    this.dbg.current = t;
+    return { lines: [`[Switching to VM ${t.id} (${t.name})]`], json: { vm: t.id } };
+  }
+
+  private listPoints(): CommandResult {
+    const lines = ['Num     Type           Disp Enb Address    What'];
+    for (const b of this.dbg.breakpoints) lines.push(`${String(b.id).padEnd(8)}${(b.space === 'physical' ? 'pbreakpoint' : 'breakpoint').padEnd(15)}${(b.temporary ? 'del' : 'keep').padEnd(5)}${(b.enabled ? 'y' : 'n').padEnd(4)}${hex(b.address)} ${b.spec}${b.vm !== null ? ` vm ${b.vm}` : ''}${b.condition ? ` if ${b.condition}` : ''}${b.hits ? ` (hit ${b.hits} time${b.hits > 1 ? 's' : ''})` : ''}`);
+    for (const w of this.dbg.watchpoints) lines.push(`${String(w.id).padEnd(8)}${(w.access === 'write' ? 'hw watchpoint' : w.access === 'read' ? 'read watchpoint' : 'acc watchpoint').padEnd(15)}keep ${(w.enabled ? 'y' : 'n').padEnd(4)}${hex(w.address)} ${w.spec} (${w.length} bytes${w.space === 'physical' ? ', physical' : ''})`);
+    for (const c of this.dbg.catchpoints) lines.push(`${String(c.id).padEnd(8)}${'catchpoint'.padEnd(15)}keep ${(c.enabled ? 'y' : 'n').padEnd(4)}${''.padEnd(11)}${c.kind}${'reason' in c && c.reason !== null ? ` ${c.reason}` : ''}${'vector' in c && c.vector !== null ? ` ${c.vector}` : ''}${'number' in c && c.number !== null ? ` ${c.number}` : ''}`);
+    return { lines, json: { breakpoints: this.dbg.breakpoints, watchpoints: this.dbg.watchpoints, catchpoints: this.dbg.catchpoints } };
+  }
+
+  private examine(fmt: string, arg: string, physical: boolean): CommandResult {
+    const f = /^\/?(\d*)([xduotacsi]?)([bhwg]?)$/.exec(fmt);
+    if (!f) throw new CommandError(`Invalid format ${fmt}`);
+    const count = f[1] ? Number(f[1]) : 1;
+    const letter = f[2] || this.lastX?.format || 'x';
+    const unit = ({ b: 1, h: 2, w: 4, g: 8 } as Record<string, number>)[f[3] || 'w']!;
+    const address = arg ? this.num(arg) : this.lastX ? this.lastX.address : this.dbg.pc();
+    if (count > 65536) throw new CommandError('count too large');
+    const t = this.dbg.current;
+    const read = (a: number, n: number): Uint8Array | null => physical ? t.readPhys(a, n) : readLinear(t, a, n);
+    const lines: string[] = [], values: (number | string)[] = [];
+    if (letter === 'i') {
+      let a = address;
+      for (let i = 0; i < count; i++) {
+        const d = this.disasmOne(t, a);
+        lines.push(`${a === this.dbg.pc() ? '=> ' : '   '}${hex(a)}${this.symText(a)}:\t${d.text}`);
+        values.push(d.text);
+        a = (a + d.length) >>> 0;
+      }
+      this.lastX = { address: a, format: 'i', physical };
+      return { lines, json: { address, instructions: values } };
+    }
+    if (letter === 's') {
+      let a = address;
+      for (let i = 0; i < count; i++) {
+        let s = '';
+        for (let k = 0; k < 4096; k++) { const b = read(a + k, 1); if (b === null || b[0] === 0) { a += k + 1; break; } s += String.fromCharCode(b[0]!); }
+        lines.push(`${hex(address)}:\t${JSON.stringify(s)}`);
+        values.push(s);
+      }
+      return { lines, json: { address, strings: values } };
+    }
+    const size = letter === 'c' ? 1 : unit;
+    const bytes = read(address, count * size);
+    if (bytes === null) throw new CommandError(`Cannot access memory at address ${hex(address, 1)}`);
+    const perLine = size === 1 ? 8 : size === 2 ? 8 : size === 4 ? 4 : 2;
+    for (let i = 0; i < count; i++) {
+      let v = 0n;
+      for (let k = size - 1; k >= 0; k--) v = (v << 8n) | BigInt(bytes[i * size + k]!);
+      values.push(Number(v) <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString());
+      const text = letter === 'x' ? '0x' + v.toString(16).padStart(size * 2, '0') : letter === 'd' ? String(BigInt.asIntN(size * 8, v)) : letter === 'o' ? '0' + v.toString(8)
+        : letter === 't' ? v.toString(2).padStart(size * 8, '0') : letter === 'c' ? `${Number(v)} '${String.fromCharCode(Number(v))}'` : v.toString();
+      if (i % perLine === 0) lines.push(`${hex(address + i * size)}${physical ? '' : this.symText(address + i * size)}:`);
+      lines[lines.length - 1] += `\t${text}`;
+    }
+    this.lastX = { address: address + count * size, format: letter, physical };
+    return { lines, json: { address, unit: size, values } };
+  }
+
+  private print(fmt: string, arg: string): CommandResult {
+    const v = this.num(arg);
+    const text = fmt.includes('x') ? hex(v, 1) : fmt.includes('d') ? String(v | 0) : String(v);
+    return { lines: [`$1 = ${text}`], json: v };
+  }
+
+  private set(rest: string): CommandResult {
+    const m = /^(?:var(?:iable)?\s+)?(.+?)\s*=(?!=)\s*(.+)$/.exec(rest.trim());
+    if (!m) throw new CommandError('set $REG = EXPR | set *(TYPE*)ADDR = EXPR');
+    const [, lhs, rhs] = m as unknown as [string, string, string];
+    const value = this.num(rhs);
+    const t = this.dbg.current;
+    if (lhs.startsWith('$')) {
+      if (!setRegister(t, lhs.slice(1), value)) throw new CommandError(`Invalid register \`${lhs}'`);
+      return { lines: [], json: { register: lhs.slice(1), value } };
+    }
+    const lv = memoryLvalue(lhs, this.dbg.context());
+    if (!lv) throw new CommandError(`cannot assign to ${lhs}`);
+    const bytes = new Uint8Array(lv.size);
+    for (let i = 0; i < lv.size; i++) bytes[i] = (value >>> (i * 8)) & 0xff;
+    if (!writeLinear(t, lv.address, bytes)) throw new CommandError(`Cannot access memory at address ${hex(lv.address, 1)}`);
+    return { lines: [], json: { address: lv.address, size: lv.size, value } };
+  }
+
+  private disassemble(arg: string): CommandResult {
+    const start = arg ? this.location(arg).address : this.dbg.pc();
+    return this.examine('/16i', String(start), false);
+  }
+
+  private backtrace(): CommandResult {
+    const t = this.dbg.current;
+    const frames: { pc: number; frame: number }[] = [{ pc: this.dbg.pc(t), frame: t.getGpr(5) }];
+    let ebp = t.getGpr(5);
+    for (let i = 0; i < 64 && ebp !== 0; i++) {
+      const b = readLinear(t, ebp, 8);
+      if (b === null) break;
+      const next = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0, ret = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+      if (ret === 0) break;
+      frames.push({ pc: ret, frame: next });
+      if (next <= ebp) break;
+      ebp = next;
+    }
+    const lines = frames.map((f, i) => {
+      const l = this.dbg.symbols.lineAt(f.pc);
+      return `#${i}  ${hex(f.pc)} in ${this.dbg.symbols.describe(f.pc) ?? '??'} ()${l ? ` at ${l.file}:${l.line}` : ''}`;
+    });
+    return { lines, json: frames };
+  }
+
+  private traceCmd(arg: string): CommandResult {
+    const [onoff, file] = arg.trim().split(/\s+/);
+    if (onoff === 'off') { this.dbg.trace = null; return { lines: ['trace off'], json: null }; }
+    if (onoff !== 'on' || !file) throw new CommandError('trace on FILE | trace off');
+    const lines: string[] = [];
+    let flushAt = 0;
+    writeFileSync(file, '');
+    this.dbg.trace = (l) => {
+      lines.push(l);
+      if (lines.length - flushAt >= 4096) { appendFileSync(file, lines.slice(flushAt).join('\n') + '\n'); flushAt = lines.length; }
+    };
+    this.flushTrace = () => { if (lines.length > flushAt) { appendFileSync(file, lines.slice(flushAt).join('\n') + '\n'); flushAt = lines.length; } if (lines.length > 1 << 16) { lines.length = 0; flushAt = 0; } };
+    return { lines: [`tracing instructions and exits to ${file}`], json: { file } };
+  }
+
+  /** Writes buffered trace lines (called after every command). */
+  flushTrace: () => void = () => {};
+
+  private list(arg: string): CommandResult {
+    const a = arg ? this.location(arg).address : this.dbg.pc();
+    const l = this.dbg.symbols.lineAt(a);
+    if (!l) throw new CommandError('No line number information available.');
+    const out: string[] = [];
+    for (let n = Math.max(1, l.line - 4); n <= l.line + 5; n++) {
+      const s = this.sourceLine(l.file, n);
+      if (s === null) break;
+      out.push(`${String(n).padEnd(8)}${s}`);
+    }
+    return { lines: out, json: { file: l.file, line: l.line } };
+  }
+}
+
+function describeAttr(attr: number, s: number): string {
+  if (attr & 0x10000) return 'unusable';
+  const type = attr & 0xf, dpl = (attr >>> 5) & 3;
+  if (s >= 6) return `${s === 7 ? 'tss' : 'ldt'} type ${type} dpl=${dpl}`;
+  const kind = attr & 0x10 ? (type & 8 ? 'code' : 'data') : 'system';
+  return `${kind}${attr & 0x4000 ? ' 32-bit' : ' 16-bit'} dpl=${dpl}${attr & 0x80 ? '' : ' not present'}`;
+}
