@@ -197,6 +197,10 @@ export function loadVmState(hv: Hypervisor, vm: Vm, s: VmState): void {
   vm.pvEventVector = s.pv.eventVector; vm.pvTimerDeadline = s.pv.timerDeadline ?? Infinity; vm.pvTimerPeriod = s.pv.timerPeriod;
   vm.pvInput.splice(0, vm.pvInput.length, ...s.pv.input);
   hv.scheduler.setVirtualRuntime(vcpu, s.scheduler.virtualRuntime);
+  // Guest memory was replaced under the VM: translations cached under its VPID describe page
+  // tables it no longer has (KVM likewise flushes a vCPU's TLB when its state is set).
+  const vpid = Number(vcpu.vmcs.read(F.VIRTUAL_PROCESSOR_ID));
+  if (vpid !== 0) hv.cpu.vmx.invvpid(1, vpid, 0n);
   hv.cpu.flushDecodeCache();
 }
 
@@ -236,4 +240,19 @@ export function restoreVm(hv: Hypervisor, file: SnapshotFile, console?: (bytes: 
   writePages(vm, pages);
   loadVmState(hv, vm, s);
   return vm;
+}
+
+/**
+ * Rollback: puts a VM that exists (and may be running) back into the state of its own snapshot,
+ * in place: its memory, vCPU and devices as they were, its console and place in the scheduler
+ * kept. Everything is checked before anything changes.
+ */
+export function rollbackVm(hv: Hypervisor, vm: Vm, file: SnapshotFile): void {
+  const s = file.body.vm;
+  validateState(s);
+  check(s.memorySize === vm.ram.size, `the snapshot's VM has ${s.memorySize} bytes of memory, this one ${vm.ram.size}`);
+  const pages = inflatePages(file.body.memory!, s.memorySize);
+  vm.ram.view().fill(0);
+  writePages(vm, pages);
+  loadVmState(hv, vm, s);
 }

@@ -95,7 +95,11 @@ export class Vm {
     return this.hostNow() - this.bootNs;
   }
 
+  /** While set (re-execution for reverse debugging), console output is dropped: it was shown once. */
+  consoleMuted = false;
+
   writeConsole(bytes: Uint8Array): void {
+    if (this.consoleMuted) return;
     for (const b of bytes) this.consoleLog.push(b);
     this.consoleSink(bytes);
   }

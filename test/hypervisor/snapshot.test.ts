@@ -11,7 +11,7 @@ import { describe, expect, test } from 'vitest';
 import { assemble } from '../../assembler/index.js';
 import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import { Hypervisor } from '../../hypervisor/hypervisor.js';
-import { parseSnapshot, restoreVm, snapshotVm, SnapshotError } from '../../hypervisor/snapshot.js';
+import { parseSnapshot, restoreVm, rollbackVm, snapshotVm, SnapshotError } from '../../hypervisor/snapshot.js';
 import type { Vm } from '../../hypervisor/vm.js';
 
 const ROOT = join(__dirname, '..', '..');
@@ -66,6 +66,23 @@ describe('snapshot and restore', () => {
       expect(finalState(c.hv, vmC)).toEqual(whole);
     });
   }
+
+  test('a running VM rolled back in place to its own snapshot lives the same history again', () => {
+    // Regression: translations the TLB cached under the VM's VPID after the snapshot described
+    // page tables the rolled-back guest no longer had, and the second history diverged.
+    const a = fresh();
+    const vm = a.hv.createVm({ name: 'kernel', memory: MEMORY, console: a.console });
+    a.hv.bootMultiboot(vm, image(false));
+    a.hv.run(1_000_000);
+    const file = parseSnapshot(snapshotVm(a.hv, vm));
+    a.hv.run(100_000);
+    const first = finalState(a.hv, vm), printed = a.out.text;
+    rollbackVm(a.hv, vm, file);
+    expect(finalState(a.hv, vm).instructions).toBe(1_000_000);
+    a.hv.run(100_000);
+    expect(finalState(a.hv, vm)).toEqual(first);
+    expect(a.out.text.length).toBeGreaterThanOrEqual(printed.length);
+  });
 
   test('corrupted, truncated and version-mismatched snapshots are refused with the reason', () => {
     const b = fresh();
