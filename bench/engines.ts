@@ -1,8 +1,12 @@
 /**
- * The engines a compute workload runs on: trapvisor's two CPU tiers on the bare CPU, and v86 (the
- * npm package, loaded with its Multiboot option and no BIOS) with its JIT off and on. Each run
- * returns the guest's instruction count, the wall time and the final EAX.
+ * The engines a compute workload runs on: trapvisor's two CPU tiers on the bare CPU, v86 (the npm
+ * package, loaded with its Multiboot option and no BIOS) with its JIT off and on, and
+ * qemu-system-i386 (TCG) where it is installed. Each run returns the guest's instruction count,
+ * the wall time and the final EAX (-1 where the engine cannot report it).
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Cpu } from '../emulator/cpu/cpu.js';
@@ -17,7 +21,8 @@ export interface EngineRun {
 
 export interface Engine {
   name: string;
-  run(image: Uint8Array): Promise<EngineRun>;
+  /** `modelInstructions`: the workload's exact count, for engines that cannot count themselves. */
+  run(image: Uint8Array, modelInstructions: number): Promise<EngineRun>;
 }
 
 /** trapvisor's CPU, bare: the image loaded as a Multiboot loader would, run until HLT. */
@@ -76,6 +81,48 @@ export function v86Engine(jit: boolean): Engine {
           void Promise.resolve(emu.stop()).then(() => emu.destroy());
           resolve({ instructions, nanoseconds: ns, eax });
         });
+      });
+    },
+  };
+}
+
+/** The QEMU binary `bench peers` runs ($QEMU, else qemu-system-i386 on the PATH). */
+export const QEMU = process.env.QEMU ?? 'qemu-system-i386';
+
+/** Is QEMU installed (it answers --version)? */
+export function qemuAvailable(): boolean {
+  return spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * qemu-system-i386 with its TCG JIT, booting the image with -kernel (QEMU's own Multiboot loader,
+ * no firmware beyond its BIOS). The workload's byte on COM1 marks its end; the process is then
+ * killed. QEMU reports neither an instruction count nor registers: the count is the workload's
+ * model, EAX is -1. Wall time runs from spawn to that byte, so the subtracted
+ * minimal run removes QEMU's start-up along with the guest's.
+ */
+export function qemuEngine(): Engine {
+  return {
+    name: 'qemu-tcg',
+    run(bytes, modelInstructions) {
+      const dir = mkdtempSync(join(tmpdir(), 'tv-qemu-'));
+      const image = join(dir, 'workload.img');
+      writeFileSync(image, bytes);
+      return new Promise<EngineRun>((resolve, reject) => {
+        const t0 = process.hrtime.bigint();
+        const qemu = spawn(QEMU, ['-kernel', image, '-accel', 'tcg', '-m', '16', '-display', 'none', '-serial', 'stdio',
+          '-monitor', 'none', '-no-reboot', '-nodefaults'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let done = false, stderr = '';
+        const finish = (f: () => void): void => { if (done) return; done = true; clearTimeout(timer); qemu.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); f(); };
+        const timer = setTimeout(() => finish(() => reject(new Error('qemu did not finish within 120 s'))), 120_000);
+        qemu.stdout.on('data', (chunk: Buffer) => {
+          if (!chunk.includes(0x44)) return; // 'D', BENCH_DONE
+          const ns = Number(process.hrtime.bigint() - t0);
+          finish(() => resolve({ instructions: modelInstructions, nanoseconds: ns, eax: -1 }));
+        });
+        qemu.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+        qemu.on('error', (e) => finish(() => reject(e)));
+        qemu.on('exit', (code) => finish(() => reject(new Error(`qemu exited (${code}) before the workload finished: ${stderr.trim()}`))));
       });
     },
   };
