@@ -53,7 +53,8 @@ export function formatMipsBareVsHv(r: MipsResult): string {
   const rows = names.map((w) => {
     const bare = r.rows.find((x) => x.workload === w && x.engine === 'trapvisor')!;
     const hv = r.rows.find((x) => x.workload === w && x.engine === 'trapvisor-hv')!;
-    return [w, fmt(bare.instructions), fmt(bare.mips, 1), fmt(hv.mips, 1), `${fmt(hv.mips / bare.mips, 3)}x`, `${fmt((bare.mips / hv.mips - 1) * 100, 1)}%`];
+    const ratio = hv.mips / bare.mips;
+    return [w, fmt(bare.instructions), fmt(bare.mips, 1), fmt(hv.mips, 1), Number.isFinite(ratio) ? `${fmt(ratio, 3)}x` : '-', Number.isFinite(ratio) ? `${fmt((1 / ratio - 1) * 100, 1)}%` : '-'];
   });
   return formatTable(['workload', 'instructions', 'bare MIPS', 'hypervisor MIPS', 'hv / bare', 'overhead'], rows);
 }

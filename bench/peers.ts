@@ -37,7 +37,7 @@ export function formatPeers(r: PeersResult): string {
   const names = [...new Set(r.rows.map((x) => x.workload))];
   const qemu = engines.includes('qemu-tcg');
   const get = (w: string, e: string): number | undefined => r.rows.find((x) => x.workload === w && x.engine === e)?.mips;
-  const ratio = (a?: number, b?: number): string => (a !== undefined && b !== undefined ? `${fmt(a / b, 2)}x` : '-');
+  const ratio = (a?: number, b?: number): string => (a !== undefined && b !== undefined && Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : '-');
   const rows = names.map((w) => [
     w, ...engines.map((e) => fmt(get(w, e) ?? NaN, 1)),
     ratio(get(w, 'trapvisor-interp'), get(w, 'v86-interp')), ratio(get(w, 'trapvisor'), get(w, 'v86-interp')), ratio(get(w, 'trapvisor'), get(w, 'v86-jit')),
