@@ -2,6 +2,8 @@
  * The paravirtual interface (hypervisor/abi.ts): VMCALL with the number in EAX, arguments in EBX,
  * ECX, EDX, ESI, the result in EAX. Every pointer is a guest-physical address checked against the
  * VM's own memory; a bad one gets -EFAULT and nothing is touched. An unknown number is -ENOSYS.
+ * Only the guest's kernel may call: VMCALL from CPL > 0 gets -EPERM (as KVM returns -KVM_EPERM),
+ * so a guest's user programs cannot write to its console or shut it down behind its kernel.
  * No hypercall can stop the hypervisor or reach another VM.
  */
 import { Hypercall as H, HcError, CONSOLE_MAX, MULTICALL_MAX, MULTICALL_RECORD } from './abi.js';
@@ -100,6 +102,10 @@ function call(ctx: ExitContext, nr: number, a0: number, a1: number, a2: number, 
 export function handleHypercall(ctx: ExitContext): ExitAction {
   const r = ctx.vcpu.regs;
   ctx.vcpu.skipInstruction();
+  if (ctx.vcpu.cpl !== 0) {
+    r[0] = HcError.EPERM;
+    return 'resume';
+  }
   const result = call(ctx, r[0]!, r[3]!, r[1]!, r[2]!, false);
   r[0] = result.value | 0;
   if (result.high !== undefined) r[2] = result.high | 0;

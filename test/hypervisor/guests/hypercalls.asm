@@ -10,6 +10,7 @@ org 0x100000
 %include "serial.inc"
 %include "check.inc"
 %include "system.inc"
+%include "ring3.inc"
 %include "hypercalls.inc"
 
 %define EVENT_VEC 0x40
@@ -121,6 +122,12 @@ start:
         HC HC_YIELD
         CHECK_EQ eax, 0, "YIELD"
 
+        ; only the kernel may call: from ring 3 every hypercall is -EPERM and does nothing
+        call ring3_init
+        mov eax, user_shutdown
+        call user_call
+        CHECK_EQ eax, HC_EPERM, "SHUTDOWN from ring 3: -EPERM, and the VM goes on"
+
         ; the report, then SHUTDOWN instead of isa-debug-exit
         mov eax, [check_failures]
         test eax, eax
@@ -135,6 +142,10 @@ start:
         HC HC_SHUTDOWN, ebx
         PRINT "not reached", 10
         hlt
+
+user_shutdown:
+        HC HC_SHUTDOWN, 0x40
+        USER_EXIT
 
 event_handler:
         pushad
