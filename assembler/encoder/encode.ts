@@ -120,7 +120,8 @@ function immediateValue(op: Operand): Value {
 function warnRange(n: bigint, bytes: number, ctx: InstructionContext, col: number, value: Value): void {
   if (value.unknown || value.section !== null) return;
   const bitsN = BigInt(bytes * 8);
-  if (n < -(1n << (bitsN - 1n)) || n >= 1n << bitsN) {
+  // NASM's overflow_general(): anything in [-2^bits, 2^bits - 1] fits, whether meant signed or not.
+  if (n < -(1n << bitsN) || n >= 1n << bitsN) {
     ctx.warn(bytes === 1 ? 'byte data exceeds bounds' : bytes === 2 ? 'word data exceeds bounds' : 'dword data exceeds bounds', col);
   }
 }

@@ -45,6 +45,17 @@ describe('diagnostics', () => {
   });
 });
 
+describe('warnings', () => {
+  it('warns of an immediate out of range where NASM 2.16 does: below -2^bits or above 2^bits - 1', () => {
+    const warned = (line: string) => assemble(`bits 32\n${line}\n`, { fileName: 'w.asm' }).warnings.map((d) => d.message);
+    expect(warned('mov al, -200')).toEqual([]);
+    expect(warned('mov al, -257')).toEqual(['byte data exceeds bounds']);
+    expect(warned('mov al, 256')).toEqual(['byte data exceeds bounds']);
+    expect(warned('and eax, ~0x80000000')).toEqual([]);
+    expect(warned('mov eax, -0x100000001')).toEqual(['dword data exceeds bounds']);
+  });
+});
+
 describe('outputs', () => {
   const source = [
     'bits 32', 'org 0x100000', 'start:', '        mov eax, 1', '.loop:  dec eax', '        jnz .loop',
