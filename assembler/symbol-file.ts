@@ -52,3 +52,20 @@ export interface SymbolFile {
 }
 
 export const toAddress = (n: bigint): number => Number(BigInt.asUintN(32, n));
+
+/**
+ * Reads a symbol file's text back, keeping only well-formed entries. Throws an Error saying what
+ * is wrong when it is not JSON or has no "symbols" array.
+ */
+export function parseSymbolFile(text: string): SymbolFile {
+  const parsed = JSON.parse(text) as Partial<SymbolFile> | null;
+  if (parsed === null || typeof parsed !== 'object' || !Array.isArray(parsed.symbols)) throw new Error('not a trapvisor symbol file (no "symbols" array)');
+  const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  return {
+    version: 1,
+    origin: isNumber(parsed.origin) ? parsed.origin : 0,
+    sections: Array.isArray(parsed.sections) ? parsed.sections.filter((s) => typeof s?.name === 'string' && isNumber(s.address)) : [],
+    symbols: parsed.symbols.filter((s) => typeof s?.name === 'string' && isNumber(s.address)),
+    lines: Array.isArray(parsed.lines) ? parsed.lines.filter((l) => isNumber(l?.address) && isNumber(l.size) && typeof l.file === 'string' && isNumber(l.line)) : [],
+  };
+}

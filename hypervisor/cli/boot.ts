@@ -8,10 +8,12 @@
  * (n << 1) | 1. A triple fault (GUEST_CRASHED) or a spent budget (BUDGET_EXHAUSTED) prints a state
  * report on stderr.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { assemble, AssemblyError, formatDiagnostic } from '../../assembler/index.js';
+import type { SymbolFile } from '../../assembler/symbol-file.js';
+import { readSymbolFile } from './disasm.js';
 import { BareMachine, type IoEvent, type MachineStop } from '../../emulator/machine/bare-machine.js';
 import { buildBootInfo, ImageError, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot, rawImage } from '../loader/multiboot.js';
 import { projectRoot } from './demo.js';
@@ -64,12 +66,22 @@ function readInput(path: string, what: string): Uint8Array {
 }
 
 /** The image's bytes; a .asm source is assembled with guests/lib on the include path. */
-export function loadImageBytes(path: string, include: readonly string[], io: BootIo, defines: Record<string, string> = {}): Uint8Array {
-  if (!path.endsWith('.asm')) return readInput(path, 'image');
+export function loadImageBytes(path: string, include: readonly string[], io: Pick<BootIo, 'stderr'>, defines: Record<string, string> = {}): Uint8Array {
+  return loadImage(path, include, io, defines).binary;
+}
+
+/** The image and its symbols: a .asm source's from the assembler, an image's from the .sym file beside it (if any). */
+export function loadImage(path: string, include: readonly string[], io: Pick<BootIo, 'stderr'>, defines: Record<string, string> = {}): { binary: Uint8Array; symbols: SymbolFile | null } {
+  if (!path.endsWith('.asm')) {
+    const binary = readInput(path, 'image');
+    const sym = path.replace(/\.[^./\\]+$/, '') + '.sym';
+    if (!existsSync(sym)) return { binary, symbols: null };
+    return { binary, symbols: readSymbolFile(sym) };
+  }
   const source = new TextDecoder().decode(readInput(path, 'source'));
   try {
     const r = assemble(source, { fileName: path, includePaths: [dirname(path), ...include, join(projectRoot(), 'guests', 'lib')], defines });
-    return r.binary;
+    return { binary: r.binary, symbols: r.symbols };
   } catch (e) {
     if (!(e instanceof AssemblyError)) throw e;
     for (const d of e.diagnostics) io.stderr(formatDiagnostic(d) + '\n');

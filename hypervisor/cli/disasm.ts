@@ -5,25 +5,32 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { disassemble, type SymbolLookup } from '../../assembler/disasm/format.js';
+import { parseSymbolFile, type SymbolFile } from '../../assembler/symbol-file.js';
 import { ExitCode } from './exit-codes.js';
 import { parseNumber, runAction, UserError } from './errors.js';
 
 /** Reads a symbol file (assembler --symbols) into an address -> name lookup. */
 export function loadSymbolLookup(path: string): SymbolLookup {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${path}: cannot read symbol file: ${(e as Error).message}`, ExitCode.BAD_INPUT);
-  }
-  const list = (parsed as { symbols?: unknown }).symbols;
-  if (!Array.isArray(list)) throw new UserError(`${path}: not a trapvisor symbol file (no "symbols" array)`, ExitCode.BAD_INPUT);
   const byAddress = new Map<number, string>();
-  for (const s of list as { name?: unknown; address?: unknown }[]) {
-    if (typeof s?.name !== 'string' || typeof s?.address !== 'number') continue;
+  for (const s of readSymbolFile(path).symbols) {
     if (!byAddress.has(s.address >>> 0) || !s.name.includes('.')) byAddress.set(s.address >>> 0, s.name);
   }
   return (a) => byAddress.get(a >>> 0);
+}
+
+/** A symbol file written by `trapvisor asm --symbols` (exit 6 if it is unreadable or not one). */
+export function readSymbolFile(path: string): SymbolFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`${path}: cannot read symbol file: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, ExitCode.BAD_INPUT);
+  }
+  try {
+    return parseSymbolFile(text);
+  } catch (e) {
+    throw new UserError(`${path}: ${(e as Error).message}`, ExitCode.BAD_INPUT);
+  }
 }
 
 export function formatListing(bytes: Uint8Array, org: number, bits: 16 | 32, symbols?: SymbolLookup): string {

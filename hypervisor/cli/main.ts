@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerAsm } from './asm.js';
 import { registerBench } from './bench.js';
 import { registerBoot } from './boot.js';
+import { registerDebug } from './debug.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
 import { registerMigrate } from './migrate.js';
@@ -22,8 +23,10 @@ registerBoot(program);
 registerRun(program);
 registerBench(program);
 registerRestore(program);
+registerDebug(program);
 registerMigrate(program);
 
 registerDemo(program);
 
-await program.parseAsync(process.argv);
+// GDB spells it -ex; commander wants one dash for one-letter flags only.
+await program.parseAsync(process.argv.map((a) => (a === '-ex' ? '--ex' : a)));

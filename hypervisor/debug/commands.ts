@@ -10,7 +10,7 @@ import { ExitReason } from '../../emulator/vmx/controls.js';
 import { FIELDS, VmcsField } from '../../emulator/vmx/fields.js';
 import { decode, isDecodeFailure } from '../../emulator/isa/decoder.js';
 import { decodeEflags } from '../cli/report.js';
-import { describeExit, registerValue, setRegister, type Debugger, type StopEvent, type WatchAccess } from './debugger.js';
+import { describeExit, registerValue, setRegister, type Debugger, type ReverseExecution, type StopEvent, type WatchAccess } from './debugger.js';
 import { memoryLvalue } from './expression.js';
 import { readLinear, walkGuest, walkTargetEpt, writeLinear } from './page-walk.js';
 import { GPR_NAMES, SEGMENT_NAMES, VmTarget, type DebugTarget } from './target.js';
@@ -78,9 +78,22 @@ export class CommandInterpreter {
       case 'vm': case 'thread': return this.selectVm(rest);
       case 'trace': return this.traceCmd(rest);
       case 'l': case 'list': return this.list(rest);
+      case 'rsi': case 'reverse-stepi': return this.stopped(this.reverse().stepBack(rest ? this.num(rest) : 1));
+      case 'rc': case 'reverse-continue': return this.stopped(this.reverse().continueBack());
+      case 'h': case 'help': return { lines: HELP, json: HELP };
       case 'q': case 'quit': case 'kill': case 'k': return { lines: [], json: null, quit: true };
       default: throw new CommandError(`Undefined command: "${word}".  Try "help".`);
     }
+  }
+
+  /** The line is a `continue` (which a front end may run interruptibly with Debugger.contInterruptible). */
+  isContinue(line: string): boolean {
+    return /^\s*(c|cont|continue)(\s+\d+)?\s*$/i.test(line);
+  }
+
+  private reverse(): ReverseExecution {
+    if (!this.dbg.reverse) throw new CommandError('Target does not support reverse execution (no time-travel engine attached).');
+    return this.dbg.reverse;
   }
 
   private num(s: string): number {
@@ -156,11 +169,12 @@ export class CommandInterpreter {
         break;
       }
       case 'exception': case 'signal': cp = this.dbg.addCatchpoint({ kind: 'exception', vector: arg ? this.num(arg) : null, vm }); break;
+      case 'interrupt': case 'irq': cp = this.dbg.addCatchpoint({ kind: 'interrupt', vector: arg ? this.num(arg) : null, vm }); break;
       case 'cr3': cp = this.dbg.addCatchpoint({ kind: 'cr3', vm }); break;
       case 'hypercall': case 'vmcall':
         if (!this.dbg.hv) throw new CommandError('catch hypercall: needs the hypervisor');
         cp = this.dbg.addCatchpoint({ kind: 'hypercall', number: arg ? this.num(arg) : null, vm }); break;
-      default: throw new CommandError(`catch: expected exit [REASON], exception [VECTOR], cr3 or hypercall [N]`);
+      default: throw new CommandError(`catch: expected exit [REASON], exception [VECTOR], interrupt [VECTOR], cr3 or hypercall [N]`);
     }
     return { lines: [`Catchpoint ${cp.id} (${spec})`], json: { catchpoint: cp } };
   }
@@ -205,11 +219,13 @@ export class CommandInterpreter {
         Object.assign(json, { catchpoint: r.catchpoint.id, exit: { reason: e.reason, name: e.name, qualification: e.qualification, guestRip: e.guestRip, length: e.instructionLength, decoded: e.decoded, action: e.action, eax: e.eax } });
         break;
       }
+      case 'catch-interrupt': lines.push(`Catchpoint ${r.catchpoint.id} (interrupt ${hex(r.vector, 2)}) delivered at ${hex(r.pc)}${this.whereText(r.pc)}`); Object.assign(json, { vector: r.vector, pc: r.pc }); break;
       case 'catch-exception': lines.push(`Catchpoint ${r.catchpoint.id} (exception ${r.vector}) raised by the instruction at ${hex(r.pc)}${this.whereText(r.pc)}`); Object.assign(json, { vector: r.vector, pc: r.pc }); break;
       case 'catch-cr3': lines.push(`Catchpoint ${r.catchpoint.id} (CR3 changed from ${hex(r.old)} to ${hex(r.value)})`); Object.assign(json, { old: r.old, cr3: r.value }); break;
       case 'exited': lines.push(`[${t.name}] ${r.why}`); json.why = r.why; break;
       case 'halted': lines.push(`[${t.name}] ${r.why}`); json.why = r.why; break;
       case 'budget': lines.push('stopped: instruction budget spent'); break;
+      case 'history-start': lines.push('No more reverse-execution history.'); break;
       case 'interrupted': lines.push('Program received signal SIGINT, Interrupt.'); break;
       case 'step': break;
     }
@@ -283,7 +299,9 @@ export class CommandInterpreter {
         return { lines, json };
       }
       case 'gdt': case 'idt': return this.descriptorTable(what, arg);
-      case 'tlb': case 'translate': case 'walk': case 'ept': return this.translate(arg);
+      case 'tss': return this.tss();
+      case 'tlb': case 'translate': case 'walk': return this.translate(arg);
+      case 'ept': return this.ept(arg);
       case 'vmcs': return this.vmcs(args);
       case 'exits': return this.exitsCmd(arg ? this.num(arg) : 10);
       case 'exit-counts': case 'exitstats': case 'kvm-stat': return this.exitCounts();
@@ -330,6 +348,30 @@ export class CommandInterpreter {
     return { lines, json };
   }
 
+  /** The current 32-bit TSS (TR's base): stack pointers per ring, CR3, saved registers, I/O map base. */
+  private tss(): CommandResult {
+    const t = this.dbg.current, tr = t.segment(7);
+    if (tr.selector === 0 || tr.attr & 0x10000) throw new CommandError('no task register loaded (TR is null)');
+    const b = readLinear(t, tr.base, 104);
+    if (b === null) throw new CommandError(`Cannot access memory at address ${hex(tr.base, 1)}`);
+    const d = (o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    const w = (o: number): number => b[o]! | (b[o + 1]! << 8);
+    const json = {
+      selector: tr.selector, base: tr.base, limit: tr.limit, link: w(0), esp0: d(4), ss0: w(8), esp1: d(12), ss1: w(16), esp2: d(20), ss2: w(24),
+      cr3: d(28), eip: d(32), eflags: d(36), ...Object.fromEntries(GPR_NAMES.map((n, i) => [n, d(40 + i * 4)])),
+      es: w(72), cs: w(76), ss: w(80), ds: w(84), fs: w(88), gs: w(92), ldt: w(96), iomapBase: w(102),
+    };
+    return {
+      lines: [
+        `tr ${hex(tr.selector, 4)} base=${hex(tr.base)} limit=${hex(tr.limit)} link=${hex(json.link, 4)}`,
+        `ss0:esp0 ${hex(json.ss0, 4)}:${hex(json.esp0)}  ss1:esp1 ${hex(json.ss1, 4)}:${hex(json.esp1)}  ss2:esp2 ${hex(json.ss2, 4)}:${hex(json.esp2)}`,
+        `cr3=${hex(json.cr3)} eip=${hex(json.eip)} eflags=${hex(json.eflags)} ldt=${hex(json.ldt, 4)} iomap base=${hex(json.iomapBase, 4)}`,
+      ],
+      json,
+    };
+  }
+
+  /** `info translate LINEAR`: the guest's paging walk, then (under the hypervisor) the EPT walk of its result. */
   private translate(arg: string): CommandResult {
     const t = this.dbg.current;
     if (!arg) throw new CommandError('info translate ADDR');
@@ -341,13 +383,27 @@ export class CommandInterpreter {
     if (walk.address === null) { lines.push(`  -> ${walk.fault}`); return { lines, json }; }
     lines.push(`  -> guest-physical ${hex(walk.address)}`);
     if (t instanceof VmTarget) {
-      const ept = walkTargetEpt(t, walk.address);
-      lines.push(`guest-physical ${hex(walk.address)}: EPT (EPTP=${hex(Number(t.vcpu.vmcs.read64(VmcsField.EPT_POINTER) & 0xffffffffn))})`);
-      for (const s of ept.steps) lines.push(`  ${s.level.padEnd(6)} at host-physical ${hex(s.entryAddress)} = ${hex(s.entry)} [${s.flags}]`);
-      lines.push(ept.address === null ? `  -> ${ept.fault}` : `  -> host-physical ${hex(ept.address)}`);
-      json.ept = ept;
+      const ept = this.eptWalk(t, walk.address);
+      lines.push(...ept.lines);
+      json.ept = ept.json;
     }
     return { lines, json };
+  }
+
+  /** `info ept GPA`: the VM's EPT walk of a guest-physical address to host-physical. */
+  private ept(arg: string): CommandResult {
+    const t = this.dbg.current;
+    if (!(t instanceof VmTarget)) throw new CommandError('info ept: the bare machine has no EPT (debug under the hypervisor)');
+    if (!arg) throw new CommandError('info ept GUEST-PHYSICAL-ADDRESS');
+    return this.eptWalk(t, this.num(arg) >>> 0);
+  }
+
+  private eptWalk(t: VmTarget, gpa: number): CommandResult {
+    const ept = walkTargetEpt(t, gpa);
+    const lines = [`guest-physical ${hex(gpa)}: EPT (EPTP=${hex(Number(t.vcpu.vmcs.read64(VmcsField.EPT_POINTER) & 0xffffffffn))})`];
+    for (const s of ept.steps) lines.push(`  ${s.level.padEnd(6)} at host-physical ${hex(s.entryAddress)} = ${hex(s.entry)} [${s.flags}]`);
+    lines.push(ept.address === null ? `  -> ${ept.fault}` : `  -> host-physical ${hex(ept.address)}`);
+    return { lines, json: ept };
   }
 
   private vmcs(names: string[]): CommandResult {
@@ -365,9 +421,10 @@ export class CommandInterpreter {
     return { lines, json };
   }
 
+  /** The current VM's last `n` exits, oldest first, each with the guest instruction count at it; the debugger's own stops are left out. */
   private exitsCmd(n: number): CommandResult {
-    const recent = this.dbg.exits.filter((e) => e.vm === this.dbg.current.id || !this.dbg.hv).slice(-n);
-    const lines = recent.map((e) => `#${String(e.retired).padStart(10)} ${e.name.padEnd(18)} at ${hex(e.guestRip)}${this.symText(e.guestRip)} ${describeExit(e)}${e.debugger ? ' (debugger stop)' : ''}`);
+    const recent = this.dbg.exits.filter((e) => e.vm === this.dbg.current.id && !e.debugger).slice(-n);
+    const lines = recent.map((e) => `#${String(e.retired).padStart(10)} ${e.name.padEnd(18)} at ${hex(e.guestRip)}${this.symText(e.guestRip)} ${describeExit(e)}`);
     return { lines, json: recent.map((e) => ({ ...e, description: describeExit(e) })) };
   }
 
@@ -507,18 +564,24 @@ export class CommandInterpreter {
     return { lines, json: frames };
   }
 
+  /** `trace on FILE`: each instruction (VM, address, symbol, disassembly) as it executes, and each VM exit, in order. */
   private traceCmd(arg: string): CommandResult {
     const [onoff, file] = arg.trim().split(/\s+/);
-    if (onoff === 'off') { this.dbg.trace = null; return { lines: ['trace off'], json: null }; }
+    this.flushTrace();
+    if (onoff === 'off') { this.dbg.trace = null; this.flushTrace = () => {}; return { lines: ['trace off'], json: null }; }
     if (onoff !== 'on' || !file) throw new CommandError('trace on FILE | trace off');
-    const lines: string[] = [];
-    let flushAt = 0;
-    writeFileSync(file, '');
-    this.dbg.trace = (l) => {
-      lines.push(l);
-      if (lines.length - flushAt >= 4096) { appendFileSync(file, lines.slice(flushAt).join('\n') + '\n'); flushAt = lines.length; }
+    try { writeFileSync(file, ''); } catch (e) { throw new CommandError(`${file}: ${(e as Error).message}`); }
+    let pending: string[] = [];
+    const flush = (): void => { if (pending.length) { appendFileSync(file, pending.join('\n') + '\n'); pending = []; } };
+    this.dbg.trace = (e) => {
+      const t = e.target, name = this.dbg.targets.length > 1 ? `[${t.name}] ` : '';
+      if (e.kind === 'instruction') {
+        const sym = this.dbg.symbolsOf(t).describe(e.linear);
+        pending.push(`${name}${hex(e.linear)}${sym ? ` <${sym}>` : ''}:\t${this.disasmOne(t, e.linear).text}`);
+      } else pending.push(`${name}-- exit ${e.exit.name} at ${hex(e.exit.guestRip)}: ${describeExit(e.exit)}`);
+      if (pending.length >= 4096) flush();
     };
-    this.flushTrace = () => { if (lines.length > flushAt) { appendFileSync(file, lines.slice(flushAt).join('\n') + '\n'); flushAt = lines.length; } if (lines.length > 1 << 16) { lines.length = 0; flushAt = 0; } };
+    this.flushTrace = flush;
     return { lines: [`tracing instructions and exits to ${file}`], json: { file } };
   }
 
@@ -546,3 +609,17 @@ function describeAttr(attr: number, s: number): string {
   const kind = attr & 0x10 ? (type & 8 ? 'code' : 'data') : 'system';
   return `${kind}${attr & 0x4000 ? ' 32-bit' : ' 16-bit'} dpl=${dpl}${attr & 0x80 ? '' : ' not present'}`;
 }
+
+const HELP = [
+  'running:     continue (c), stepi [N] (si), nexti (ni), step (s), next (n), finish, until LOC, advance LOC',
+  'points:      break LOC [vm N] [if EXPR] (b), tbreak, break -phys ADDR, watch/rwatch/awatch EXPR [-l LEN] [-phys],',
+  '             catch exit [REASON] | exception [VECTOR] | interrupt [VECTOR] | cr3 | hypercall [N],',
+  '             info breakpoints, delete [N...], disable N, enable N',
+  '             LOC is *ADDR, SYMBOL or FILE:LINE',
+  'inspection:  info registers [REG...], info segments, info gdt|idt|tss, x/NFU ADDR (F: x d u o t a c s i; U: b h w g),',
+  '             xp/NFU GPA (guest-physical), print EXPR, disassemble [LOC], list [LOC], bt, info line, info symbol',
+  'VMX:         info translate ADDR (guest paging, then EPT), info ept GPA, info vmcs [FIELD...], info exits [N], info exit-counts',
+  'VMs:         info vms, vm N',
+  'changing:    set $REG = EXPR, set *(char|short|int*)ADDR = EXPR',
+  'other:       trace on FILE | trace off, reverse-stepi (rsi), reverse-continue (rc), help, quit',
+];

@@ -17,7 +17,7 @@ import type { VmExit } from '../../emulator/vmx/vmx.js';
 import { decode, isDecodeFailure, type DecodedInsn } from '../../emulator/isa/decoder.js';
 import type { ExitAction } from '../exits/context.js';
 import { reasonName, type GuestExit } from '../exits/decode.js';
-import type { Hypervisor } from '../hypervisor.js';
+import type { Hypervisor, RunResult } from '../hypervisor.js';
 import type { Vm } from '../vm.js';
 import { evaluate, type ExpressionContext } from './expression.js';
 import { linearToPhysical, readLinear } from './page-walk.js';
@@ -56,6 +56,7 @@ export interface Watchpoint {
 export type Catchpoint =
   | { id: number; kind: 'exit'; reason: number | null; vm: number | null; enabled: boolean; hits: number }
   | { id: number; kind: 'exception'; vector: number | null; vm: number | null; enabled: boolean; hits: number }
+  | { id: number; kind: 'interrupt'; vector: number | null; vm: number | null; enabled: boolean; hits: number }
   | { id: number; kind: 'cr3'; vm: number | null; enabled: boolean; hits: number }
   | { id: number; kind: 'hypercall'; number: number | null; vm: number | null; enabled: boolean; hits: number };
 
@@ -83,11 +84,14 @@ export type StopReason =
   | { kind: 'watchpoint'; watchpoint: Watchpoint; pc: number; address: number; size: number; write: boolean; old: number | null; value: number | null }
   | { kind: 'catch-exit'; catchpoint: Catchpoint; exit: ExitRecord }
   | { kind: 'catch-exception'; catchpoint: Catchpoint; vector: number; pc: number }
+  | { kind: 'catch-interrupt'; catchpoint: Catchpoint; vector: number; pc: number }
   | { kind: 'catch-cr3'; catchpoint: Catchpoint; old: number; value: number }
   | { kind: 'catch-hypercall'; catchpoint: Catchpoint; exit: ExitRecord }
   | { kind: 'step' }
   | { kind: 'interrupted' }
   | { kind: 'budget' }
+  /** Reverse execution reached the earliest point it can go back to. */
+  | { kind: 'history-start' }
   | { kind: 'exited'; why: string }
   | { kind: 'halted'; why: string };
 
@@ -96,6 +100,11 @@ export interface StopEvent {
   /** The target that stopped (the debugger's current one afterwards). */
   target: DebugTarget;
 }
+
+/** What the trace sees: an instruction about to execute, or a VM exit after its handler ran. */
+export type TraceEvent =
+  | { kind: 'instruction'; target: DebugTarget; linear: number }
+  | { kind: 'exit'; target: DebugTarget; exit: ExitRecord };
 
 /** A step in progress: stop at the first boundary of `target` where `until` holds. */
 interface StepGoal {
@@ -106,18 +115,32 @@ interface StepGoal {
 const HISTORY = 512;
 export const DEFAULT_BUDGET = 4_000_000_000;
 
+/**
+ * Going backwards (reverse-stepi, reverse-continue, GDB's bs/bc). The debugger has none of its own:
+ * a time-travel engine plugs in here (`dbg.reverse = ...`) and both front ends use it when set.
+ */
+export interface ReverseExecution {
+  /** Back `count` instructions of the current target. */
+  stepBack(count: number): StopEvent;
+  /** Back to the most recent breakpoint or watchpoint hit, or the earliest reachable point. */
+  continueBack(): StopEvent;
+}
+
 export class Debugger {
   readonly targets: DebugTarget[];
   current: DebugTarget;
-  symbols: Symbols;
+  /** Reverse execution, when a time-travel engine is attached. */
+  reverse: ReverseExecution | null = null;
+  /** Each target's symbols (its own image's). */
+  private readonly symbolTables = new Map<DebugTarget, Symbols>();
   readonly breakpoints: Breakpoint[] = [];
   readonly watchpoints: Watchpoint[] = [];
   readonly catchpoints: Catchpoint[] = [];
   readonly exits: ExitRecord[] = [];
   /** Preemption-timer exits the debugger caused, per VM (subtracted from exit counts). */
   readonly inducedExits = new Map<number, number>();
-  /** Instruction trace sink (`trace on FILE`), with exits interleaved. */
-  trace: ((line: string) => void) | null = null;
+  /** Instruction trace sink (`trace on FILE`): every instruction as it executes, with exits interleaved. */
+  trace: ((event: TraceEvent) => void) | null = null;
   private nextId = 1;
   private pending: StopEvent | null = null;
   private goal: StepGoal | null = null;
@@ -127,10 +150,13 @@ export class Debugger {
   private lastCr3 = new Map<DebugTarget, number>();
   private readonly cpu: Cpu;
   private readonly originalDeliverEvent: Cpu['deliverEvent'];
-  private lastStopWasBreak = false;
+  /** The last stop was at a point the next resume must not stop at again (set by reverse execution too). */
+  lastStopWasBreak = false;
+  /** How the hypervisor is run (a time-travel engine interposes to take its checkpoints). */
+  runHypervisor: ((budget: number) => RunResult) | null = null;
 
-  constructor(readonly machine: { bare: BareMachine } | { hv: Hypervisor }, symbols: Symbols = new Symbols(null)) {
-    this.symbols = symbols;
+  /** `symbols`: one table for every target, or one per VM in the hypervisor's order. */
+  constructor(readonly machine: { bare: BareMachine } | { hv: Hypervisor }, symbols: Symbols | readonly Symbols[] = new Symbols(null)) {
     if ('bare' in machine) {
       this.targets = [new BareTarget(machine.bare)];
       this.cpu = machine.bare.cpu;
@@ -141,11 +167,18 @@ export class Debugger {
     }
     if (this.targets.length === 0) throw new Error('debugger: no VM to debug');
     this.current = this.targets[0]!;
+    this.targets.forEach((t, i) => this.symbolTables.set(t, Array.isArray(symbols) ? symbols[i] ?? new Symbols(null) : symbols as Symbols));
     this.originalDeliverEvent = this.cpu.deliverEvent;
     this.cpu.history ??= new Int32Array(256);
   }
 
   get hv(): Hypervisor | null { return 'hv' in this.machine ? this.machine.hv : null; }
+
+  /** The current target's symbols. */
+  get symbols(): Symbols { return this.symbolsOf(this.current); }
+  set symbols(s: Symbols) { this.symbolTables.set(this.current, s); }
+
+  symbolsOf(t: DebugTarget): Symbols { return this.symbolTables.get(t) ?? new Symbols(null); }
 
   // ------------------------------------------------------------------ points
 
@@ -187,7 +220,7 @@ export class Debugger {
   context(t: DebugTarget = this.current): ExpressionContext {
     return {
       register: (name) => registerValue(t, name),
-      symbol: (name) => this.symbols.lookup(name),
+      symbol: (name) => this.symbolsOf(t).lookup(name),
       memory: (address, size) => {
         const b = readLinear(t, address, size);
         if (b === null) throw new Error(`cannot access memory at address 0x${address.toString(16)}`);
@@ -225,6 +258,20 @@ export class Debugger {
   /** Runs until a breakpoint, watchpoint, catchpoint or the end of the guest (or `budget` instructions). */
   cont(budget = DEFAULT_BUDGET): StopEvent {
     return this.resume(null, budget);
+  }
+
+  /**
+   * `continue` that keeps the host's event loop turning: runs in slices of `slice` guest
+   * instructions with a turn of the event loop between them, and stops ('interrupted') once
+   * `interrupted()` says so (GDB's Ctrl-C, the prompt's SIGINT, a client that went away).
+   */
+  async contInterruptible(interrupted: () => boolean, slice = 500_000): Promise<StopEvent> {
+    for (;;) {
+      if (interrupted()) return { reason: { kind: 'interrupted' }, target: this.current };
+      const ev = this.cont(slice);
+      if (ev.reason.kind !== 'budget') return ev;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Executes `count` instructions of the current target (events delivered on the way count with the instruction after them). */
@@ -309,7 +356,7 @@ export class Debugger {
       }
     }
     const hv = this.machine.hv;
-    const r = hv.run(budget);
+    const r = this.runHypervisor ? this.runHypervisor(budget) : hv.run(budget);
     if (this.pending) return this.pending;
     if (r.kind === 'all-stopped') return { reason: { kind: 'exited', why: this.current.stopped() ?? 'every VM stopped' }, target: this.current };
     return { reason: { kind: r.kind === 'budget' ? 'budget' : 'interrupted' }, target: this.current };
@@ -328,10 +375,12 @@ export class Debugger {
     cpu.onBreak = (lin) => this.atBoundary(lin);
     cpu.onDataAccess = this.watchpoints.some((w) => w.enabled) ? (lin, phys, size, write) => this.atAccess(lin, phys, size, write) : null;
     cpu.breakPending = false;
-    if (this.catchpoints.some((c) => c.enabled && c.kind === 'exception')) {
+    if (this.catchpoints.some((c) => c.enabled && (c.kind === 'exception' || c.kind === 'interrupt'))) {
       const original = this.originalDeliverEvent;
       cpu.deliverEvent = (vector: number, errorCode: number, kind: CpuEventKind): void => {
-        if (vector < 32 && (kind === 'exception' || kind === 'software-exception')) this.atException(vector);
+        if (vector < 32 && (kind === 'exception' || kind === 'software-exception' || kind === 'injected-exception')) this.atEvent('exception', vector);
+        // External interrupts: the PIC's on the bare machine, the ones the hypervisor injects at VM entry.
+        else if (kind === 'external') this.atEvent('interrupt', vector);
         original.call(cpu, vector, errorCode, kind);
       };
     }
@@ -370,7 +419,13 @@ export class Debugger {
     const t = this.running();
     if (t === null) return false;
     const l = lin >>> 0;
-    if (this.trace) this.trace(`${t.name} ${l.toString(16).padStart(8, '0')} ${this.symbols.describe(l) ?? ''}`);
+    if (this.stopsAt(t, l)) return true;
+    if (this.trace) this.trace({ kind: 'instruction', target: t, linear: l });
+    return false;
+  }
+
+  /** Whether a step goal, catchpoint or breakpoint stops `t` before the instruction at `l`. */
+  private stopsAt(t: DebugTarget, l: number): boolean {
     if (this.goal && this.goal.target === t && this.goal.until(t, l)) { this.stop({ kind: 'step' }, t); return true; }
     for (const c of this.catchpoints) {
       if (c.kind !== 'cr3' || !c.enabled || (c.vm !== null && c.vm !== t.id)) continue;
@@ -431,13 +486,16 @@ export class Debugger {
     return v;
   }
 
-  private atException(vector: number): void {
+  /** An exception or interrupt is being delivered: stop at the first instruction of its handler. */
+  private atEvent(kind: 'exception' | 'interrupt', vector: number): void {
     const t = this.running();
     if (t === null || this.pending) return;
     for (const c of this.catchpoints) {
-      if (c.kind !== 'exception' || !c.enabled || (c.vector !== null && c.vector !== vector) || (c.vm !== null && c.vm !== t.id)) continue;
+      if (c.kind !== kind || !c.enabled || (c.vector !== null && c.vector !== vector) || (c.vm !== null && c.vm !== t.id)) continue;
       c.hits++;
-      this.stop({ kind: 'catch-exception', catchpoint: c, vector, pc: (t.segment(1).base + this.cpu.insnStart) >>> 0 }, t);
+      // An exception's instruction; for an interrupt, where it interrupts the guest.
+      const pc = (t.segment(1).base + (kind === 'exception' ? this.cpu.insnStart : this.cpu.eip)) >>> 0;
+      this.stop(kind === 'exception' ? { kind: 'catch-exception', catchpoint: c, vector, pc } : { kind: 'catch-interrupt', catchpoint: c, vector, pc }, t);
       this.cpu.breakPending = true;
       return;
     }
@@ -455,7 +513,7 @@ export class Debugger {
     };
     this.exits.push(rec);
     if (this.exits.length > HISTORY) this.exits.splice(0, this.exits.length - HISTORY);
-    if (this.trace) this.trace(`${t.name} exit ${rec.name} at ${rec.guestRip.toString(16).padStart(8, '0')} ${describeExit(rec)}${mine ? ' (debugger)' : ''}`);
+    if (this.trace && !mine) this.trace({ kind: 'exit', target: t, exit: rec });
     if (mine || this.pending) return;
     for (const c of this.catchpoints) {
       if (!c.enabled || (c.vm !== null && c.vm !== vm.id)) continue;
