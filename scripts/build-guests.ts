@@ -15,6 +15,7 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
 }
 
 let failed = false;
+const width = Math.max(...GUEST_IMAGES.map((g) => g.image.length)) + 1;
 for (const guest of GUEST_IMAGES) {
   try {
     const r = assembleGuest(guest);
@@ -23,7 +24,7 @@ for (const guest of GUEST_IMAGES) {
     mkdirSync(dirname(out), { recursive: true });
     writeAtomically(out, r.binary);
     writeAtomically(out.replace(/\.img$/, '.sym'), JSON.stringify(r.symbols, null, 1) + '\n');
-    console.log(`${guest.image.padEnd(22)} ${String(r.binary.length).padStart(6)} bytes  ${guest.what}`);
+    console.log(`${guest.image.padEnd(width)} ${String(r.binary.length).padStart(6)} bytes  ${guest.what}`);
   } catch (e) {
     if (!(e instanceof AssemblyError)) throw e;
     for (const d of e.diagnostics) console.error(formatDiagnostic(d));

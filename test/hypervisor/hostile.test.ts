@@ -1,0 +1,173 @@
+/**
+ * Hostile guests (guests/hostile/, every variant in HOSTILE_IMAGES) under the hypervisor, each on
+ * the one CPU beside the well-behaved neighbour (guests/hostile/neighbour.asm). For every one:
+ * the hypervisor never throws; the neighbour prints exactly what it prints alone, ends with every
+ * byte of its memory as alone, and finishes within twice its time alone (plus two slices); host
+ * memory that no VM owns is untouched; and the hostile VM ends as expected, either stopped with
+ * the hypervisor's report of why, or contained: still running when the neighbour is done.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { Hypervisor } from '../../hypervisor/hypervisor.js';
+import { runVms } from '../../hypervisor/cli/run.js';
+import { ExitCode } from '../../hypervisor/cli/exit-codes.js';
+import type { Vm } from '../../hypervisor/vm.js';
+import { assembleGuest, GUEST_IMAGES, HOSTILE_IMAGES, ROOT, type GuestImage } from '../../scripts/guest-images.js';
+import { parseTap } from '../kernels/run-kernel.js';
+
+const MEMORY = 4 << 20;
+const SLICE = 20_000;
+/** hv.run() is called in chunks of this many guest instructions until the neighbour is done. */
+const CHUNK = 50_000;
+/** Guest instructions (both VMs) by which the neighbour must be done. */
+const LIMIT = 4_000_000;
+
+const NEIGHBOUR = GUEST_IMAGES.find((g) => g.image === 'guests/hostile/neighbour.img')!;
+const binaries = new Map<GuestImage, Uint8Array>();
+const binary = (g: GuestImage): Uint8Array => {
+  let b = binaries.get(g);
+  if (!b) binaries.set(g, b = assembleGuest(g).binary);
+  return b;
+};
+
+const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+const instructions = (hv: Hypervisor, vm: Vm): number => { const v = hv.vcpuOf(vm); return v.executed + v.emulated; };
+
+/** Host memory no VM owns: below the frame allocator's first frame, and above its last. */
+function unownedHostMemory(hv: Hypervisor): string {
+  const u8 = hv.cpu.mem.u8;
+  return sha(u8.subarray(0, 0x100000)) + sha(u8.subarray(hv.frames.used, hv.cpu.mem.ramSize));
+}
+
+interface Run {
+  hv: Hypervisor;
+  hostile: Vm;
+  neighbour: Vm;
+  out: { hostile: string; neighbour: string };
+  /** The neighbour's VM time (ns) when it stopped. */
+  neighbourDoneNs: number;
+}
+
+/** Boots `guests` (the neighbour last) and runs them until the neighbour stops or LIMIT passes. */
+function run(guests: readonly GuestImage[], engine: 'blocks' | 'interpret' = 'blocks'): Run & { before: string } {
+  const hv = new Hypervisor({ ramSize: guests.length * MEMORY + (8 << 20), slice: SLICE, engine });
+  const texts = guests.map(() => '');
+  const vms = guests.map((g, i) => hv.createVm({ name: i === guests.length - 1 ? 'neighbour' : 'hostile', memory: MEMORY,
+    console: (b) => { texts[i] += Buffer.from(b).toString('latin1'); } }));
+  guests.forEach((g, i) => hv.bootMultiboot(vms[i]!, binary(g)));
+  const before = unownedHostMemory(hv);
+  const neighbour = vms[vms.length - 1]!;
+  let neighbourDoneNs = NaN;
+  hv.observer = (vm) => {
+    if (vm === neighbour && vm.stop !== null && Number.isNaN(neighbourDoneNs)) neighbourDoneNs = vm.now();
+  };
+  while (neighbour.stop === null && hv.guestInstructions < LIMIT) {
+    if (hv.run(CHUNK).kind === 'all-stopped') break;
+  }
+  const out = { hostile: texts[0]!, neighbour: texts[texts.length - 1]! };
+  return { hv, hostile: vms[0]!, neighbour, out, neighbourDoneNs, before };
+}
+
+let alone: { out: string; memory: string; doneNs: number; instructions: number } | null = null;
+function neighbourAlone() {
+  if (!alone) {
+    const r = run([NEIGHBOUR]);
+    alone = { out: r.out.neighbour, memory: sha(r.neighbour.ram.view()), doneNs: r.neighbourDoneNs, instructions: instructions(r.hv, r.neighbour) };
+  }
+  return alone;
+}
+
+/** The guest's TAP report passed (self-checking hostile guests). */
+function expectTapPassed(text: string): void {
+  const tap = parseTap(text);
+  expect(tap.failed, text).toEqual([]);
+  expect(tap.bailOut, text).toBeNull();
+  expect(tap.plan, text).toBe(tap.passed.length);
+  expect(tap.passed.length).toBeGreaterThan(10);
+}
+
+const outside = (access: string, gpa: string, linear: string) =>
+  ({ kind: 'crash', reason: `${access} of guest-physical ${gpa} (linear ${linear}), outside the VM's memory` });
+
+/** What each hostile image must come to; every image in HOSTILE_IMAGES has an entry. */
+const EXPECTED: Record<string, (r: Run) => void> = {
+  'guests/hostile/memory.img': (r) => {
+    expect(r.out.hostile).toContain('filled, pages reading back the pattern: 768\n');
+    expect(r.hostile.stop).toEqual(outside('write', '0x400000', '0x400000'));
+  },
+  'guests/hostile/memory-straddle.img': (r) => expect(r.hostile.stop).toEqual(outside('write', '0x400000', '0x400000')),
+  'guests/hostile/memory-top.img': (r) => expect(r.hostile.stop).toEqual(outside('write', '0xfffffffc', '0xfffffffc')),
+  'guests/hostile/memory-mmio-add.img': (r) => expect(r.hostile.stop).toEqual({
+    kind: 'crash', reason: 'MMIO read at guest-physical 0xfe000000: ADD is not a load or store the hypervisor emulates' }),
+  'guests/hostile/memory-mmio-stos.img': (r) => expect(r.hostile.stop).toEqual({
+    kind: 'crash', reason: 'MMIO write at guest-physical 0xfe000000: STOSD is not a load or store the hypervisor emulates' }),
+  'guests/hostile/pagetables.img': (r) => {
+    // A store through a PTE aliasing the MMIO UART reaches the UART; the hypervisor's own page
+    // walk (for REP OUTSB) meets a page table outside memory and injects #PF, as KVM's does.
+    expect(r.out.hostile).toContain('through it\n!\n');
+    expect(r.out.hostile).toContain('the guest saw vector 14, CR2 0x00c00000\n');
+    expect(r.hostile.stop).toEqual(outside('write', '0x400000', '0x801000'));
+  },
+  'guests/hostile/pagetables-pde.img': (r) => expect(r.hostile.stop).toEqual(outside('read', '0x400000', '0xc00000')),
+  'guests/hostile/pagetables-cr3.img': (r) => expect(r.hostile.stop).toMatchObject({ kind: 'crash', reason: expect.stringMatching(/^read of guest-physical 0xf0000000 \(linear 0x[0-9a-f]+\), outside/) }),
+  'guests/hostile/pagetables-pse.img': (r) => expect(r.hostile.stop).toEqual(outside('read', '0xc0000000', '0xc00000')),
+  'guests/hostile/pagetables-insb.img': (r) => expect(r.hostile.stop).toEqual({
+    kind: 'crash', reason: 'string I/O on port 0x3f8 touched guest-physical 0x400000, outside guest memory' }),
+  'guests/hostile/vmx.img': (r) => {
+    expectTapPassed(r.out.hostile);
+    expect(r.hostile.stop).toEqual({ kind: 'exit', status: 1 });
+  },
+  'guests/hostile/hypercalls.img': (r) => {
+    expectTapPassed(r.out.hostile);
+    expect(r.out.hostile).toContain('hostile hypercalls: a good CONSOLE_WRITE\n');
+    expect(r.out.hostile).not.toContain('written by ring 3');
+    expect(r.hostile.stop).toEqual({ kind: 'exit', status: 1 });
+  },
+  'guests/hostile/loop.img': (r) => {
+    expect(r.hostile.stop).toBeNull();
+    // It had the CPU whenever the neighbour did not want it: at least as much as the neighbour.
+    expect(instructions(r.hv, r.hostile)).toBeGreaterThan(instructions(r.hv, r.neighbour));
+  },
+  'guests/hostile/loop-halt.img': (r) => expect(r.hostile.stop).toEqual({ kind: 'halted' }),
+  'guests/hostile/triple.img': (r) => expect(r.hostile.stop).toEqual({ kind: 'triple-fault' }),
+};
+
+describe('hostile guests beside a well-behaved one', () => {
+  test('every hostile source is built, and every image has an expected outcome', () => {
+    const sources = readdirSync(join(ROOT, 'guests', 'hostile')).filter((f) => f.endsWith('.asm') && f !== 'neighbour.asm');
+    expect(new Set(HOSTILE_IMAGES.map((g) => g.source.replace('guests/hostile/', '')))).toEqual(new Set(sources));
+    expect(HOSTILE_IMAGES.map((g) => g.image).sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  test('the neighbour alone: its output, and a run long enough to share', () => {
+    const a = neighbourAlone();
+    expect(a.out).toBe('neighbour: 3512 primes below 32768\nneighbour: 5 timer ticks, done\n');
+    expect(a.instructions).toBeGreaterThan(300_000);
+  });
+
+  for (const guest of HOSTILE_IMAGES) {
+    test(`${guest.image.replace('guests/hostile/', '')}: ${guest.what}`, () => {
+      const a = neighbourAlone();
+      const r = run([guest, NEIGHBOUR]);
+      expect(r.out.neighbour).toBe(a.out);
+      expect(r.neighbour.stop).toEqual({ kind: 'exit', status: 1 });
+      expect(sha(r.neighbour.ram.view())).toBe(a.memory);
+      expect(r.neighbourDoneNs).toBeLessThanOrEqual(2 * a.doneNs + 2 * SLICE * r.hv.nsPerInstruction);
+      expect(unownedHostMemory(r.hv)).toBe(r.before);
+      EXPECTED[guest.image]!(r);
+    });
+  }
+
+  test('trapvisor run reports how each VM ended', async () => {
+    let stderr = '';
+    const io = { stdout: () => {}, stderr: (t: string) => { stderr += t; }, stdin: null };
+    const code = await runVms([join(ROOT, 'guests/hostile/triple.asm'), join(ROOT, 'guests/hostile/memory.asm'), join(ROOT, NEIGHBOUR.source)],
+      { mem: '4M', cmdline: '', engine: 'blocks', include: [] }, io);
+    expect(code).toBe(ExitCode.GUEST_CRASHED);
+    expect(stderr).toMatch(/^triple +1 +\d+ +[\d.]+% +\d+ +triple fault$/m);
+    expect(stderr).toMatch(/^memory +1 +\d+ +[\d.]+% +\d+ +stopped: write of guest-physical 0x400000 \(linear 0x400000\), outside the VM's memory$/m);
+    expect(stderr).toMatch(/^neighbour +1 +\d+ +[\d.]+% +\d+ +exited with status 1$/m);
+  });
+});
