@@ -45,6 +45,7 @@ export const HOSTILE_IMAGES: readonly GuestImage[] = [
   hostile('memory', 'fills all of its memory, then stores the first dword past the end'),
   hostile('memory', '... then a dword straddling the end of memory', { define: 'BEYOND', value: '1', suffix: 'straddle' }),
   hostile('memory', '... then the last dword below 4 GiB', { define: 'BEYOND', value: '2', suffix: 'top' }),
+  hostile('memory', '... then a dword straddling the end of the MMIO UART page', { define: 'BEYOND', value: '3', suffix: 'mmio-straddle' }),
   hostile('memory', '... then an ADD (read-modify-write) on the MMIO UART', { define: 'BEYOND', value: '4', suffix: 'mmio-add' }),
   hostile('memory', '... then REP STOSD over the MMIO UART page and past it', { define: 'BEYOND', value: '5', suffix: 'mmio-stos' }),
   hostile('pagetables', 'page tables pointing outside its memory; a store through a PTE past the end'),

@@ -62,18 +62,24 @@ export function handleMmio(ctx: ExitContext, ev: Extract<GuestExit, { kind: 'ept
   const op = d.form.op;
   const [dst, src] = d.form.operands as [string, string];
   const regs = vcpu.regs;
+  const store = op === 'MOV' && (dst[0] === 'E' || dst[0] === 'O');
+  const load = !store && (op === 'MOV' || op === 'MOVZX' || op === 'MOVSX') && (src[0] === 'E' || src[0] === 'O');
+  if (!store && !load) return fail(`${d.form.mnemonic} is not a load or store the hypervisor emulates`);
+  const w = width(d, store ? dst : src);
+  // The processor reports the first byte that faulted; the rest of the access must lie in the
+  // same device, or it reaches guest-physical memory that is neither RAM nor a device.
+  const device = vm.mmio.find(ev.gpa);
+  if (device === undefined || ev.gpa + w / 8 > device.base + device.length) {
+    return fail(`a ${w / 8}-byte access runs past the device's range into unbacked guest-physical 0x${(ev.gpa + w / 8 - 1).toString(16)}`);
+  }
   vm.sync();
-  if (op === 'MOV' && (dst[0] === 'E' || dst[0] === 'O')) {
-    const w = width(d, dst);
+  if (store) {
     const value = src[0] === 'I' ? d.imm & (w === 32 ? -1 : (1 << w) - 1) : src[0] === 'G' ? readReg(regs, d.reg, w) : readReg(regs, 0, w);
     vm.mmio.mmioWrite(ev.gpa, (w / 8) as AccessSize, value >>> 0);
-  } else if ((op === 'MOV' || op === 'MOVZX' || op === 'MOVSX') && (src[0] === 'E' || src[0] === 'O')) {
-    const sw = width(d, src), dw = width(d, dst);
-    let value = vm.mmio.mmioRead(ev.gpa, (sw / 8) as AccessSize);
-    if (op === 'MOVSX') value = sw === 8 ? (value << 24) >> 24 : (value << 16) >> 16;
-    writeReg(regs, dst[0] === 'G' ? d.reg : 0, dw, value);
   } else {
-    return fail(`${d.form.mnemonic} is not a load or store the hypervisor emulates`);
+    let value = vm.mmio.mmioRead(ev.gpa, (w / 8) as AccessSize);
+    if (op === 'MOVSX') value = w === 8 ? (value << 24) >> 24 : (value << 16) >> 16;
+    writeReg(regs, dst[0] === 'G' ? d.reg : 0, width(d, dst), value);
   }
   vcpu.rip = (vcpu.rip + d.length) >>> 0;
   vcpu.emulated++;

@@ -99,6 +99,8 @@ const EXPECTED: Record<string, (r: Run) => void> = {
   },
   'guests/hostile/memory-straddle.img': (r) => expect(r.hostile.stop).toEqual(outside('write', '0x400000', '0x400000')),
   'guests/hostile/memory-top.img': (r) => expect(r.hostile.stop).toEqual(outside('write', '0xfffffffc', '0xfffffffc')),
+  'guests/hostile/memory-mmio-straddle.img': (r) => expect(r.hostile.stop).toEqual({ kind: 'crash',
+    reason: "MMIO write at guest-physical 0xfe000ffe: a 4-byte access runs past the device's range into unbacked guest-physical 0xfe001001" }),
   'guests/hostile/memory-mmio-add.img': (r) => expect(r.hostile.stop).toEqual({
     kind: 'crash', reason: 'MMIO read at guest-physical 0xfe000000: ADD is not a load or store the hypervisor emulates' }),
   'guests/hostile/memory-mmio-stos.img': (r) => expect(r.hostile.stop).toEqual({
