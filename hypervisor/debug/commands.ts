@@ -438,14 +438,20 @@ export class CommandInterpreter {
     return { lines, json: Object.fromEntries(counts.map(([r, n]) => [Object.entries(ExitReason).find(([, v]) => v === r)?.[0] ?? String(r), n])) };
   }
 
+  /** Every VM as the scheduler sees it: state, where it is, its instructions and share of them, exits, weight and virtual runtime. */
   private vms(): CommandResult {
     const lines: string[] = [], json: unknown[] = [];
+    const total = this.dbg.targets.reduce((n, t) => n + t.retired(), 0);
+    const hv = this.dbg.hv;
     for (const t of this.dbg.targets) {
       const state = t.stopped() ?? (t.vcpu?.halted ? 'halted (blocked)' : 'runnable');
       const pc = this.dbg.pc(t);
-      const entry = { id: t.id, name: t.name, state, pc, retired: t.retired(), exits: t.vm ? t.vm.totalExits : 0, weight: t.vm?.weight ?? 1, current: t === this.dbg.current };
+      const exits = t.vm ? [...this.dbg.exitCounts(t.vm).values()].reduce((a, b) => a + b, 0) : 0; // the guest's, not the debugger's stops
+      const retired = t.retired(), share = total === 0 ? 0 : (100 * retired) / total;
+      const vruntime = hv && t.vcpu ? Math.round(hv.scheduler.virtualRuntime(t.vcpu)) : null;
+      const entry = { id: t.id, name: t.name, state, pc, retired, share, exits, weight: t.vm?.weight ?? 1, vruntime, current: t === this.dbg.current };
       json.push(entry);
-      lines.push(`${t === this.dbg.current ? '*' : ' '} ${t.id} ${t.name.padEnd(12)} ${state.padEnd(18)} pc=${hex(pc)}${this.symText(pc)} instructions=${entry.retired} exits=${entry.exits} weight=${entry.weight}`);
+      lines.push(`${t === this.dbg.current ? '*' : ' '} ${t.id} ${t.name.padEnd(12)} ${state.padEnd(18)} pc=${hex(pc)}${this.symText(pc)} instructions=${retired} (${share.toFixed(1)}%) exits=${exits} weight=${entry.weight}${vruntime !== null ? ` vruntime=${vruntime}` : ''}`);
     }
     return { lines, json };
   }

@@ -322,7 +322,8 @@ export class Debugger {
 
   /** Resumes with hooks installed; returns why it stopped. */
   private resume(goal: StepGoal | null, budget: number): StopEvent {
-    if (this.current.stopped()) return { reason: { kind: 'exited', why: this.current.stopped()! }, target: this.current };
+    // A step needs the current target alive; continue, any VM (the others run on).
+    if (this.current.stopped() && (goal !== null || this.targets.every((t) => t.stopped()))) return { reason: { kind: 'exited', why: this.current.stopped()! }, target: this.current };
     this.goal = goal;
     this.pending = null;
     this.skip = this.lastStopWasBreak || goal !== null ? { target: this.current, retired: this.current.retired() } : null;
@@ -497,6 +498,7 @@ export class Debugger {
       const pc = (t.segment(1).base + (kind === 'exception' ? this.cpu.insnStart : this.cpu.eip)) >>> 0;
       this.stop(kind === 'exception' ? { kind: 'catch-exception', catchpoint: c, vector, pc } : { kind: 'catch-interrupt', catchpoint: c, vector, pc }, t);
       this.cpu.breakPending = true;
+      this.cpu.updateDebugHooks(); // with no other hook set, the CPU would not look at breakPending
       return;
     }
   }

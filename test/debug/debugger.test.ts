@@ -5,6 +5,9 @@
  * instruction, `catch exit io` stops at the UART write with its qualification, the EPT walk shows
  * the VM's frames, and being attached changes nothing the guest can see.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { session } from './session.js';
 
@@ -117,5 +120,141 @@ describe('debugger under the hypervisor', () => {
     plain.run('c');
     expect(s.console()).toBe(plain.console());
     expect(s.dbg.current.retired()).toBe(plain.dbg.current.retired());
+  });
+});
+
+const SLEEPER = 'test/hypervisor/multi/sleeper.asm';
+const PAGING = 'test/kernels/paging.asm';
+
+describe.each(['bare', 'vm'] as const)('debugger on a guest with interrupts and memory writes (%s)', (mode) => {
+  it('a write watchpoint stops right after the writing instruction, with old and new values', () => {
+    const s = session(SLEEPER, mode);
+    const ticks = s.dbg.symbols.lookup('ticks')!, timer = s.dbg.symbols.lookup('timer')!;
+    expect(s.run('watch *(int*)ticks')[0]).toBe('Hardware watchpoint 1: *(int*)ticks');
+    const stop = s.run('continue');
+    expect(stop[1]).toBe(`write of 4 bytes at 0x${ticks.toString(16).padStart(8, '0')} by the instruction at 0x${(timer + 1).toString(16).padStart(8, '0')} <timer+0x1>: file test/hypervisor/multi/sleeper.asm, line 49.`);
+    expect(stop.slice(2, 4)).toEqual(['Old value = 0x0', 'New value = 0x1']);
+    expect(stop.at(-1)).toMatch(/^=> 0x[0-9a-f]+ <timer\+0x7>:\tmov al,0x20$/);
+    expect(s.run('continue').slice(2, 4)).toEqual(['Old value = 0x1', 'New value = 0x2']);
+    // A read-only access to the same word (cmp in the wait loop) does not stop a write watchpoint:
+    // both stops above were at the INC in the handler.
+    expect(s.dbg.watchpoints[0]!.hits).toBe(2);
+  });
+
+  it('catch interrupt stops at the handler of the timer interrupt (the PIC\'s on the bare machine, injected under the hypervisor)', () => {
+    const s = session(SLEEPER, mode);
+    expect(s.run('catch interrupt 0x20')).toEqual(['Catchpoint 1 (interrupt 0x20)']);
+    const stop = s.run('c');
+    expect(stop[0]).toMatch(/^Catchpoint 1 \(interrupt 0x20\) delivered at 0x[0-9a-f]+ <start\.wait\+0x1>/); // after the HLT
+    expect(stop.at(-1)).toMatch(/^=> 0x[0-9a-f]+ <timer>:\tpush eax$/);
+    expect(s.dbg.evaluate('*(int*)ticks')).toBe(0);
+    s.run('nexti'); s.run('nexti');
+    expect(s.dbg.evaluate('*(int*)ticks')).toBe(1);
+    expect(s.run('info idt 0x21').at(-1)).toMatch(/^vector 32 +interrupt gate 0x0008:0x[0-9a-f]+ <timer> dpl=0$/);
+    expect(s.run('info tss')[0]).toMatch(/^tr 0x0028 base=0x[0-9a-f]+ limit=0x[0-9a-f]+ link=0x0000$/);
+  });
+
+  it('nexti steps over a call, finish runs to the return', () => {
+    const s = session(SLEEPER, mode);
+    s.run('stepi');
+    expect(s.run('x/i $pc')[0]).toMatch(/call serial_init/);
+    const after = s.dbg.pc() + 5;
+    s.run('nexti');
+    expect(s.dbg.pc()).toBe(after);
+    expect(s.run('x/i $pc')[0]).toMatch(/call system_init/);
+    s.run('stepi');
+    expect(s.dbg.pc()).toBe(s.dbg.symbols.lookup('system_init'));
+    s.run('finish');
+    expect(s.dbg.pc()).toBe(after + 5);
+  });
+});
+
+describe('debugger under the hypervisor: paging, several VMs, trace, hypercalls', () => {
+  it('walks guest paging and then EPT, entry by entry, without setting accessed bits', () => {
+    const s = session(PAGING, 'vm');
+    const vm = s.dbg.current.vm!;
+    s.run('break paging_on');
+    s.run('c');
+    s.run('finish'); // paging is on from here
+    const pdeBefore = s.dbg.evaluate('*(int*)0x300008');
+    const lines = s.run('info translate 0x800123');
+    expect(lines.slice(0, 4)).toEqual([
+      'linear 0x00800123: guest paging CR3=0x00300000',
+      `  PDE    at guest-physical 0x00300008 = 0x00303007 [P W U]`,
+      `  PTE    at guest-physical 0x00303000 = 0x00501007 [P W U]`,
+      '  -> guest-physical 0x00501123',
+    ]);
+    // Then the EPT: each entry names the host frame of the next table, the last the guest page's frame.
+    const ept = lines.slice(5, 9).map((l) => /at host-physical 0x([0-9a-f]+) = 0x([0-9a-f]+)/.exec(l)!.slice(1).map((h) => parseInt(h, 16)));
+    for (let i = 0; i < 3; i++) expect(ept[i + 1]![0]! & ~0xfff).toBe(ept[i]![1]! & ~0xfff);
+    expect(ept[3]![1]! & ~0xfff).toBe(vm.ram.hostBase + 0x501000);
+    expect(lines[9]).toBe(`  -> host-physical 0x${(vm.ram.hostBase + 0x501123).toString(16).padStart(8, '0')}`);
+    expect(s.run('info ept 0x501123')).toEqual(lines.slice(4));
+    expect(s.dbg.evaluate('*(int*)0x300008')).toBe(pdeBefore); // the walk set no accessed bit
+    expect(s.run('x/xw 0x800000')).toEqual(['0x00800000:\t0x22222222']); // FRAME_B, through the guest's paging
+    expect(s.run('xp/xw 0x501000')).toEqual(['0x00501000:\t0x22222222']);
+    expect(s.run('info translate 0x1000000')[2]).toBe('  -> not present (PDE)');
+  });
+
+  it('several VMs: info vms, vm N, breakpoints per VM', () => {
+    const s = session([HELLO, HELLO], 'vm');
+    expect(s.run('info vms')).toEqual([
+      '* 0 guest        runnable           pc=0x00100020 <start> instructions=0 (0.0%) exits=0 weight=1 vruntime=0',
+      '  1 guest1       runnable           pc=0x00100020 <start> instructions=0 (0.0%) exits=0 weight=1 vruntime=0',
+    ]);
+    s.run('break *0x10002a vm 1 if $al == 0x6c');
+    expect(s.run('c')[0]).toBe('Breakpoint 1, start.next+0x1');
+    expect(s.dbg.current.id).toBe(1);
+    expect(s.console(1)).toBe('He');
+    // VM 0 ran first, through the same address 71 times, and was never stopped there.
+    expect(s.console(0)).toBe('Hello from a full-virtualized guest: every byte is an OUT to the UART.\n');
+    expect(s.dbg.breakpoints[0]!.hits).toBe(1);
+    expect(s.run('info vms')).toEqual([
+      // vruntime: instructions plus the scheduler's charge for each exit, over the weight
+      '  0 guest        exited with status 1 pc=0x00100037 <start.next+0xe> instructions=288 (96.3%) exits=72 weight=1 vruntime=36288',
+      '* 1 guest1       runnable           pc=0x0010002a <start.next+0x1> instructions=11 (3.7%) exits=2 weight=1 vruntime=1511',
+    ]);
+    expect(s.run('vm 0')).toEqual(['[Switching to VM 0 (guest)]']);
+    expect(s.run('info registers eip')[0]).toMatch(/^eip +0x100037 /);
+    expect(s.run('stepi')).toEqual(['[guest] exited with status 1']); // this one is done
+    s.run('delete');
+    s.run('c'); // the other one runs on
+    expect(s.console(1)).toBe(s.console(0));
+    expect(() => s.run('vm 7')).toThrow('no VM 7 (see info vms)');
+  });
+
+  it('trace on FILE: every instruction as it executes, with the exits in between', () => {
+    const s = session(HELLO, 'vm');
+    const file = join(mkdtempSync(join(tmpdir(), 'tv-trace-')), 'trace.txt');
+    expect(s.run(`trace on ${file}`)).toEqual([`tracing instructions and exits to ${file}`]);
+    s.run('break *0x10002b');
+    s.run('c');
+    s.run('stepi');
+    s.run('trace off');
+    s.run('c');
+    expect(readFileSync(file, 'utf8').split('\n')).toEqual([
+      '0x00100020 <start>:\tmov esi,0x100038',
+      '0x00100025 <start+0x5>:\tmov dx,0x3f8',
+      '0x00100029 <start.next>:\tlodsb',
+      '0x0010002a <start.next+0x1>:\tout dx,al',
+      '-- exit IO_INSTRUCTION at 0x0010002a: out port 0x03f8 size 1 value 0x48',
+      '0x0010002b <start.next+0x2>:\tcmp esi,0x10007f',
+      '',
+    ]);
+  });
+
+  it('catch hypercall stops at the PV guest\'s CONSOLE_WRITE', () => {
+    const s = session('guests/hello/pv.img', 'vm');
+    s.run('catch hypercall');
+    const stop = s.run('c');
+    expect(stop[0]).toMatch(/^Catchpoint 1 \(exit VMCALL\), reason 18: hypercall \d+$/);
+    expect(s.console()).toMatch(/^Hello/);
+    expect(s.run('info exit-counts')).toContain('VMCALL                      1');
+  });
+
+  it('reverse commands say so when no time-travel engine is attached', () => {
+    const s = session(HELLO, 'bare');
+    expect(() => s.run('reverse-stepi')).toThrow(/does not support reverse execution/);
+    expect(s.run('help').join('\n')).toContain('catch exit [REASON]');
   });
 });
