@@ -5,6 +5,8 @@
  * - The target description (`qXfer:features:read:target.xml`) is i386's core feature with its 32
  *   registers (GDB's register numbering; the x87 ones are reported unavailable: the CPU has no FPU)
  *   plus CR0, CR2, CR3 and CR4 in a feature of our own, so no `set architecture` is needed.
+ * - The image's labels reach GDB as an ELF (elf-symbols.ts) it reads as the target's executable
+ *   (qXfer:exec-file:read, then vFile open/pread/fstat/close), so `break start` needs no `file`.
  * - Memory is guest-linear (through the guest's paging, never touching a device); Z0/Z1 are the
  *   debugger's breakpoints (guest memory is never patched), Z2-Z4 its watchpoints.
  * - Each VM is a thread (id = its place in `info vms` + 1); `Hg` picks the one registers and
