@@ -60,6 +60,7 @@ export class TimeTravel {
   constructor(private readonly hv: Hypervisor, readonly vm: Vm, options: TimeTravelOptions = {}) {
     if (hv.vms.length !== 1) throw new Error('time travel needs the VM alone on its hypervisor');
     this.interval = options.interval ?? 100_000;
+    if (!Number.isInteger(this.interval) || this.interval < 1) throw new RangeError(`checkpoint interval ${this.interval}: a whole number of instructions, at least 1`);
     this.maxCheckpoints = Math.max(4, options.maxCheckpoints ?? 256);
     this.checkpoint();
   }

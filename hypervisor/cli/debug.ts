@@ -19,6 +19,7 @@ import { CommandError, CommandInterpreter, type CommandResult } from '../debug/c
 import { Debugger } from '../debug/debugger.js';
 import { ExpressionError } from '../debug/expression.js';
 import { closeGdbServer, startGdbServer } from '../debug/gdb-server.js';
+import { TimeTravelReverse } from '../debug/reverse.js';
 import { Symbols } from '../debug/symbols.js';
 import { Hypervisor } from '../hypervisor.js';
 import { buildBootInfo, ImageError, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from '../loader/multiboot.js';
@@ -37,6 +38,10 @@ export interface DebugOptions {
   gdb?: string;
   mem: string;
   include: string[];
+  /** Record for reverse execution (on unless --no-record). */
+  record?: boolean;
+  /** Guest instructions between checkpoints (default 1,000,000). */
+  recordInterval?: string;
 }
 
 export interface DebugIo {
@@ -101,6 +106,12 @@ export async function runDebug(images: string[], opts: DebugOptions, io: DebugIo
     io.console(dbg.targets[i]?.name ?? '', bytes);
     if (bytes.length > 0) consoleMidLine = bytes[bytes.length - 1] !== 10;
   });
+  // Reverse execution (reverse-stepi, reverse-continue, GDB's bs/bc) for a VM alone under the hypervisor.
+  if (opts.record !== false && dbg.hv !== null && dbg.hv.vms.length === 1) {
+    const interval = parseNumber(opts.recordInterval ?? '1000000', '--record-interval');
+    if (interval < 1) throw new UserError('--record-interval: at least 1 instruction', ExitCode.USAGE);
+    new TimeTravelReverse(dbg, { interval });
+  }
   const cli = new CommandInterpreter(dbg);
   const chalk = new Chalk({ level: io.tty && !opts.json ? 1 : 0 });
   let failed = false;
@@ -227,6 +238,8 @@ export function registerDebug(program: Command): void {
     .option('--json', 'one JSON object per command on stdout (the guest console in its "console" field)')
     .option('--gdb <[host:]port>', 'serve GDB\'s remote protocol (127.0.0.1 unless a host is given), after any -ex commands')
     .option('--mem <size>', 'memory of each VM', '32M')
+    .option('--no-record', 'no checkpoints, so no reverse execution (it needs one VM under the hypervisor)')
+    .option('--record-interval <n>', 'guest instructions between the checkpoints reverse execution restarts from (default 1000000)')
     .option('-I, --include <dir>', 'include directory for .asm images (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
     .action(runAction(async (images: string[], opts: DebugOptions) => runDebug(images, opts, {
       stdout: (s) => process.stdout.write(s),

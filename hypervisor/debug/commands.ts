@@ -13,6 +13,7 @@ import { decodeEflags } from '../cli/report.js';
 import { describeExit, registerValue, setRegister, type Debugger, type ReverseExecution, type StopEvent, type WatchAccess } from './debugger.js';
 import { memoryLvalue } from './expression.js';
 import { readLinear, walkGuest, walkTargetEpt, writeLinear } from './page-walk.js';
+import { TimeTravelReverse } from './reverse.js';
 import { GPR_NAMES, SEGMENT_NAMES, VmTarget, type DebugTarget } from './target.js';
 
 export interface CommandResult {
@@ -306,6 +307,7 @@ export class CommandInterpreter {
       case 'exits': return this.exitsCmd(arg ? this.num(arg) : 10);
       case 'exit-counts': case 'exitstats': case 'kvm-stat': return this.exitCounts();
       case 'vms': case 'threads': return this.vms();
+      case 'record': return this.record();
       case 'b': case 'break': case 'breakpoints': case 'watchpoints': return this.listPoints();
       case 'line': {
         const a = arg ? this.location(arg).address : this.dbg.pc(t);
@@ -439,6 +441,25 @@ export class CommandInterpreter {
   }
 
   /** Every VM as the scheduler sees it: state, where it is, its instructions and share of them, exits, weight and virtual runtime. */
+  /** `info record`: what reverse execution holds. */
+  private record(): CommandResult {
+    const r = this.dbg.reverse;
+    if (!(r instanceof TimeTravelReverse)) return { lines: ['No recording is active (reverse execution needs one VM under the hypervisor; see --no-record).'], json: { active: false } };
+    const tt = r.timeTravel;
+    const json = {
+      active: true, position: tt.position, earliest: tt.earliest, interval: tt.interval, checkpoints: tt.checkpointPositions.length,
+      checkpointBytes: tt.checkpointBytes, inputs: tt.inputs.length, replays: tt.replays, replayedInstructions: tt.replayedInstructions,
+    };
+    return {
+      lines: [
+        `Recording: checkpoints every ${tt.interval} instructions, ${json.checkpoints} held (${(json.checkpointBytes / 1024).toFixed(0)} KiB of guest pages, unchanged pages shared).`,
+        `Reverse execution can go back from instruction ${tt.position} to ${tt.earliest}.`,
+        `Replays so far: ${tt.replays}, re-executing ${tt.replayedInstructions} instructions; console inputs recorded: ${tt.inputs.length}.`,
+      ],
+      json,
+    };
+  }
+
   private vms(): CommandResult {
     const lines: string[] = [], json: unknown[] = [];
     const total = this.dbg.targets.reduce((n, t) => n + t.retired(), 0);
@@ -627,5 +648,5 @@ const HELP = [
   'VMX:         info translate ADDR (guest paging, then EPT), info ept GPA, info vmcs [FIELD...], info exits [N], info exit-counts',
   'VMs:         info vms, vm N',
   'changing:    set $REG = EXPR, set *(char|short|int*)ADDR = EXPR',
-  'other:       trace on FILE | trace off, reverse-stepi (rsi), reverse-continue (rc), help, quit',
+  'other:       trace on FILE | trace off, reverse-stepi (rsi) [N], reverse-continue (rc), info record, help, quit',
 ];

@@ -15,6 +15,9 @@ import { GdbSession, startGdbServer } from '../../hypervisor/debug/gdb-server.js
 import { TimeTravelReverse } from '../../hypervisor/debug/reverse.js';
 import { Symbols } from '../../hypervisor/debug/symbols.js';
 import { Hypervisor } from '../../hypervisor/hypervisor.js';
+import { PassThrough } from 'node:stream';
+import { runDebug } from '../../hypervisor/cli/debug.js';
+import { ExitCode } from '../../hypervisor/cli/exit-codes.js';
 import { session } from './session.js';
 
 const HELLO = 'guests/hello/fv.img';
@@ -173,5 +176,26 @@ describe('reverse execution in the debugger', () => {
     expect(out).toMatch(/\$2 = 0x100029/);
     expect(out).toMatch(/\$3 = 0x2badb065/); // 'e', the breakpoint hit before
     expect(s.console()).toBe('He');
+  });
+
+  it('trapvisor debug records by default: reverse commands, info record, and --no-record', async () => {
+    const hello = join(__dirname, '..', '..', 'guests', 'hello', 'fv.asm');
+    const run = async (ex: string[], extra: Record<string, unknown> = {}) => {
+      let stdout = '', stderr = '';
+      const code = await runDebug([hello], { ex, mem: '8M', include: [], recordInterval: '16', ...extra }, {
+        stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, console: () => {},
+        stdin: new PassThrough(), prompt: new PassThrough(), tty: false, onInterrupt: () => () => {},
+      });
+      return { code, stdout, stderr };
+    };
+    const r = await run(['break start.next+1', 'continue', 'continue', 'print/x $al', 'reverse-continue', 'print/x $al', 'reverse-stepi 2', 'info registers eip', 'info record']);
+    expect(r.code).toBe(ExitCode.OK);
+    expect(r.stdout).toMatch(/\$1 = 0x65[\s\S]*Breakpoint 1, start\.next\+0x1[\s\S]*\$\d+ = 0x48/);
+    expect(r.stdout).toMatch(/eip\s+0x100025/); // mov dx, 0x3f8: two instructions before the first OUT
+    expect(r.stdout).toMatch(/Recording: checkpoints every 16 instructions/);
+    expect(r.stdout).toMatch(/go back from instruction 1 to 0\.\nReplays so far: [1-9]/);
+    const off = await run(['stepi', 'reverse-stepi'], { record: false });
+    expect(off.code).toBe(ExitCode.USAGE);
+    expect(off.stderr).toMatch(/does not support reverse execution/);
   });
 });
