@@ -169,6 +169,20 @@ describe('trapvisor debug, interactive', () => {
     expect(c.out.stdout).toContain('\x1b[32m=> 0x00100025 <start+0x5>:\tmov dx,0x3f8\x1b[39m');
     expect(echoed).toContain('\x1b[1m(trapvisor) \x1b[22m');
   });
+
+  it('on a terminal, Ctrl-C (a 0x03 keypress) stops a running continue', async () => {
+    const stdin = new PassThrough();
+    const c = io({ stdin, tty: true });
+    const done = runDebug([SPIN], { ex: [], mem: '16M', include: [] }, c.io);
+    stdin.write('continue\r');
+    await sleep(100);
+    expect(c.out.stdout).not.toContain('SIGINT'); // still running
+    stdin.write('\x03');
+    while (!c.out.stdout.includes('SIGINT')) await sleep(5);
+    stdin.write('quit\r');
+    expect(await done).toBe(ExitCode.OK);
+    expect(c.out.stdout).toMatch(/Program received signal SIGINT, Interrupt\.\x1b\[39m\n.*\n\x1b\[32m=> 0x0010002[34] <start.spin/);
+  });
 });
 
 describe('trapvisor debug errors', () => {
