@@ -440,7 +440,6 @@ export class CommandInterpreter {
     return { lines, json: Object.fromEntries(counts.map(([r, n]) => [Object.entries(ExitReason).find(([, v]) => v === r)?.[0] ?? String(r), n])) };
   }
 
-  /** Every VM as the scheduler sees it: state, where it is, its instructions and share of them, exits, weight and virtual runtime. */
   /** `info record`: what reverse execution holds. */
   private record(): CommandResult {
     const r = this.dbg.reverse;
@@ -460,6 +459,7 @@ export class CommandInterpreter {
     };
   }
 
+  /** Every VM as the scheduler sees it: state, where it is, its instructions and share of them, exits, weight and virtual runtime. */
   private vms(): CommandResult {
     const lines: string[] = [], json: unknown[] = [];
     const total = this.dbg.targets.reduce((n, t) => n + t.retired(), 0);
