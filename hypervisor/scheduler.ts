@@ -1,8 +1,8 @@
 /**
  * Proportional-share scheduling of vCPUs on the one CPU, charged in exactly the guest
- * instructions each ran (never sampled): every vCPU accumulates virtual runtime = instructions /
- * weight, and the runnable vCPU with the least runs next for one slice, which the VMX preemption
- * timer enforces to the instruction. A vCPU that wakes from a block starts no further behind than
+ * instructions each ran (never sampled) plus a fixed cost per VM exit (Hypervisor.exitCost): every
+ * vCPU accumulates virtual runtime = charge / weight, and the runnable vCPU with the least runs
+ * next for one slice, which the VMX preemption timer enforces to the instruction. A vCPU that wakes from a block starts no further behind than
  * the least-advanced runnable one, so sleeping banks no credit. A guest that never halts gets its
  * share and no more: it cannot starve the others.
  */

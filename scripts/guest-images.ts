@@ -58,6 +58,11 @@ export const HOSTILE_IMAGES: readonly GuestImage[] = [
   hostile('loop', 'CLI; JMP $ forever'),
   hostile('loop', 'CLI; HLT forever', { define: 'HALT', value: '1', suffix: 'halt' }),
   hostile('triple', 'a triple fault'),
+  hostile('storm', 'interrupt storm: the PIT at its fastest periodic rate, every IRQ unmasked'),
+  hostile('storm', '... a level-triggered IRQ that is never serviced', { define: 'STORM', value: '1', suffix: 'screaming' }),
+  hostile('storm', '... both PICs reprogrammed at random meanwhile', { define: 'STORM', value: '2', suffix: 'pic' }),
+  hostile('storm', '... INT n through every vector meanwhile', { define: 'STORM', value: '3', suffix: 'int' }),
+  hostile('storm', '... a PV timer every 1 ns and events re-sent by their handler', { define: 'STORM', value: '4', suffix: 'pv' }),
 ];
 
 export const GUEST_IMAGES: readonly GuestImage[] = [

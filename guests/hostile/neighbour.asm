@@ -1,5 +1,5 @@
 ; The well-behaved guest every hostile guest runs beside: it computes (a sieve of Eratosthenes
-; over 32768 numbers), then sleeps through TICKS interrupts of a 1 kHz PIT timer (HLT between
+; over 16384 numbers), then sleeps through TICKS interrupts of a 20 kHz PIT timer (HLT between
 ; them), prints both results and powers off with status 0 (exit code 1). Its output and, at the
 ; end, every byte of its memory are the same whatever runs beside it: the timer handler stops
 ; counting at TICKS, and the stack the interrupts wrote on is cleared before the exit, so a test
@@ -14,8 +14,8 @@ org 0x100000
 %include "pit.inc"
 
 %define SIEVE   0x200000                ; one byte per number: 1 = composite
-%define LIMIT   32768
-%define TICKS   5
+%define LIMIT   16384
+%define TICKS   3
 %define STACK_BOTTOM (KERNEL_STACK_TOP - 0x1000)
 
 start:
@@ -53,13 +53,13 @@ start:
         PRINT "neighbour: "
         mov eax, edx
         call serial_dec32
-        PRINT " primes below 32768", 10
+        PRINT " primes below 16384", 10
 
-        ; The timer: 1 kHz on IRQ0 through the PIC, HLT between ticks.
+        ; The timer: 20 kHz on IRQ0 through the PIC, HLT between ticks.
         SET_GATE PIC_MASTER_VECTOR, timer, 0x8e
         call pic_init
         PIC_MASK 0xfe
-        PIT_CH0 2, PIT_HZ / 1000
+        PIT_CH0 2, PIT_HZ / 20000
 .wait:  sti
         hlt
         cli

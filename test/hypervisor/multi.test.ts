@@ -1,14 +1,16 @@
 /**
  * Several VMs on the one CPU: fair shares charged in exact instructions (equal weights within
- * 1 %, weights within 2 %), a guest that spins with interrupts off cannot starve the others,
- * memory isolation between VMs and from the host, and a crashing or hostile VM stopping alone.
+ * 1 %, weights within 2 %), a guest that spins with interrupts off cannot starve the others, nor
+ * can one whose interrupt storm makes it exit every few instructions, memory isolation between
+ * VMs and from the host, and a crashing or hostile VM stopping alone.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { assemble } from '../../assembler/index.js';
-import { Hypervisor } from '../../hypervisor/hypervisor.js';
+import { ExitReason } from '../../emulator/vmx/controls.js';
+import { EXIT_COST, Hypervisor } from '../../hypervisor/hypervisor.js';
 import type { Vm } from '../../hypervisor/vm.js';
 import { KERNEL_DIR } from '../kernels/run-kernel.js';
 
@@ -67,6 +69,20 @@ describe('scheduler', () => {
     expect(out[2]).toMatch(/^1\.\.\d+$/m);
     expect(vms[0]!.stop).toBeNull(); // still spinning, and it got its share meanwhile
     expect(executed(hv, vms[0]!)).toBeGreaterThan(1_000_000);
+  });
+
+  test('a guest exiting on every few instructions (an interrupt storm) is charged for its exits: it cannot take the host from a CPU-bound neighbour', () => {
+    const { hv, vms } = machine(2, 4 << 20, 20_000);
+    hv.bootMultiboot(vms[0]!, build(join(__dirname, '..', '..', 'guests', 'hostile', 'storm.asm'), { STORM: '1' }));
+    hv.bootMultiboot(vms[1]!, build(join(MULTI, 'spin.asm')));
+    hv.run(1_000_000);
+    const storm = vms[0]!, exits = storm.totalExits;
+    expect(storm.exitStats.get(ExitReason.INTERRUPT_WINDOW)!.count).toBeGreaterThan(100);
+    // Each exit costs EXIT_COST instructions of its slice: both VMs are charged the same, within a slice.
+    const charged = (vm: Vm) => executed(hv, vm) + EXIT_COST * vm.totalExits;
+    expect(Math.abs(charged(storm) - charged(vms[1]!))).toBeLessThanOrEqual(20_000 + EXIT_COST);
+    expect(exits).toBeLessThan(executed(hv, vms[1]!) / EXIT_COST * 1.05);
+    expect(executed(hv, vms[1]!)).toBeGreaterThan(900_000);
   });
 
   test('a halted guest costs nothing: the busy guest gets the CPU while it sleeps, and its timer still wakes it', () => {
