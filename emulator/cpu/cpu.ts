@@ -725,6 +725,10 @@ export class Cpu {
       this.movSsShadow = false;
       this.softwareEventDelivered = false;
       EXECUTORS[d.form.id]!(this, d);
+      if (this.vmx.exitTaken) { // a VM exit instead of the instruction: it did not retire
+        this.vmx.exitTaken = false;
+        return;
+      }
       this.eip = this.nextEip;
       this.icount++;
       // RF is cleared once an instruction completes (IRET that just loaded it keeps it).

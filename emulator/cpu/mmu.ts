@@ -44,6 +44,8 @@ interface TlbContext {
   tlb: Int32Array;
   filled: Int32Array;
   filledCount: number;
+  /** When it was last selected (least recently used is evicted). */
+  used: number;
 }
 
 /** Tagged TLB contexts kept besides the root one; the least recently used is dropped beyond this. */
@@ -62,6 +64,8 @@ export class Mmu {
    */
   private readonly contexts = new Map<string, TlbContext>();
   private tag = '';
+  private current: TlbContext;
+  private selections = 0;
   cr0 = 0x60000010;
   cr3 = 0;
   cr4 = 0;
@@ -76,7 +80,8 @@ export class Mmu {
   constructor(readonly mem: PhysicalMemory, tlbOffset: number) {
     this.tlb = new Int32Array(mem.wasm.buffer, tlbOffset, 1 << 20);
     this.filled = new Int32Array(1 << 16);
-    this.contexts.set('', { tlb: this.tlb, filled: this.filled, filledCount: 0 });
+    this.current = { tlb: this.tlb, filled: this.filled, filledCount: 0, used: 0 };
+    this.contexts.set('', this.current);
   }
 
   /** The tag whose translations are in use ('' for root operation and the bare machine). */
@@ -87,20 +92,24 @@ export class Mmu {
   /** Switches to the translations cached under `tag` (created empty the first time). */
   selectContext(tag: string): void {
     if (tag === this.tag) return;
-    this.contexts.get(this.tag)!.filledCount = this.filledCount;
+    this.current.filledCount = this.filledCount;
     let next = this.contexts.get(tag);
     if (!next) {
       if (this.contexts.size > MAX_TAGGED_CONTEXTS) {
-        const oldest = [...this.contexts.keys()].find((k) => k !== '' && k !== this.tag);
-        if (oldest !== undefined) this.contexts.delete(oldest);
-      }
-      next = { tlb: new Int32Array(1 << 20), filled: new Int32Array(1 << 16), filledCount: 0 };
-      this.contexts.set(tag, next);
-    } else {
-      // Most recently used last, so eviction finds the least recently used first.
-      this.contexts.delete(tag);
+        // The least recently used context gives its (emptied) arrays to the new one: many VMs
+        // taking turns must not allocate 4 MiB at every switch.
+        let oldest = '', victim: TlbContext | null = null;
+        for (const [k, c] of this.contexts) if (k !== '' && k !== this.tag && (victim === null || c.used < victim.used)) { oldest = k; victim = c; }
+        this.contexts.delete(oldest);
+        next = victim!;
+        if (next.filledCount >= next.filled.length) next.tlb.fill(0);
+        else for (let i = 0; i < next.filledCount; i++) next.tlb[next.filled[i]!] = 0;
+        next.filledCount = 0;
+      } else next = { tlb: new Int32Array(1 << 20), filled: new Int32Array(1 << 16), filledCount: 0, used: 0 };
       this.contexts.set(tag, next);
     }
+    next.used = ++this.selections;
+    this.current = next;
     this.tlb = next.tlb;
     this.filled = next.filled;
     this.filledCount = next.filledCount;

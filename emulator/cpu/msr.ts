@@ -99,3 +99,19 @@ export function writeMsr(c: Cpu, index: number, value: bigint): void {
 export function readMsr32(c: Cpu, index: number): number {
   return Number(BigInt.asIntN(32, readMsr(c, index)));
 }
+
+/**
+ * The low 32 bits of a plain stored MSR (SYSENTER_CS/ESP/EIP), and setting one to a 32-bit value:
+ * every VM entry and exit switches those three, so neither allocates a bigint when nothing changes.
+ */
+export function storedMsrLow32(c: Cpu, index: number): number {
+  const v = c.msr.get(index);
+  if (v === undefined) return 0;
+  return v <= 0xffffffffn ? Number(v) : Number(v & 0xffffffffn);
+}
+
+export function loadStoredMsr32(c: Cpu, index: number, value: number): void {
+  const v = c.msr.get(index) ?? 0n;
+  if (v <= 0xffffffffn && Number(v) === value >>> 0) return;
+  writeMsr(c, index, BigInt(value >>> 0));
+}

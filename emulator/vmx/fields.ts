@@ -78,12 +78,50 @@ export interface FieldInfo {
   readonly type: FieldType;
   /** Byte offset of the field's 8-byte slot in the VMCS region. */
   readonly offset: number;
+  /** The groups of cached VM-entry checks that read this field (EntryCheck bits; 0: none). */
+  readonly checks: number;
 }
+
+/**
+ * VM-entry checks that read only VMCS fields are cached (vmx.ts): a successful entry marks each
+ * group verified in the VMCS region, and writing any field the group reads clears its bit, so the
+ * next entry repeats exactly the groups whose inputs changed. The checks on event injection,
+ * RFLAGS, activity and interruptibility change with nearly every exit and are made on every entry.
+ */
+export const EntryCheck = {
+  /** SDM 27.2.1: the execution, exit and entry controls (but event injection). */
+  CONTROLS: 1,
+  /** SDM 27.2.2: the host state. */
+  HOST: 2,
+  /** SDM 27.3.1: guest control registers, segments, descriptor tables, link pointer. */
+  GUEST: 4,
+} as const;
+
+const ENTRY_CHECK_INPUTS: Readonly<Record<number, readonly VmcsFieldName[]>> = {
+  [EntryCheck.CONTROLS]: [
+    'PIN_BASED_VM_EXEC_CONTROL', 'CPU_BASED_VM_EXEC_CONTROL', 'SECONDARY_VM_EXEC_CONTROL', 'VM_EXIT_CONTROLS',
+    'VM_ENTRY_CONTROLS', 'CR3_TARGET_COUNT', 'IO_BITMAP_A', 'IO_BITMAP_B', 'MSR_BITMAP', 'EPT_POINTER',
+    'VIRTUAL_PROCESSOR_ID', 'VM_EXIT_MSR_STORE_ADDR', 'VM_EXIT_MSR_STORE_COUNT', 'VM_EXIT_MSR_LOAD_ADDR',
+    'VM_EXIT_MSR_LOAD_COUNT', 'VM_ENTRY_MSR_LOAD_ADDR', 'VM_ENTRY_MSR_LOAD_COUNT',
+  ],
+  [EntryCheck.HOST]: [
+    'HOST_CR0', 'HOST_CR4', 'HOST_ES_SELECTOR', 'HOST_CS_SELECTOR', 'HOST_SS_SELECTOR', 'HOST_DS_SELECTOR',
+    'HOST_FS_SELECTOR', 'HOST_GS_SELECTOR', 'HOST_TR_SELECTOR',
+  ],
+  [EntryCheck.GUEST]: [
+    // "unrestricted guest" relaxes several guest checks.
+    'CPU_BASED_VM_EXEC_CONTROL', 'SECONDARY_VM_EXEC_CONTROL',
+    'GUEST_CR0', 'GUEST_CR4', 'GUEST_GDTR_LIMIT', 'GUEST_IDTR_LIMIT', 'VMCS_LINK_POINTER', 'GUEST_PENDING_DBG_EXCEPTIONS',
+    ...(['ES', 'CS', 'SS', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const).flatMap((s) => [
+      `GUEST_${s}_SELECTOR`, `GUEST_${s}_BASE`, `GUEST_${s}_LIMIT`, `GUEST_${s}_AR_BYTES`,
+    ] as VmcsFieldName[]),
+  ],
+};
 
 const WIDTHS: readonly FieldWidth[] = [16, 64, 32, 'natural'];
 const TYPES: readonly FieldType[] = ['control', 'exit-info', 'guest', 'host'];
 
-/** First slot offset: after the revision identifier, the abort indicator and the launch state. */
+/** First slot offset: after the revision identifier, the abort indicator, the launch state and the verified entry checks. */
 export const VMCS_DATA_OFFSET = 16;
 
 export const FIELDS: readonly FieldInfo[] = Object.entries(VmcsField).map(([name, encoding], i) => ({
@@ -92,6 +130,7 @@ export const FIELDS: readonly FieldInfo[] = Object.entries(VmcsField).map(([name
   width: WIDTHS[(encoding >> 13) & 3]!,
   type: TYPES[(encoding >> 10) & 3]!,
   offset: VMCS_DATA_OFFSET + i * 8,
+  checks: Object.entries(ENTRY_CHECK_INPUTS).reduce((bits, [group, names]) => (names.includes(name as VmcsFieldName) ? bits | Number(group) : bits), 0),
 }));
 
 export interface FieldLookup { readonly field: FieldInfo; readonly high: boolean }

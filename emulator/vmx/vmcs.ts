@@ -1,49 +1,87 @@
 /**
  * A VMCS region in host-physical memory (Intel SDM Vol. 3C 25.2): the revision identifier at
  * offset 0, the VMX-abort indicator at 4, then this processor's own layout: the launch state at
- * 8 and one 8-byte slot per supported field from offset 16 (fields.ts). VMREAD and VMWRITE, VM
- * entry and VM exit all read and write the region itself, so a debugger or a snapshot sees
- * exactly what the processor uses.
+ * 8, the entry checks verified since the fields they read were last written at 12 (fields.ts,
+ * EntryCheck), and one 8-byte slot per supported field from offset 16 (fields.ts). VMREAD and
+ * VMWRITE, VM entry and VM exit all read and write the region itself, so a debugger or a snapshot
+ * sees exactly what the processor uses.
  */
 import type { PhysicalMemory } from '../cpu/memory.js';
+import { PAGE_SHIFT } from '../cpu/memory.js';
 import { lookupField, type FieldInfo } from './fields.js';
 
 export const VMCS_SIZE = 4096;
 const LAUNCH_STATE_OFFSET = 8;
+const VERIFIED_OFFSET = 12;
 export const LaunchState = { CLEAR: 0, LAUNCHED: 1 } as const;
 
 const mask = (f: FieldInfo, v: number): number => (f.width === 16 ? v & 0xffff : v >>> 0);
 
-/** Typed access to one VMCS region at a host-physical address. */
+/**
+ * Typed access to one VMCS region at a host-physical address. VM entry and exit touch about a
+ * hundred fields each, so a region in writable RAM (every one a hypervisor sets up) is read and
+ * written as 32-bit words of the shared memory directly, without the general physical-memory path.
+ */
 export class VmcsRegion {
-  constructor(private readonly mem: PhysicalMemory, readonly address: number) {}
+  private readonly i32: Int32Array | null;
+  /** Index of the region's first word in `i32`. */
+  private readonly word: number;
+
+  constructor(private readonly mem: PhysicalMemory, readonly address: number) {
+    const direct = address % 4 === 0 && mem.isWritableRam(address) && mem.isWritableRam(address + VMCS_SIZE - 1);
+    this.i32 = direct ? mem.i32 : null;
+    this.word = address >>> 2;
+  }
+
+  private load32(offset: number): number {
+    return this.i32 !== null ? this.i32[this.word + (offset >>> 2)]! : this.mem.read32(this.address + offset);
+  }
+
+  private store32(offset: number, value: number): void {
+    if (this.i32 === null) { this.mem.write32(this.address + offset, value); return; }
+    this.i32[this.word + (offset >>> 2)] = value;
+    // Like any store: code decoded from the page is stale now.
+    const page = (this.address + offset) >>> PAGE_SHIFT;
+    if (this.mem.codePages[page]) this.mem.onCodeWrite(page);
+  }
 
   get revision(): number {
-    return this.mem.read32(this.address) >>> 0;
+    return this.load32(0) >>> 0;
   }
   get launchState(): number {
-    return this.mem.read32(this.address + LAUNCH_STATE_OFFSET);
+    return this.load32(LAUNCH_STATE_OFFSET);
   }
   set launchState(v: number) {
-    this.mem.write32(this.address + LAUNCH_STATE_OFFSET, v);
+    this.store32(LAUNCH_STATE_OFFSET, v);
   }
   set abortIndicator(v: number) {
-    this.mem.write32(this.address + 4, v);
+    this.store32(4, v);
+  }
+
+  /**
+   * EntryCheck groups that passed at a VM entry and whose fields have not been written since
+   * (VMCLEAR and VMPTRLD forget them all).
+   */
+  get verifiedChecks(): number {
+    return this.load32(VERIFIED_OFFSET);
+  }
+  set verifiedChecks(v: number) {
+    this.store32(VERIFIED_OFFSET, v);
   }
 
   /** A field by encoding (low 32 bits of 64-bit fields), or 0 for an unsupported encoding. */
   read(encoding: number): number {
     const f = lookupField(encoding);
     if (!f) return 0;
-    return mask(f.field, this.mem.read32(this.address + f.field.offset + (f.high ? 4 : 0)));
+    return mask(f.field, this.load32(f.field.offset + (f.high ? 4 : 0)));
   }
 
   /** A 64-bit field (or any field, zero-extended) as a bigint. */
   read64(encoding: number): bigint {
     const f = lookupField(encoding);
     if (!f) return 0n;
-    const lo = BigInt(this.mem.read32(this.address + f.field.offset) >>> 0);
-    const hi = f.field.width === 64 ? BigInt(this.mem.read32(this.address + f.field.offset + 4) >>> 0) : 0n;
+    const lo = BigInt(this.load32(f.field.offset) >>> 0);
+    const hi = f.field.width === 64 ? BigInt(this.load32(f.field.offset + 4) >>> 0) : 0n;
     return (hi << 32n) | lo;
   }
 
@@ -54,17 +92,40 @@ export class VmcsRegion {
   write(encoding: number, value: number): void {
     const f = lookupField(encoding);
     if (!f) return;
-    const at = this.address + f.field.offset;
-    if (f.high) { this.mem.write32(at + 4, value); return; }
-    this.mem.write32(at, mask(f.field, value));
-    this.mem.write32(at + 4, 0);
+    const at = f.field.offset;
+    this.unverify(f.field);
+    if (f.high) { this.store32(at + 4, value); return; }
+    this.store32(at, mask(f.field, value));
+    this.store32(at + 4, 0);
+  }
+
+  /**
+   * Writes a field only when its value changes, so the entry checks that read it stay verified
+   * when it does not (VM exits save the whole guest state, most of it unchanged). Not for the high
+   * half of a 64-bit field.
+   */
+  update(encoding: number, value: number): void {
+    const f = lookupField(encoding);
+    if (!f || f.high) return;
+    const v = mask(f.field, value);
+    if ((this.load32(f.field.offset) >>> 0) === (v >>> 0) && this.load32(f.field.offset + 4) === 0) return;
+    this.unverify(f.field);
+    this.store32(f.field.offset, v);
+    this.store32(f.field.offset + 4, 0);
   }
 
   write64(encoding: number, value: bigint): void {
     const f = lookupField(encoding);
     if (!f) return;
-    const at = this.address + f.field.offset;
-    this.mem.write32(at, Number(value & 0xffffffffn));
-    this.mem.write32(at + 4, f.field.width === 64 ? Number((value >> 32n) & 0xffffffffn) : 0);
+    const at = f.field.offset;
+    this.unverify(f.field);
+    this.store32(at, Number(value & 0xffffffffn));
+    this.store32(at + 4, f.field.width === 64 ? Number((value >> 32n) & 0xffffffffn) : 0);
+  }
+
+  private unverify(f: FieldInfo): void {
+    if (f.checks === 0) return;
+    const verified = this.load32(VERIFIED_OFFSET);
+    if (verified & f.checks) this.store32(VERIFIED_OFFSET, verified & ~f.checks);
   }
 }

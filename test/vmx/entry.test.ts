@@ -7,7 +7,8 @@
 import { describe, expect, test } from 'vitest';
 import { assemble } from '../../assembler/index.js';
 import { CAPABILITY, ExitReason as R, Pin, Proc, Proc2, VmInstructionError as E } from '../../emulator/vmx/controls.js';
-import { VmcsField as F } from '../../emulator/vmx/fields.js';
+import { EntryCheck, VmcsField as F } from '../../emulator/vmx/fields.js';
+import type { EnterResult } from '../../emulator/vmx/vmx.js';
 import { HOST, hostException, VmxHost } from './harness.js';
 
 type Expect = { fail: number } | { exit: number; qualification?: number };
@@ -92,30 +93,59 @@ describe('VM-entry checks, each broken once', () => {
     h.load('hlt');
     expect(h.run().reason).toBe(R.HLT);
   });
+  const expectFailure = (h: VmxHost, r: EnterResult, expected: Expect, launchState: number): void => {
+    if ('fail' in expected) {
+      expect(r).toEqual({ kind: 'fail', status: { ok: false, invalid: false, error: expected.fail } });
+      expect(h.vmcs.read(F.VM_INSTRUCTION_ERROR)).toBe(expected.fail);
+      expect(h.cpu.vmx.nonRoot).toBe(false);
+      expect(h.vmcs.launchState).toBe(launchState); // a failed VMLAUNCH launches nothing
+    } else {
+      expect(r.kind).toBe('exit');
+      if (r.kind !== 'exit') return;
+      expect(r.exit.reason).toBe(expected.exit);
+      expect(r.exit.entryFailure).toBe(true);
+      expect(h.vmcs.read(F.VM_EXIT_REASON) >>> 0).toBe((0x80000000 | expected.exit) >>> 0);
+      if (expected.qualification !== undefined) expect(r.exit.qualification).toBe(expected.qualification);
+      expect(h.cpu.eip).toBe(HOST.CODE); // host state loaded: execution continues at HOST_RIP
+      expect(h.cpu.vmx.nonRoot).toBe(false);
+    }
+    expect(h.cpu.vmx.lastFailureDetail).not.toBe('');
+  };
   for (const [what, breakIt, expected] of CHECKS) {
     test(what, () => {
       const h = new VmxHost();
       h.load('hlt');
       breakIt(h);
-      const r = h.enter();
-      if ('fail' in expected) {
-        expect(r).toEqual({ kind: 'fail', status: { ok: false, invalid: false, error: expected.fail } });
-        expect(h.vmcs.read(F.VM_INSTRUCTION_ERROR)).toBe(expected.fail);
-        expect(h.cpu.vmx.nonRoot).toBe(false);
-        expect(h.vmcs.launchState).toBe(0); // still clear: a failed VMLAUNCH launches nothing
-      } else {
-        expect(r.kind).toBe('exit');
-        if (r.kind !== 'exit') return;
-        expect(r.exit.reason).toBe(expected.exit);
-        expect(r.exit.entryFailure).toBe(true);
-        expect(h.vmcs.read(F.VM_EXIT_REASON) >>> 0).toBe((0x80000000 | expected.exit) >>> 0);
-        if (expected.qualification !== undefined) expect(r.exit.qualification).toBe(expected.qualification);
-        expect(h.cpu.eip).toBe(HOST.CODE); // host state loaded: execution continues at HOST_RIP
-        expect(h.cpu.vmx.nonRoot).toBe(false);
-      }
-      expect(h.cpu.vmx.lastFailureDetail).not.toBe('');
+      expectFailure(h, h.enter(), expected, 0);
     });
   }
+  // Checks that passed are not repeated while nothing they read changes (fields.ts, EntryCheck):
+  // breaking one with a VMWRITE after a successful entry must make the next entry fail the same way.
+  test.each(CHECKS)('%s, after a successful entry (cached checks)', (_what, breakIt, expected) => {
+    const h = new VmxHost();
+    h.load('cpuid\nhlt');
+    const first = h.run();
+    expect(first.reason).toBe(R.CPUID);
+    expect(h.vmcs.verifiedChecks & (EntryCheck.CONTROLS | EntryCheck.HOST)).toBe(EntryCheck.CONTROLS | EntryCheck.HOST);
+    h.skip(first);
+    breakIt(h);
+    expectFailure(h, h.enter(), expected, 1);
+  });
+  test('a VM exit that changes checked guest state has it checked again', () => {
+    const h = new VmxHost();
+    // CR4.PSE is the guest's (not in the CR4 guest/host mask): the exit saves the new CR4.
+    h.load('cpuid\ncpuid\nmov eax, cr4\nor eax, 0x10\nmov cr4, eax\ncpuid\nhlt');
+    h.skip(h.run()); // the first exit may normalize what the harness wrote (access rights...)
+    h.skip(h.run());
+    expect(h.vmcs.verifiedChecks & EntryCheck.GUEST).toBe(EntryCheck.GUEST); // nothing checked changed
+    const again = h.run();
+    expect(again.reason).toBe(R.CPUID);
+    expect(h.vmcs.read(F.GUEST_CR4) & 0x10).toBe(0x10);
+    expect(h.vmcs.verifiedChecks & EntryCheck.GUEST).toBe(0);
+    h.skip(again);
+    expect(h.run().reason).toBe(R.HLT);
+    expect(h.vmcs.verifiedChecks & EntryCheck.GUEST).toBe(EntryCheck.GUEST);
+  });
 });
 
 describe('VMX instructions through the TypeScript API', () => {

@@ -17,7 +17,8 @@ import { portAllowed } from './control.js';
 import { effectiveAddress } from './operands.js';
 
 type Executor = (c: Cpu, d: DecodedInsn) => void;
-type ExitCheck = (c: Cpu, d: DecodedInsn) => void;
+/** Performs the instruction's VM exit (Vmx.exitInstead) and returns true, or returns false. */
+type ExitCheck = (c: Cpu, d: DecodedInsn) => boolean;
 
 /**
  * Memory-operand part of the VM-exit instruction-information field (SDM table 28-9 / 28-13):
@@ -36,7 +37,7 @@ export function operandInfo(d: DecodedInsn): number {
 }
 
 function exitWhen(control: (c: Cpu) => boolean, reason: number): ExitCheck {
-  return (c, d) => { if (control(c)) c.vmx.exitFor(reason, 0, d.length); };
+  return (c, d) => control(c) && c.vmx.exitInstead(reason, 0, d.length);
 }
 const proc = (bit: number) => (c: Cpu): boolean => (c.vmx.proc & bit) !== 0;
 const proc2 = (bit: number) => (c: Cpu): boolean => (c.vmx.proc2 & bit) !== 0;
@@ -51,7 +52,7 @@ function ioCheck(f: InsnForm): ExitCheck {
     const size = byteSized ? 1 : d.opsize === 16 ? 2 : 4;
     const port = immediate ? d.imm & 0xff : c.r16[4]!;
     portAllowed(c, port, size);
-    if (!c.vmx.ioExits(port, size)) return;
+    if (!c.vmx.ioExits(port, size)) return false;
     const rep = string && d.repPrefix !== 0;
     const qualification = (size - 1) | (input ? 8 : 0) | (string ? 16 : 0) | (rep ? 32 : 0) | (immediate ? 64 : 0) | (port << 16);
     let info = 0;
@@ -65,7 +66,7 @@ function ioCheck(f: InsnForm): ExitCheck {
       const seg = input ? 0 : d.segOverride >= 0 ? d.segOverride : 3;
       e.guestLinearAddress = (c.segBase[seg]! + (d.adsize === 32 ? offset : offset & 0xffff)) >>> 0;
     }
-    c.vmx.raiseExit(e);
+    return c.vmx.exitInsteadWith(e);
   };
 }
 
@@ -79,7 +80,7 @@ function crCheck(f: InsnForm): ExitCheck | null {
   if (f.op === 'CLTS') {
     return (c, d) => {
       const v = vmx(c);
-      if (v.cr0Mask & 8 && v.cr0Shadow & 8) v.exitFor(ExitReason.CR_ACCESS, 2 << 4, d.length);
+      return (v.cr0Mask & 8 && v.cr0Shadow & 8) !== 0 && v.exitInstead(ExitReason.CR_ACCESS, 2 << 4, d.length);
     };
   }
   if (f.op === 'LMSW') {
@@ -88,8 +89,8 @@ function crCheck(f: InsnForm): ExitCheck | null {
       const msw = d.hasMemory ? c.read16(d.segment, effectiveAddress(c, d)) : c.r16[d.rm * 2]!;
       const m = v.cr0Mask, s = v.cr0Shadow;
       // PE can only be set by LMSW; bits 1-3 exit when they would change against the shadow.
-      const exits = (m & 1 && !(s & 1) && msw & 1) || ((msw ^ s) & m & 0xe) !== 0;
-      if (exits) v.exitFor(ExitReason.CR_ACCESS, 0 | (3 << 4) | ((d.hasMemory ? 1 : 0) << 6) | ((msw & 0xffff) << 16), d.length);
+      const exits = Boolean(m & 1 && !(s & 1) && msw & 1) || ((msw ^ s) & m & 0xe) !== 0;
+      return exits && v.exitInstead(ExitReason.CR_ACCESS, 0 | (3 << 4) | ((d.hasMemory ? 1 : 0) << 6) | ((msw & 0xffff) << 16), d.length);
     };
   }
   if (f.op === 'SMSW') return null; // never exits; it reads the CR0 read shadow
@@ -100,14 +101,13 @@ function crCheck(f: InsnForm): ExitCheck | null {
       const q = n | (0 << 4) | (d.rm << 8);
       if (n === 0 || n === 4) {
         const m = n === 0 ? v.cr0Mask : v.cr4Mask, s = n === 0 ? v.cr0Shadow : v.cr4Shadow;
-        if (((value ^ s) & m) !== 0) v.exitFor(ExitReason.CR_ACCESS, q, d.length);
-      } else if (n === 3 && v.cr3LoadExits(value)) v.exitFor(ExitReason.CR_ACCESS, q, d.length);
+        return ((value ^ s) & m) !== 0 && v.exitInstead(ExitReason.CR_ACCESS, q, d.length);
+      }
+      return n === 3 && v.cr3LoadExits(value) && v.exitInstead(ExitReason.CR_ACCESS, q, d.length);
     };
   }
   if (src === 'Cd') {
-    return (c, d) => {
-      if (d.reg === 3 && c.vmx.proc & Proc.CR3_STORE_EXITING) c.vmx.exitFor(ExitReason.CR_ACCESS, 3 | (1 << 4) | (d.rm << 8), d.length);
-    };
+    return (c, d) => d.reg === 3 && (c.vmx.proc & Proc.CR3_STORE_EXITING) !== 0 && c.vmx.exitInstead(ExitReason.CR_ACCESS, 3 | (1 << 4) | (d.rm << 8), d.length);
   }
   return null;
 }
@@ -127,22 +127,19 @@ function exitCheck(f: InsnForm): ExitCheck | null {
     case 'RDTSCP': return (c, d) => {
       // RDTSCP is #UD in non-root operation unless "enable RDTSCP" is set (SDM 26.3).
       if (!(c.vmx.proc2 & Proc2.ENABLE_RDTSCP)) raise(Vector.UD);
-      if (c.vmx.proc & Proc.RDTSC_EXITING) c.vmx.exitFor(R.RDTSCP, 0, d.length);
+      return (c.vmx.proc & Proc.RDTSC_EXITING) !== 0 && c.vmx.exitInstead(R.RDTSCP, 0, d.length);
     };
     case 'PAUSE': return exitWhen(proc(Proc.PAUSE_EXITING), R.PAUSE);
     case 'WBINVD': return exitWhen(proc2(Proc2.WBINVD_EXITING), R.WBINVD);
-    case 'INVLPG': return (c, d) => {
-      if (c.vmx.proc & Proc.INVLPG_EXITING) c.vmx.exitFor(R.INVLPG, (c.segBase[d.segment]! + effectiveAddress(c, d)) >>> 0, d.length);
-    };
+    case 'INVLPG': return (c, d) => (c.vmx.proc & Proc.INVLPG_EXITING) !== 0
+      && c.vmx.exitInstead(R.INVLPG, (c.segBase[d.segment]! + effectiveAddress(c, d)) >>> 0, d.length);
     case 'RDMSR': case 'WRMSR': {
       const write = x.reason === 'WRMSR';
-      return (c, d) => { if (c.vmx.msrExits(c.r[1]!, write)) c.vmx.exitFor(write ? R.WRMSR : R.RDMSR, 0, d.length); };
+      return (c, d) => c.vmx.msrExits(c.r[1]!, write) && c.vmx.exitInstead(write ? R.WRMSR : R.RDMSR, 0, d.length);
     }
     case 'DR_ACCESS': {
       const fromDr = f.operands[1] === 'Dd';
-      return (c, d) => {
-        if (c.vmx.proc & Proc.MOV_DR_EXITING) c.vmx.exitFor(R.DR_ACCESS, d.reg | ((fromDr ? 1 : 0) << 4) | (d.rm << 8), d.length);
-      };
+      return (c, d) => (c.vmx.proc & Proc.MOV_DR_EXITING) !== 0 && c.vmx.exitInstead(R.DR_ACCESS, d.reg | ((fromDr ? 1 : 0) << 4) | (d.rm << 8), d.length);
     }
     case 'IO_INSTRUCTION': return ioCheck(f);
     case 'CR_ACCESS': return crCheck(f);
@@ -150,9 +147,9 @@ function exitCheck(f: InsnForm): ExitCheck | null {
       const identity = ({ SGDT: 0, SIDT: 1, LGDT: 2, LIDT: 3, SLDT: 0, STR: 1, LLDT: 2, LTR: 3 } as Record<string, number>)[f.op] ?? 0;
       const reason = x.reason === 'GDTR_IDTR_ACCESS' ? R.GDTR_IDTR_ACCESS : R.LDTR_TR_ACCESS;
       return (c, d) => {
-        if (!(c.vmx.proc2 & Proc2.DESCRIPTOR_TABLE_EXITING)) return;
+        if (!(c.vmx.proc2 & Proc2.DESCRIPTOR_TABLE_EXITING)) return false;
         const info = operandInfo(d) | ((d.opsize === 32 ? 1 : 0) << 11) | (identity << 28);
-        c.vmx.exitFor(reason, d.hasMemory ? d.disp >>> 0 : 0, d.length, info >>> 0);
+        return c.vmx.exitInstead(reason, d.hasMemory ? d.disp >>> 0 : 0, d.length, info >>> 0);
       };
     }
     default:
@@ -166,7 +163,7 @@ export function withVmExit(f: InsnForm, fn: Executor): Executor {
   const check = exitCheck(f);
   if (!check) return fn;
   return (c, d) => {
-    if (c.vmx.nonRoot) check(c, d);
+    if (c.vmx.nonRoot && check(c, d)) return; // exited instead of executing
     fn(c, d);
   };
 }

@@ -19,11 +19,15 @@ import { memoryOperandInfo, operandInfo } from './vmx-exits.js';
 const CR4_VMXE = 1 << 13;
 const CR0_PE = 1, CR0_NE = 1 << 5, CR0_PG = 1 << 31;
 
-/** The checks every VMX instruction shares; returns after them only in root operation at CPL 0. */
-function vmxPrologue(c: Cpu, d: DecodedInsn, reason: number, qualification: number, info: number): void {
+/**
+ * The checks every VMX instruction shares. True: it exited (non-root operation) and must do
+ * nothing more; false: root operation at CPL 0.
+ */
+function vmxPrologue(c: Cpu, d: DecodedInsn, reason: number, qualification: number, info: number): boolean {
   if (!c.vmx.inVmxOperation || !c.protectedMode || c.v86) raise(Vector.UD);
-  if (c.vmx.nonRoot) c.vmx.exitFor(reason, qualification, d.length, info);
+  if (c.vmx.nonRoot) return c.vmx.exitInstead(reason, qualification, d.length, info);
   if (c.cpl > 0) raise(Vector.GP, 0);
+  return false;
 }
 
 /** The m64 operand of VMXON, VMCLEAR, VMPTRLD (a physical address). */
@@ -49,31 +53,31 @@ function vmxon(c: Cpu, d: DecodedInsn): void {
     return;
   }
   const [q, info] = memoryExitInfo(d);
-  if (c.vmx.nonRoot) c.vmx.exitFor(ExitReason.VMXON, q, d.length, info);
+  if (c.vmx.nonRoot) { c.vmx.exitInstead(ExitReason.VMXON, q, d.length, info); return; }
   if (c.cpl > 0) raise(Vector.GP, 0);
   c.vmx.vmxon(readM64(c, d)); // VMfailValid(15): VMXON executed in VMX root operation
 }
 
 function vmxoff(c: Cpu, d: DecodedInsn): void {
-  vmxPrologue(c, d, ExitReason.VMXOFF, 0, 0);
+  if (vmxPrologue(c, d, ExitReason.VMXOFF, 0, 0)) return;
   c.vmx.vmxoff();
 }
 
 function vmclear(c: Cpu, d: DecodedInsn): void {
   const [q, info] = memoryExitInfo(d);
-  vmxPrologue(c, d, ExitReason.VMCLEAR, q, info);
+  if (vmxPrologue(c, d, ExitReason.VMCLEAR, q, info)) return;
   c.vmx.vmclear(readM64(c, d));
 }
 
 function vmptrld(c: Cpu, d: DecodedInsn): void {
   const [q, info] = memoryExitInfo(d);
-  vmxPrologue(c, d, ExitReason.VMPTRLD, q, info);
+  if (vmxPrologue(c, d, ExitReason.VMPTRLD, q, info)) return;
   c.vmx.vmptrld(readM64(c, d));
 }
 
 function vmptrst(c: Cpu, d: DecodedInsn): void {
   const [q, info] = memoryExitInfo(d);
-  vmxPrologue(c, d, ExitReason.VMPTRST, q, info);
+  if (vmxPrologue(c, d, ExitReason.VMPTRST, q, info)) return;
   const ea = effectiveAddress(c, d);
   const v = c.vmx.currentVmcs < 0 ? 0xffffffffffffffffn : BigInt(c.vmx.currentVmcs);
   // Both halves are written before the status flags change (a #PF leaves VMX state unchanged).
@@ -84,7 +88,7 @@ function vmptrst(c: Cpu, d: DecodedInsn): void {
 
 /** VMREAD r/m32, r32: the field encoding is in the reg operand, the destination is r/m. */
 function vmread(c: Cpu, d: DecodedInsn): void {
-  vmxPrologue(c, d, ExitReason.VMREAD, d.hasMemory ? d.disp >>> 0 : 0, operandInfo(d) | (d.reg << 28));
+  if (vmxPrologue(c, d, ExitReason.VMREAD, d.hasMemory ? d.disp >>> 0 : 0, operandInfo(d) | (d.reg << 28))) return;
   const value = c.vmx.vmread(c.r[d.reg]!);
   if (value === null) return;
   if (d.hasMemory) {
@@ -101,21 +105,21 @@ function vmread(c: Cpu, d: DecodedInsn): void {
 
 /** VMWRITE r32, r/m32: the field encoding is in the reg operand, the value comes from r/m. */
 function vmwrite(c: Cpu, d: DecodedInsn): void {
-  vmxPrologue(c, d, ExitReason.VMWRITE, d.hasMemory ? d.disp >>> 0 : 0, operandInfo(d) | (d.reg << 28));
+  if (vmxPrologue(c, d, ExitReason.VMWRITE, d.hasMemory ? d.disp >>> 0 : 0, operandInfo(d) | (d.reg << 28))) return;
   const value = d.hasMemory ? c.read32(d.segment, effectiveAddress(c, d)) : c.r[d.rm]!;
   c.vmx.vmwrite(c.r[d.reg]!, value);
 }
 
 function vmentry(launch: boolean) {
   return (c: Cpu, d: DecodedInsn): void => {
-    vmxPrologue(c, d, launch ? ExitReason.VMLAUNCH : ExitReason.VMRESUME, 0, 0);
+    if (vmxPrologue(c, d, launch ? ExitReason.VMLAUNCH : ExitReason.VMRESUME, 0, 0)) return;
     c.vmx.vmentry(launch);
   };
 }
 
 function vmcall(c: Cpu, d: DecodedInsn): void {
   if (!c.vmx.inVmxOperation) raise(Vector.UD);
-  if (c.vmx.nonRoot) c.vmx.exitFor(ExitReason.VMCALL, 0, d.length);
+  if (c.vmx.nonRoot) { c.vmx.exitInstead(ExitReason.VMCALL, 0, d.length); return; }
   if (c.v86) raise(Vector.UD);
   if (c.cpl > 0) raise(Vector.GP, 0);
   c.vmx.vmcallInRoot();
@@ -124,7 +128,7 @@ function vmcall(c: Cpu, d: DecodedInsn): void {
 /** INVEPT/INVVPID r32, m128: the type in the register, a 128-bit descriptor in memory. */
 function invalidation(kind: 'ept' | 'vpid') {
   return (c: Cpu, d: DecodedInsn): void => {
-    vmxPrologue(c, d, kind === 'ept' ? ExitReason.INVEPT : ExitReason.INVVPID, d.disp >>> 0, memoryOperandInfo(d) | (d.reg << 28));
+    if (vmxPrologue(c, d, kind === 'ept' ? ExitReason.INVEPT : ExitReason.INVVPID, d.disp >>> 0, memoryOperandInfo(d) | (d.reg << 28))) return;
     const type = c.r[d.reg]! >>> 0;
     const ea = effectiveAddress(c, d);
     const q = [0, 4, 8, 12].map((o) => BigInt(c.read32(d.segment, (ea + o) | 0) >>> 0));

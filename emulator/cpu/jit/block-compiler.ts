@@ -17,6 +17,7 @@
  *   page holding decoded code (`c.codeChanged`), so the next instruction is decoded afresh.
  * - Blocks end at control transfers and at instructions that may change how the following bytes
  *   are fetched or whether interrupts are taken (system instructions, segment loads, POPF, STI...).
+ * - An instruction that may cause a VM exit (its row names one) starts a block.
  */
 import { decode, isDecodeFailure, type DecodedInsn } from '../../isa/decoder.js';
 import type { Cpu } from '../cpu.js';
@@ -343,6 +344,10 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       throw err;
     }
     if (isDecodeFailure(r)) break;
+    // An instruction that may exit in VMX non-root operation starts a block of its own: its exit
+    // is performed by its executor without unwinding (Vmx.exitInstead), and the instructions
+    // before it must have retired by then (the exit saves the preemption timer from the count).
+    if (r.form.vmexit !== null && decoded.length > 0) break;
     decoded.push(r);
     starts.push(eip);
     visited.add(eip);
@@ -474,6 +479,10 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       insns.push(d);
       const k = executors.length - 1;
       e.lines.push(`c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
+      if (d.form.vmexit !== null) {
+        // A VM exit instead of the instruction: it did not retire; the host continues at c.nextEip.
+        e.lines.push(`if (c.vmx.exitTaken) { c.vmx.exitTaken = false; c.eip = c.nextEip; c.icount += ${regions.size ? `${i} - sk` : i}; return; }`);
+      }
       e.flagSource = null;
       if (last || !isStraightLine(d)) {
         e.lines.push(exit('c.nextEip', i + 1));
