@@ -60,6 +60,7 @@ export const HOSTILE_IMAGES: readonly GuestImage[] = [
   hostile('triple', 'a triple fault'),
   hostile('ports', 'IN and OUT of every size on every port, REP INS/OUTS, but COM1 and isa-debug-exit'),
   hostile('ports', '... COM1 included, then isa-debug-exit: its own power-off', { define: 'EVERY', value: '1', suffix: 'every' }),
+  hostile('smc', 'self-modifying code: changed after it ran, by the guest and by the hypervisor (self-checking)'),
   hostile('storm', 'interrupt storm: the PIT at its fastest periodic rate, every IRQ unmasked'),
   hostile('storm', '... a level-triggered IRQ that is never serviced', { define: 'STORM', value: '1', suffix: 'screaming' }),
   hostile('storm', '... both PICs reprogrammed at random meanwhile', { define: 'STORM', value: '2', suffix: 'pic' }),

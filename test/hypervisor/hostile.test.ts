@@ -153,6 +153,10 @@ const EXPECTED: Record<string, (r: Run) => void> = {
     expect(exits(r.hostile, ExitReason.IO_INSTRUCTION)).toBeGreaterThan(28_088 + 28_081);
     expect(r.hostile.stop).toEqual({ kind: 'exit', status: (0x5a << 1) | 1 });
   },
+  'guests/hostile/smc.img': (r) => {
+    expectTapPassed(r.out.hostile);
+    expect(r.hostile.stop).toEqual({ kind: 'exit', status: 1 });
+  },
   // Storms never end by themselves: contained, having made the hypervisor work hard.
   'guests/hostile/storm.img': (r) => {
     expect(r.hostile.stop).toBeNull();
@@ -205,6 +209,12 @@ describe('hostile guests beside a well-behaved one', () => {
       EXPECTED[guest.image]!(r);
     });
   }
+
+  test('smc.img on the interpreter tier too: its decoded-instruction cache goes stale the same ways', () => {
+    const r = run([HOSTILE_IMAGES.find((g) => g.image === 'guests/hostile/smc.img')!, NEIGHBOUR], true, 'interpret');
+    expect(r.out.neighbour).toBe(neighbourAlone().out);
+    EXPECTED['guests/hostile/smc.img']!(r);
+  });
 
   test('trapvisor run reports how each VM ended', async () => {
     let stderr = '';
