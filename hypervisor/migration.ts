@@ -12,7 +12,7 @@
 import type { Hypervisor } from './hypervisor.js';
 import { PAGE } from './memory.js';
 import {
-  encodePages, inflatePages, loadVmState, saveVmState, SnapshotError, validateState, writePages, type VmState,
+  encodePages, inflatePages, loadVmState, saveVmState, SnapshotError, validateState, writePages, type EncodedPages, type VmState,
 } from './snapshot.js';
 import type { Vm } from './vm.js';
 
@@ -20,8 +20,8 @@ export const MIGRATION_PROTOCOL = 'trapvisor-migration/1';
 
 export type MigrationMessage =
   | { type: 'begin'; protocol: string; name: string; memorySize: number; weight: number }
-  | { type: 'pages'; round: number; memory: { pageSize: number; pages: number[]; data: string } }
-  | { type: 'state'; state: VmState; memory: { pageSize: number; pages: number[]; data: string } }
+  | { type: 'pages'; round: number; memory: EncodedPages }
+  | { type: 'state'; state: VmState; memory: EncodedPages }
   | { type: 'done' };
 
 /** Where the source's messages go. `send` rejects when the channel breaks. */
@@ -57,8 +57,11 @@ export interface MigrationReport {
   converged: boolean;
 }
 
-/** Clears the dirty state (EPT flags and the hypervisor's own log) and returns the dirty pages. */
-function takeDirty(hv: Hypervisor, vm: Vm): Set<number> {
+/**
+ * Clears the dirty state (EPT flags and the hypervisor's own log) and returns the pages dirtied
+ * since the last call; the first call starts the hypervisor's log. `vm.ram.dirtyLog = null` ends it.
+ */
+export function takeDirty(hv: Hypervisor, vm: Vm): Set<number> {
   const dirty = new Set<number>(vm.ept.collectDirty(0, vm.ram.size).map((gpa) => gpa / PAGE));
   // Cached translations still carry write permission: drop them so the next write sets D again.
   hv.cpu.vmx.invept(2, 0n);
@@ -125,6 +128,14 @@ export async function migrateOut(hv: Hypervisor, vm: Vm, channel: MigrationChann
   return report;
 }
 
+/** The VM a 'begin' message announces, checked (its protocol, a memory size this side can hold). */
+export function checkBegin(m: { protocol: unknown; name: unknown; memorySize: unknown; weight: unknown }, protocol: string, what: string): { name: string; memorySize: number; weight: number } {
+  if (m.protocol !== protocol) throw new SnapshotError(`${what}: protocol ${String(m.protocol)} is not ${protocol}`);
+  const size = m.memorySize as number;
+  if (!Number.isInteger(size) || size < 0x200000 || size % PAGE !== 0 || size > 1 << 30) throw new SnapshotError(`${what}: bad memory size ${String(m.memorySize)}`);
+  return { name: String(m.name), memorySize: size, weight: Number.isInteger(m.weight) && (m.weight as number) > 0 ? m.weight as number : 1 };
+}
+
 /** The destination side: checks each message and builds the VM; `vm` is ready after 'done'. */
 export class MigrationReceiver {
   vm: Vm | null = null;
@@ -142,9 +153,7 @@ export class MigrationReceiver {
     switch (m.type) {
       case 'begin':
         if (this.begun) throw new SnapshotError('migration: begin twice');
-        if (m.protocol !== MIGRATION_PROTOCOL) throw new SnapshotError(`migration: protocol ${String(m.protocol)} is not ${MIGRATION_PROTOCOL}`);
-        if (!Number.isInteger(m.memorySize) || m.memorySize < 0x200000 || m.memorySize % PAGE !== 0 || m.memorySize > 1 << 30) throw new SnapshotError(`migration: bad memory size ${m.memorySize}`);
-        this.begun = { name: String(m.name), memorySize: m.memorySize, weight: Number.isInteger(m.weight) && m.weight > 0 ? m.weight : 1 };
+        this.begun = checkBegin(m, MIGRATION_PROTOCOL, 'migration');
         return;
       case 'pages':
         if (!this.begun) throw new SnapshotError('migration: pages before begin');
@@ -156,7 +165,7 @@ export class MigrationReceiver {
         validateState(m.state);
         if (m.state.memorySize !== this.begun.memorySize) throw new SnapshotError('migration: state and begin disagree on the memory size');
         const vm = this.hv.createVm({ name: this.begun.name, memory: this.begun.memorySize, weight: this.begun.weight, console: this.console });
-        for (const p of this.pending) writePages(vm, p);
+        for (const p of this.pending) writePages(vm.ram.view(), p);
         loadVmState(this.hv, vm, m.state);
         this.vm = vm;
         return;

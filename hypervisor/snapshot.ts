@@ -61,9 +61,16 @@ export interface VmState {
   scheduler: { virtualRuntime: number };
 }
 
+/** Guest pages as they travel: page numbers and their contents, concatenated and deflated. */
+export interface EncodedPages {
+  pageSize: number;
+  pages: number[];
+  data: string;
+}
+
 export interface SnapshotBody {
   vm: VmState;
-  memory: { pageSize: number; pages: number[]; data: string } | null;
+  memory: EncodedPages | null;
 }
 
 export interface SnapshotFile {
@@ -112,7 +119,7 @@ export function saveVmState(hv: Hypervisor, vm: Vm): VmState {
 }
 
 /** The non-zero pages of guest memory (or of `only`), deflated. */
-export function encodePages(vm: Vm, only?: readonly number[]): { pageSize: number; pages: number[]; data: string } {
+export function encodePages(vm: Vm, only?: readonly number[]): EncodedPages {
   const view = vm.ram.view();
   const pages: number[] = [];
   const chunks: Uint8Array[] = [];
@@ -129,7 +136,7 @@ export function encodePages(vm: Vm, only?: readonly number[]): { pageSize: numbe
 }
 
 /** Decompresses and checks encoded pages against a memory size (nothing is written). */
-export function inflatePages(memory: { pageSize: number; pages: number[]; data: string }, memorySize: number): { pages: number[]; data: Uint8Array } {
+export function inflatePages(memory: EncodedPages, memorySize: number): { pages: number[]; data: Uint8Array } {
   if (memory.pageSize !== PAGE) throw new SnapshotError(`page size ${memory.pageSize} is not ${PAGE}`);
   if (!Array.isArray(memory.pages) || typeof memory.data !== 'string') throw new SnapshotError('guest memory is malformed');
   let data: Buffer;
@@ -144,9 +151,8 @@ export function inflatePages(memory: { pageSize: number; pages: number[]; data: 
   return { pages: memory.pages, data };
 }
 
-/** Writes checked pages into guest memory. */
-export function writePages(vm: Vm, inflated: { pages: number[]; data: Uint8Array }): void {
-  const view = vm.ram.view();
+/** Writes checked pages into guest memory (`vm.ram.view()`, or a copy of it such as a backup's). */
+export function writePages(view: Uint8Array, inflated: { pages: number[]; data: Uint8Array }): void {
   inflated.pages.forEach((p, i) => view.set(inflated.data.subarray(i * PAGE, (i + 1) * PAGE), p * PAGE));
 }
 
@@ -204,14 +210,15 @@ export function loadVmState(hv: Hypervisor, vm: Vm, s: VmState): void {
   hv.cpu.flushDecodeCache();
 }
 
-function checksum(body: SnapshotBody): string {
+/** SHA-256 of a body's JSON: guards snapshot files and replication checkpoints. */
+export function checksumOf(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
 /** A whole-VM snapshot as file contents. */
 export function snapshotVm(hv: Hypervisor, vm: Vm): string {
   const body: SnapshotBody = { vm: saveVmState(hv, vm), memory: encodePages(vm) };
-  const file: SnapshotFile = { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, checksum: checksum(body), body };
+  const file: SnapshotFile = { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, checksum: checksumOf(body), body };
   return JSON.stringify(file);
 }
 
@@ -226,7 +233,7 @@ export function parseSnapshot(text: string): SnapshotFile {
   check(file && file.format === SNAPSHOT_FORMAT, 'not a trapvisor snapshot (format field)');
   check(file.version === SNAPSHOT_VERSION, `snapshot version ${file.version} is not supported (this trapvisor reads version ${SNAPSHOT_VERSION})`);
   check(file.body && typeof file.body === 'object', 'snapshot body missing');
-  check(file.checksum === checksum(file.body), 'snapshot checksum mismatch: the file is corrupted');
+  check(file.checksum === checksumOf(file.body), 'snapshot checksum mismatch: the file is corrupted');
   validateState(file.body.vm);
   check(file.body.memory !== null, 'snapshot holds no guest memory');
   return file;
@@ -237,7 +244,7 @@ export function restoreVm(hv: Hypervisor, file: SnapshotFile, console?: (bytes: 
   const s = file.body.vm;
   const pages = inflatePages(file.body.memory!, s.memorySize);
   const vm = hv.createVm({ name: s.name, memory: s.memorySize, weight: s.weight, console });
-  writePages(vm, pages);
+  writePages(vm.ram.view(), pages);
   loadVmState(hv, vm, s);
   return vm;
 }
@@ -253,6 +260,6 @@ export function rollbackVm(hv: Hypervisor, vm: Vm, file: SnapshotFile): void {
   check(s.memorySize === vm.ram.size, `the snapshot's VM has ${s.memorySize} bytes of memory, this one ${vm.ram.size}`);
   const pages = inflatePages(file.body.memory!, s.memorySize);
   vm.ram.view().fill(0);
-  writePages(vm, pages);
+  writePages(vm.ram.view(), pages);
   loadVmState(hv, vm, s);
 }

@@ -8,83 +8,15 @@
  * does the source stop its copy; if the connection breaks or the destination refuses, the source
  * keeps running its guest as if nothing happened.
  */
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Command } from 'commander';
 import { Hypervisor } from '../hypervisor.js';
-import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationReport } from '../migration.js';
+import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationMessage, type MigrationReport } from '../migration.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
+import { parseNumber, runAction, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
-
-/** The largest frame either side accepts (a whole 1 GiB guest's pages would not fit in one anyway). */
-const MAX_FRAME = 256 << 20;
-
-/** Splits a byte stream into frames; throws on an oversized length. */
-class FrameReader {
-  private buffer = Buffer.alloc(0);
-  push(chunk: Buffer): unknown[] {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    const out: unknown[] = [];
-    while (this.buffer.length >= 4) {
-      const length = this.buffer.readUInt32BE(0);
-      if (length > MAX_FRAME) throw new Error(`frame of ${length} bytes is larger than ${MAX_FRAME}`);
-      if (this.buffer.length < 4 + length) break;
-      const text = this.buffer.subarray(4, 4 + length).toString('utf8');
-      this.buffer = this.buffer.subarray(4 + length);
-      try {
-        out.push(JSON.parse(text));
-      } catch {
-        throw new Error('a frame is not JSON');
-      }
-    }
-    return out;
-  }
-}
-
-function frame(message: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(message), 'utf8');
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(body.length, 0);
-  return Buffer.concat([head, body]);
-}
-
-/** The source's channel over a connected socket. */
-function socketChannel(socket: Socket): MigrationChannel {
-  let broken: Error | null = null;
-  let ackWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
-  const reader = new FrameReader();
-  const fail = (e: Error) => { broken ??= e; ackWaiter?.reject(e); ackWaiter = null; };
-  socket.on('error', fail);
-  socket.on('close', () => fail(new Error('the destination closed the connection')));
-  socket.on('data', (chunk) => {
-    try {
-      for (const m of reader.push(chunk)) {
-        const msg = m as { type?: string; error?: string };
-        if (msg.type === 'ack') { ackWaiter?.resolve(); ackWaiter = null; }
-        else if (msg.type === 'refused') fail(new Error(`the destination refused: ${msg.error}`));
-      }
-    } catch (e) { fail(e as Error); }
-  });
-  return {
-    send: (message) => new Promise<void>((resolve, reject) => {
-      if (broken) { reject(broken); return; }
-      if (message.type === 'done') ackWaiter = { resolve, reject };
-      socket.write(frame(message), (err) => {
-        if (err) { fail(err); reject(err); return; }
-        if (message.type !== 'done') resolve();
-      });
-    }),
-  };
-}
-
-export function parseHostPort(text: string): { host: string; port: number } {
-  const m = /^(?:(.*):)?(\d+)$/.exec(text);
-  if (!m) throw new UserError(`--migrate-to ${text}: expected HOST:PORT`, ExitCode.USAGE);
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new UserError(`--migrate-to ${text}: port out of range`, ExitCode.USAGE);
-  return { host: m[1] || '127.0.0.1', port };
-}
+import { ackingSocketChannel, connectTo, FrameReader, frame, listenOn } from './frames.js';
 
 export function formatMigrationReport(r: MigrationReport): string {
   return [
@@ -99,25 +31,19 @@ export function formatMigrationReport(r: MigrationReport): string {
 export async function migrateOverTcp(hv: Hypervisor, vm: Vm, target: { host: string; port: number }): Promise<MigrationReport> {
   let socket: Socket;
   try {
-    socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(target.port, target.host, () => resolve(s));
-      s.once('error', reject);
-    });
+    socket = await connectTo(target);
   } catch (e) {
-    return { ok: false, error: `cannot connect to ${target.host}:${target.port}: ${(e as Error).message}`, rounds: 0, pagesPerRound: [], bytes: 0, totalMs: 0, downtimeMs: 0, downtimeInstructions: 0, converged: false };
+    return { ok: false, error: (e as Error).message, rounds: 0, pagesPerRound: [], bytes: 0, totalMs: 0, downtimeMs: 0, downtimeInstructions: 0, converged: false };
   }
-  const report = await migrateOut(hv, vm, socketChannel(socket));
+  const channel: MigrationChannel = ackingSocketChannel<MigrationMessage>(socket, (m) => m.type === 'done', 'destination');
+  const report = await migrateOut(hv, vm, channel);
   socket.end();
   return report;
 }
 
 /** Destination side: accept one migration on `port`, then run the VM to its end. */
 export async function listenForMigration(port: number, host: string, io: BootIo, opts: { engine: string; maxInstructions?: string }): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new UserError(`cannot listen on ${host}:${port}: ${e.message}`, ExitCode.USAGE)));
-    server.listen(port, host, () => resolve());
-  });
+  const server = await listenOn(port, host);
   io.stderr(`trapvisor: waiting for a migration on ${host}:${port}\n`);
   const hv = new Hypervisor({ ramSize: (1 << 30) + (16 << 20), engine: opts.engine as 'blocks' | 'interpret' });
   const receiver = new MigrationReceiver(hv, (b) => io.stdout(b));
@@ -149,7 +75,12 @@ export async function listenForMigration(port: number, host: string, io: BootIo,
   }
   const vm = receiver.vm;
   io.stderr(`trapvisor: VM ${vm.name} arrived; resuming it\n`);
-  const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  return runArrivedVm(hv, vm, io, opts.maxInstructions);
+}
+
+/** Runs a VM that arrived from another process (migrated, or taken over by a backup) to its end; the exit code. */
+export function runArrivedVm(hv: Hypervisor, vm: Vm, io: Pick<BootIo, 'stderr'>, maxInstructions: string | undefined): number {
+  const budget = maxInstructions === undefined ? Infinity : parseNumber(maxInstructions, '--max-instructions');
   const result = hv.run(budget);
   const s = vm.stop;
   if (result.kind === 'budget' || !s) return ExitCode.BUDGET_EXHAUSTED;

@@ -15,7 +15,8 @@ import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import { Hypervisor } from '../hypervisor.js';
 import { ImageError } from '../loader/multiboot.js';
 import { parseSnapshot, restoreVm, snapshotVm, SnapshotError } from '../snapshot.js';
-import { formatMigrationReport, migrateOverTcp, parseHostPort } from './migrate.js';
+import { formatMigrationReport, migrateOverTcp } from './migrate.js';
+import { parseHostPort } from './frames.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
 import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
@@ -136,7 +137,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   }
   if (opts.migrateTo !== undefined) {
     if (!single) throw new UserError('--migrate-to: one VM at a time', ExitCode.USAGE);
-    const target = parseHostPort(opts.migrateTo);
+    const target = parseHostPort(opts.migrateTo, '--migrate-to');
     hv.run(opts.after === undefined ? 0 : parseNumber(opts.after, '--after'));
     const vm = vms[0]!;
     if (vm.stop === null) {
