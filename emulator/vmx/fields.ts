@@ -148,6 +148,32 @@ const BY_ENCODING: (FieldLookup | null)[] = (() => {
   return table;
 })();
 
+/** FIELD_WORDS flags: a 16-bit field (the value is truncated); the full encoding of a 64-bit field. */
+export const FIELD_16_BIT = 1, FIELD_64_BIT = 2;
+
+/**
+ * Every encoding (bits 31:15 zero) to where its value lives, for VmcsRegion's reads and writes:
+ * -1 when unsupported, else (byte offset in the region << 2) | FIELD_16_BIT | FIELD_64_BIT.
+ */
+export const FIELD_WORDS: Int16Array = (() => {
+  const table = new Int16Array(0x8000).fill(-1);
+  for (const field of FIELDS) {
+    table[field.encoding] = (field.offset << 2) | (field.width === 16 ? FIELD_16_BIT : 0) | (field.width === 64 ? FIELD_64_BIT : 0);
+    if (field.width === 64) table[field.encoding | 1] = (field.offset + 4) << 2; // the high half alone
+  }
+  return table;
+})();
+
+/** Every encoding to its field's EntryCheck bits (both halves of a 64-bit field). */
+export const FIELD_CHECKS: Uint8Array = (() => {
+  const table = new Uint8Array(0x8000);
+  for (const field of FIELDS) {
+    table[field.encoding] = field.checks;
+    if (field.width === 64) table[field.encoding | 1] = field.checks;
+  }
+  return table;
+})();
+
 /**
  * The field an encoding names, and whether it is the high half of a 64-bit field; null for an
  * encoding this processor does not support (VMREAD/VMWRITE fail with error 12).

@@ -8,14 +8,12 @@
  */
 import type { PhysicalMemory } from '../cpu/memory.js';
 import { PAGE_SHIFT } from '../cpu/memory.js';
-import { lookupField, type FieldInfo } from './fields.js';
+import { FIELD_16_BIT, FIELD_64_BIT, FIELD_CHECKS, FIELD_WORDS, lookupField } from './fields.js';
 
 export const VMCS_SIZE = 4096;
 const LAUNCH_STATE_OFFSET = 8;
 const VERIFIED_OFFSET = 12;
 export const LaunchState = { CLEAR: 0, LAUNCHED: 1 } as const;
-
-const mask = (f: FieldInfo, v: number): number => (f.width === 16 ? v & 0xffff : v >>> 0);
 
 /**
  * Typed access to one VMCS region at a host-physical address. VM entry and exit touch about a
@@ -71,9 +69,10 @@ export class VmcsRegion {
 
   /** A field by encoding (low 32 bits of 64-bit fields), or 0 for an unsupported encoding. */
   read(encoding: number): number {
-    const f = lookupField(encoding);
-    if (!f) return 0;
-    return mask(f.field, this.load32(f.field.offset + (f.high ? 4 : 0)));
+    const w = encoding >>> 0 > 0x7fff ? -1 : FIELD_WORDS[encoding]!;
+    if (w < 0) return 0;
+    const v = this.load32(w >> 2);
+    return w & FIELD_16_BIT ? v & 0xffff : v >>> 0;
   }
 
   /** A 64-bit field (or any field, zero-extended) as a bigint. */
@@ -90,13 +89,13 @@ export class VmcsRegion {
    * writing the full encoding of a 64-bit field clears its upper half.
    */
   write(encoding: number, value: number): void {
-    const f = lookupField(encoding);
-    if (!f) return;
-    const at = f.field.offset;
-    this.unverify(f.field);
-    if (f.high) { this.store32(at + 4, value); return; }
-    this.store32(at, mask(f.field, value));
-    this.store32(at + 4, 0);
+    const w = encoding >>> 0 > 0x7fff ? -1 : FIELD_WORDS[encoding]!;
+    if (w < 0) return;
+    this.unverify(FIELD_CHECKS[encoding]!);
+    const at = w >> 2;
+    if (encoding & 1) { this.store32(at, value); return; } // the high half of a 64-bit field
+    this.store32(at, w & FIELD_16_BIT ? value & 0xffff : value);
+    this.store32(at + 4, 0); // the upper half of the slot, which only a 64-bit field uses
   }
 
   /**
@@ -105,27 +104,26 @@ export class VmcsRegion {
    * half of a 64-bit field.
    */
   update(encoding: number, value: number): void {
-    const f = lookupField(encoding);
-    if (!f || f.high) return;
-    const v = mask(f.field, value);
-    if ((this.load32(f.field.offset) >>> 0) === (v >>> 0) && this.load32(f.field.offset + 4) === 0) return;
-    this.unverify(f.field);
-    this.store32(f.field.offset, v);
-    this.store32(f.field.offset + 4, 0);
+    const w = encoding >>> 0 > 0x7fff ? -1 : FIELD_WORDS[encoding]!;
+    if (w < 0 || encoding & 1) return;
+    const v = w & FIELD_16_BIT ? value & 0xffff : value | 0, at = w >> 2;
+    if (this.load32(at) === v && (!(w & FIELD_64_BIT) || this.load32(at + 4) === 0)) return;
+    this.write(encoding, value);
   }
 
   write64(encoding: number, value: bigint): void {
     const f = lookupField(encoding);
     if (!f) return;
     const at = f.field.offset;
-    this.unverify(f.field);
+    this.unverify(f.field.checks);
     this.store32(at, Number(value & 0xffffffffn));
     this.store32(at + 4, f.field.width === 64 ? Number((value >> 32n) & 0xffffffffn) : 0);
   }
 
-  private unverify(f: FieldInfo): void {
-    if (f.checks === 0) return;
+  /** Forgets the entry checks that read a field being written (EntryCheck bits). */
+  private unverify(checks: number): void {
+    if (checks === 0) return;
     const verified = this.load32(VERIFIED_OFFSET);
-    if (verified & f.checks) this.store32(VERIFIED_OFFSET, verified & ~f.checks);
+    if (verified & checks) this.store32(VERIFIED_OFFSET, verified & ~checks);
   }
 }

@@ -750,16 +750,17 @@ export class Vmx {
     const vmcs = this.vmcs!;
     exit.guestRip = cpu.eip >>> 0;
     this.saveGuestState(vmcs);
-    vmcs.write(F.VM_EXIT_REASON, exit.reason | (exit.entryFailure ? 0x80000000 : 0));
-    vmcs.write(F.EXIT_QUALIFICATION, exit.qualification);
-    vmcs.write(F.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
-    vmcs.write(F.VMX_INSTRUCTION_INFO, exit.instructionInfo);
-    vmcs.write(F.GUEST_LINEAR_ADDRESS, exit.guestLinearAddress);
-    vmcs.write(F.GUEST_PHYSICAL_ADDRESS, exit.guestPhysicalAddress);
-    vmcs.write(F.VM_EXIT_INTR_INFO, exit.interruptionInfo);
-    vmcs.write(F.VM_EXIT_INTR_ERROR_CODE, exit.interruptionErrorCode);
-    vmcs.write(F.IDT_VECTORING_INFO_FIELD, exit.idtVectoringInfo);
-    vmcs.write(F.IDT_VECTORING_ERROR_CODE, exit.idtVectoringErrorCode);
+    // Exit information, written where it changed (most of it stays 0 exit after exit).
+    vmcs.update(F.VM_EXIT_REASON, exit.reason | (exit.entryFailure ? 0x80000000 : 0));
+    vmcs.update(F.EXIT_QUALIFICATION, exit.qualification);
+    vmcs.update(F.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
+    vmcs.update(F.VMX_INSTRUCTION_INFO, exit.instructionInfo);
+    vmcs.update(F.GUEST_LINEAR_ADDRESS, exit.guestLinearAddress);
+    vmcs.update(F.GUEST_PHYSICAL_ADDRESS, exit.guestPhysicalAddress);
+    vmcs.update(F.VM_EXIT_INTR_INFO, exit.interruptionInfo);
+    vmcs.update(F.VM_EXIT_INTR_ERROR_CODE, exit.interruptionErrorCode);
+    vmcs.update(F.IDT_VECTORING_INFO_FIELD, exit.idtVectoringInfo);
+    vmcs.update(F.IDT_VECTORING_ERROR_CODE, exit.idtVectoringErrorCode);
     this.storeMsrList(vmcs.read(F.VM_EXIT_MSR_STORE_ADDR), vmcs.read(F.VM_EXIT_MSR_STORE_COUNT));
     this.leaveNonRoot();
     this.loadHostState(vmcs);
