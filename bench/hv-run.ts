@@ -2,7 +2,7 @@
  * Running a guest image under the hypervisor for the benchmarks: a fresh Hypervisor per run (so
  * no state leaks between rounds), wall time of `run()` only (construction and loading excluded),
  * and what the emulator counted: instructions executed and emulated, exits per reason with their
- * handler time, scheduler switches.
+ * handler time, time inside VM entry/exit, scheduler switches.
  */
 import { Hypervisor } from '../hypervisor/hypervisor.js';
 import type { VmStop } from '../hypervisor/vm.js';
@@ -14,6 +14,8 @@ export interface GuestRunStats {
   executed: number;
   emulated: number;
   exits: Record<string, { reason: number; count: number; handlerNs: number }>;
+  /** Wall ns inside `vmx.enter`: VM entries, the guest's own instructions and VM exits. */
+  enterNs: number;
   stop: VmStop | null;
 }
 
@@ -55,7 +57,7 @@ export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: numb
       const v = hv.vcpuOf(vm);
       const exits: GuestRunStats['exits'] = {};
       for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs };
-      return { name: vm.name, instructions: v.executed + v.emulated, executed: v.executed, emulated: v.emulated, exits, stop: vm.stop };
+      return { name: vm.name, instructions: v.executed + v.emulated, executed: v.executed, emulated: v.emulated, exits, enterNs: v.enterNs, stop: vm.stop };
     }),
   };
 }

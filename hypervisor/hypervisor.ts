@@ -272,7 +272,10 @@ export class Hypervisor {
       vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
       const before = cpu.icount, emulatedBefore = vcpu.emulated;
       vcpu.load(cpu);
+      const t0 = performance.now();
       const result = vmx.enter(!vcpu.launched, timer + 1);
+      const t1 = performance.now();
+      vcpu.enterNs += (t1 - t0) * 1e6;
       const executed = cpu.icount - before;
       vcpu.executed += executed;
       ran += executed;
@@ -288,9 +291,8 @@ export class Hypervisor {
       vcpu.save(cpu);
       ctx.raw = result.exit;
       const decoded = decodeExit(result.exit);
-      const t0 = performance.now();
       const action = handleExit(ctx, decoded);
-      vm.countExit(result.exit.reason, (performance.now() - t0) * 1e6);
+      vm.countExit(result.exit.reason, (performance.now() - t1) * 1e6); // decoding included
       const emulated = vcpu.emulated - emulatedBefore;
       if (emulated > 0) {
         this.emulatedInstructions += emulated;

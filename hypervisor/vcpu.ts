@@ -35,6 +35,11 @@ export class Vcpu {
   executed = 0;
   /** Guest instructions emulated by the hypervisor (each charged as one instruction of time). */
   emulated = 0;
+  /**
+   * Wall ns spent in VM entry, the guest and VM exit (`vmx.enter`), for the benchmarks' split of
+   * an exit's cost between the processor, the handlers (Vm.exitStats) and the run loop.
+   */
+  enterNs = 0;
 
   constructor(readonly vm: Vm, cpu: Cpu, frames: FrameAllocator, host: HostState, ioBitmaps: [number, number], msrBitmap: number) {
     const addr = frames.allocate(PAGE);

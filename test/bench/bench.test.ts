@@ -75,16 +75,17 @@ describe('trapvisor bench (--quick)', () => {
       if (row.modelInstructions !== null) expect(row.instructions).toBe(row.modelInstructions);
       expect(row.exitsPerIteration).toBe(row.reason === 'pf' ? 0 : 1);
       expect(row.iterationNsRepeats.length).toBeGreaterThan(0);
-      for (const k of ['iterationNs', 'exitNs', 'aluEquivalents', 'handlerNs', 'transitionNs'] as const) expect(Number.isFinite(row[k])).toBe(true);
+      for (const k of ['iterationNs', 'exitNs', 'aluEquivalents', 'transitionNs', 'handlerNs', 'runLoopNs'] as const) expect(Number.isFinite(row[k])).toBe(true);
     }
     for (const g of EXIT_GUESTS) if (g.perIteration !== null) expect(j.rows.find((x) => x.reason === g.name)!.instructionsPerIteration).toBe(g.perIteration);
     expectTable(r.stdout, EXIT_GUESTS.length);
     expect(r.stdout).toMatch(/ALU workload: [\d.]+ ns per instruction/);
     expect(r.stderr).toContain('cpuid: ');
-    // One bar per positive figure: the total, and each half of the split on its own (timing noise
-    // can clamp the total, and with it the transition, to 0 while the handler's time is measured).
+    // One bar per positive figure: the total, and each part of the split on its own (timing noise
+    // can clamp the total, and with it the run loop, to 0 while the other parts are measured).
     const split = j.rows.filter((x) => x.exitsPerIteration > 0);
-    expectSvg(r.svg, j.rows.filter((x) => x.exitNs > 0).length + split.filter((x) => x.transitionNs > 0).length + split.filter((x) => x.handlerNs > 0).length);
+    expectSvg(r.svg, j.rows.filter((x) => x.exitNs > 0).length
+      + (['transitionNs', 'handlerNs', 'runLoopNs'] as const).reduce((n, k) => n + split.filter((x) => x[k] > 0).length, 0));
   });
 
   it('exits --reason picks reasons; an unknown one is a usage error', async () => {
