@@ -43,6 +43,9 @@ export interface BootOptions {
   snapshotFile?: string;
   migrateTo?: string;
   after?: string;
+  replicateTo?: string;
+  epoch?: string;
+  failAt?: string;
 }
 
 /** Where a boot writes; tests pass their own. `stdin` is all the serial input, or null for none. */
@@ -122,9 +125,11 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
       mem: opts.mem, cmdline: opts.cmdline, maxInstructions: opts.maxInstructions, engine: opts.engine,
       include: opts.include, traceExits: opts.traceExits, stats: opts.stats, pv: opts.pv,
       snapshotAt: opts.snapshotAt, snapshotFile: opts.snapshotFile, migrateTo: opts.migrateTo, after: opts.after,
+      replicateTo: opts.replicateTo, epoch: opts.epoch, failAt: opts.failAt,
     }, io);
   }
   if (opts.pv) throw new UserError('boot: --pv needs the hypervisor (a PV guest talks to it); drop --bare', ExitCode.USAGE);
+  if (opts.replicateTo) throw new UserError('boot: --replicate-to needs the hypervisor (it checkpoints a VM); drop --bare', ExitCode.USAGE);
   if (!image && !opts.rom) throw new UserError('boot: give an IMAGE, or --rom ROM', ExitCode.USAGE);
   if (image && opts.rom) throw new UserError('boot: give either an IMAGE or --rom, not both', ExitCode.USAGE);
   const ramSize = parseNumber(opts.mem, '--mem');
@@ -275,6 +280,9 @@ export function registerBoot(program: Command): void {
     .option('--snapshot-file <file>', 'where --snapshot-at writes the snapshot')
     .option('--migrate-to <host:port>', 'under the hypervisor: live-migrate the VM to `trapvisor migrate --listen PORT` there')
     .option('--after <n>', 'with --migrate-to: migrate after N guest instructions (default 0)')
+    .option('--replicate-to <host:port>', 'under the hypervisor: replicate the VM to `trapvisor replicate --listen PORT` there (a checkpoint per epoch; output released when the backup has it)')
+    .option('--epoch <n>', 'with --replicate-to: guest instructions per epoch (default 1000000)')
+    .option('--fail-at <n>', 'with --replicate-to: the primary dies at guest instruction N, as a crashed host would (exit 12); the backup takes over')
     .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
     .exitOverride(exitOnCommanderError)
     .action(runAction(async (image: string | undefined, opts: BootOptions) => {

@@ -14,6 +14,11 @@ export const ExitCode = {
   GUEST_CRASHED: 8,
   /** The instruction budget (--max-instructions) ran out before the guest stopped. */
   BUDGET_EXHAUSTED: 10,
+  /**
+   * `boot --fail-at N` made the primary of a replicated VM die at guest instruction N, as a crashed
+   * host would (no 'done' to the backup, held output never released); the backup takes over.
+   */
+  PRIMARY_FAILED: 12,
   /** A bug in trapvisor itself (reported with a short message; set TRAPVISOR_DEBUG=1 for the trace). */
   INTERNAL_ERROR: 70,
 } as const;

@@ -9,6 +9,7 @@ import { registerDebug } from './debug.js';
 import { registerDemo } from './demo.js';
 import { registerDisasm } from './disasm.js';
 import { registerMigrate } from './migrate.js';
+import { registerReplicate } from './replicate.js';
 import { registerRestore, registerRun } from './run.js';
 
 const program = new Command();
@@ -25,6 +26,7 @@ registerBench(program);
 registerRestore(program);
 registerDebug(program);
 registerMigrate(program);
+registerReplicate(program);
 
 registerDemo(program);
 

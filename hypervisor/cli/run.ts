@@ -17,6 +17,8 @@ import { ImageError } from '../loader/multiboot.js';
 import { parseSnapshot, restoreVm, snapshotVm, SnapshotError } from '../snapshot.js';
 import { formatMigrationReport, migrateOverTcp } from './migrate.js';
 import { parseHostPort } from './frames.js';
+import { parseReplicationOptions, runReplicated } from './replicate.js';
+import { OutputCommit } from '../replication.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
 import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
@@ -41,6 +43,11 @@ export interface RunOptions {
   /** Live-migrate the (single) VM to HOST:PORT after `after` guest instructions. */
   migrateTo?: string;
   after?: string;
+  /** Replicate the (single) VM to a backup at HOST:PORT (Remus-style), in epochs of `epoch` instructions. */
+  replicateTo?: string;
+  epoch?: string;
+  /** With replicateTo: the primary dies at this guest instruction (a simulated host failure). */
+  failAt?: string;
 }
 
 function hex(v: number): string {
@@ -86,6 +93,13 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
     throw new UserError(`--weights needs one positive weight per image (${images.length})`, ExitCode.USAGE);
   }
   const single = images.length === 1;
+  const replication = parseReplicationOptions(opts);
+  if (replication && !single) throw new UserError('--replicate-to: one VM at a time', ExitCode.USAGE);
+  if (replication && (opts.snapshotAt !== undefined || opts.migrateTo !== undefined)) throw new UserError('--replicate-to goes with neither --snapshot-at nor --migrate-to', ExitCode.USAGE);
+  // Output commit: with a backup, the console is released only as the backup acknowledges checkpoints.
+  const stdout = io.stdout;
+  const output = replication ? new OutputCommit(stdout) : null;
+  if (output) io = { ...io, stdout: output.write };
   const names = images.map((p, i) => `${basename(p).replace(/\.(asm|img|bin|elf)$/, '')}${images.indexOf(p) !== i ? `-${i}` : ''}`);
   const bytes = images.map((p) => loadImageBytes(p, opts.include, io, opts.pv ? { PV: '1' } : {}));
 
@@ -146,6 +160,11 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
       if (report.ok) return ExitCode.OK;
       io.stderr(`trapvisor: the guest keeps running here\n`);
     }
+  }
+  if (replication) {
+    const code = await runReplicated(hv, vms[0]!, output!, replication, budget, io);
+    if (code !== null) return code;
+    return finish(hv, vms, names, io, opts, budget - hv.guestInstructions, emit, pending, logs);
   }
   return finish(hv, vms, names, io, opts, budget, emit, pending, logs);
 }
