@@ -7,7 +7,7 @@ import { raise, Vector } from '../faults.js';
 
 const CR0_PE = 1, CR0_NE = 1 << 5, CR0_WP = 1 << 16, CR0_NW = 1 << 29, CR0_CD = 1 << 30, CR0_PG = 1 << 31;
 /** CR0 bits this CPU implements (ET is fixed at 1: there is no FPU but the bit reads as 1). */
-const CR0_IMPLEMENTED = CR0_PE | 0x2 | 0x4 | 0x8 | 0x10 | CR0_NE | CR0_WP | (1 << 18) | CR0_NW | CR0_CD | CR0_PG;
+export const CR0_IMPLEMENTED = CR0_PE | 0x2 | 0x4 | 0x8 | 0x10 | CR0_NE | CR0_WP | (1 << 18) | CR0_NW | CR0_CD | CR0_PG;
 /** CR4 bits implemented: VME PVI TSD DE PSE PGE VMXE. */
 const CR4_VMXE = 0x2000;
 export const CR4_IMPLEMENTED = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x80 | 0x2000;

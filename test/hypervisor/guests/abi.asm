@@ -82,6 +82,13 @@ start:
         and eax, 0x20
         CHECK_EQ eax, 0, "CR0.NE cleared by the guest reads back as 0"
         mov eax, cr0
+        or eax, 0x20 | 0x40             ; NE back (so the write exits) with a reserved bit
+        TRY .cr0_gp
+        mov cr0, eax
+        TRY_END
+.cr0_gp:
+        CHECK_EQ [exc_vector], 13, "MOV to CR0 with a reserved bit, handled by the hypervisor: #GP as on the CPU"
+        mov eax, cr0
         or eax, 0x20
         mov cr0, eax
         TRY .vmx_ud
