@@ -1,17 +1,40 @@
 /**
  * Port I/O: every port exits (the I/O bitmaps are all ones) and goes to the VM's own PC devices.
  * IN/OUT move AL/AX/EAX; INS/OUTS (with REP) are emulated completely: each element's linear
- * address goes through the guest's paging, a page fault is injected into the guest exactly where
- * the real instruction would take it, and ECX/ESI/EDI advance as the instruction would advance
- * them. A long REP is done in batches, re-executing the instruction for the rest.
+ * address goes through the guest's paging (both pages of an element straddling a boundary), a
+ * page fault is injected into the guest exactly where the real instruction would take it, and
+ * ECX/ESI/EDI advance as the instruction would advance them. A long REP is done in batches,
+ * re-executing the instruction for the rest.
  */
 import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import type { ExitAction, ExitContext } from './context.js';
 import { mergeRegister } from './context.js';
 import type { GuestExit } from './decode.js';
+import type { Vcpu } from '../vcpu.js';
 
 /** Elements emulated per exit before the guest re-executes the REP for the rest. */
 const STRING_BATCH = 4096;
+
+/**
+ * The guest-physical address of each byte of one element at `linear`, through the guest's paging:
+ * an element straddling a page boundary takes its second part from the next linear page, wherever
+ * that leads. Both pages are checked, in address order, before any byte moves (as the processor's
+ * own INS/OUTS do): a fault on the second reports that page's first byte in CR2.
+ */
+function translateElement(vcpu: Vcpu, linear: number, size: number, write: boolean): number[] | { pageFault: number; cr2: number } {
+  const first = vcpu.translate(linear, write);
+  if ('pageFault' in first) return { pageFault: first.pageFault, cr2: linear };
+  const inFirst = Math.min(size, 0x1000 - (linear & 0xfff));
+  const bytes: number[] = [];
+  for (let i = 0; i < inFirst; i++) bytes.push(first.gpa + i);
+  if (inFirst < size) {
+    const next = (linear + inFirst) >>> 0;
+    const second = vcpu.translate(next, write);
+    if ('pageFault' in second) return { pageFault: second.pageFault, cr2: next };
+    for (let i = 0; i < size - inFirst; i++) bytes.push(second.gpa + i);
+  }
+  return bytes;
+}
 
 export function handleIo(ctx: ExitContext, io: Extract<GuestExit, { kind: 'io' }>): ExitAction {
   const { vm, vcpu } = ctx;
@@ -35,21 +58,23 @@ export function handleIo(ctx: ExitContext, io: Extract<GuestExit, { kind: 'io' }
   while (count > 0 && done < STRING_BATCH) {
     const offset = r[indexReg]! & addrMask;
     const linear = (vcpu.segmentBase(seg) + offset) >>> 0;
-    const t = vcpu.translate(linear, io.input);
-    if ('pageFault' in t) {
-      vcpu.cr2 = linear;
-      vcpu.injectException(14, t.pageFault);
+    const bytes = translateElement(vcpu, linear, io.size, io.input);
+    if ('pageFault' in bytes) {
+      vcpu.cr2 = bytes.cr2;
+      vcpu.injectException(14, bytes.pageFault);
       return 'resume';
     }
-    if (!vm.ram.contains(t.gpa, io.size)) {
-      vm.halt({ kind: 'crash', reason: `string I/O on port 0x${io.port.toString(16)} touched guest-physical 0x${t.gpa.toString(16)}, outside guest memory` });
+    const outside = bytes.find((gpa) => !vm.ram.contains(gpa, 1));
+    if (outside !== undefined) {
+      vm.halt({ kind: 'crash', reason: `string I/O on port 0x${io.port.toString(16)} touched guest-physical 0x${outside.toString(16)}, outside guest memory` });
       return 'stop';
     }
     if (io.input) {
       const v = ports.portRead(io.port, io.size);
-      if (io.size === 1) vm.ram.write8(t.gpa, v); else if (io.size === 2) vm.ram.write16(t.gpa, v); else vm.ram.write32(t.gpa, v);
+      bytes.forEach((gpa, i) => vm.ram.write8(gpa, v >>> (8 * i)));
     } else {
-      const v = io.size === 1 ? vm.ram.read8(t.gpa) : io.size === 2 ? vm.ram.read16(t.gpa) : vm.ram.read32(t.gpa);
+      let v = 0;
+      bytes.forEach((gpa, i) => { v += vm.ram.read8(gpa) * 2 ** (8 * i); });
       ports.portWrite(io.port, io.size, v);
     }
     const next = (offset + step) & addrMask;

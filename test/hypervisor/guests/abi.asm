@@ -129,7 +129,19 @@ start:
         movzx eax, byte [0x400802]
         and eax, 0x60
         CHECK_EQ eax, 0x60, "REP INSB stores what the port returns"
+        mov edi, 0x400fff               ; a word straddling into the unmapped page
+        mov ecx, 1
+        mov dx, COM1 + 7
+        TRY .ins_pf
+        rep insw
+        TRY_END
+.ins_pf:
+        CHECK_EQ [exc_vector], 14, "REP INSW of a word straddling into an unmapped page: #PF"
+        CHECK_EQ [exc_cr2], 0x401000, "... at the unmapped page's first byte"
+        CHECK_EQ [exc_error], 2, "... a supervisor write to a not-present page"
         call paging_off
+        movzx eax, byte [0x401000]
+        CHECK_EQ eax, 0, "... and no byte went to the physical page after the mapped one"
 
         ; --- MMIO: a second 16550, reachable only through memory accesses
         mov byte [MMIO_UART + 7], 0xa5  ; scratch register, MOV with an immediate
