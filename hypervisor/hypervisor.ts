@@ -60,6 +60,11 @@ export class Hypervisor {
   readonly scheduler = new Scheduler();
   readonly nsPerInstruction: number;
   readonly slice: number;
+  /**
+   * A tenth of a slice: how late a sleeping VM's timer may be noticed while another VM runs, and
+   * the smallest piece another VM's wake-ups can cut a slice into.
+   */
+  readonly wakeGranularity: number;
   /** Idle time skipped while every vCPU was blocked, and instructions emulated by handlers. */
   idleInstructions = 0;
   emulatedInstructions = 0;
@@ -76,6 +81,7 @@ export class Hypervisor {
   constructor(options: HypervisorOptions) {
     this.nsPerInstruction = options.nsPerInstruction ?? 10;
     this.slice = options.slice ?? 1_000_000;
+    this.wakeGranularity = Math.max(1, Math.floor(this.slice / 10));
     const cpu = this.cpu = new Cpu({ ramSize: options.ramSize });
     cpu.engine = options.engine ?? 'blocks';
     this.frames = new FrameAllocator(cpu.mem, 0x100000, options.ramSize);
@@ -205,7 +211,7 @@ export class Hypervisor {
           if (w === 'never') { v.vm.halt({ kind: 'halted' }); continue; }
           if (w === 'later') continue;
           v.halted = false;
-          this.scheduler.wake(v, live.filter((o) => !o.halted));
+          this.scheduler.wake(v, live.filter((o) => !o.halted), this.wakeGranularity);
         }
         runnable.push(v);
       }
@@ -266,9 +272,13 @@ export class Hypervisor {
       }
       const left = budget - ran;
       if (left <= 0) break;
+      // Another VM sleeping until an event that is due now: end the slice so that it can wake
+      // (once this one has run its wake granularity).
+      const untilWake = this.untilOtherWakes(vcpu);
+      if (untilWake <= 0 && ran >= this.wakeGranularity) break;
       vcpu.prepareEntry();
       const untilEvent = Math.ceil((vm.nextDeadline() - vm.now()) / this.nsPerInstruction);
-      const timer = Math.max(1, Math.min(left, untilEvent));
+      const timer = Math.max(1, Math.min(left, untilEvent, Math.max(untilWake, this.wakeGranularity - ran)));
       vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
       const before = cpu.icount, emulatedBefore = vcpu.emulated;
       vcpu.load(cpu);
@@ -304,6 +314,19 @@ export class Hypervisor {
       if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer' || this.pauseRequested) break;
     }
     return ran;
+  }
+
+  /**
+   * Instructions until the earliest device or PV-timer event of another vCPU that sleeps (HLT or
+   * BLOCK) with interrupts on (0 when one is due; Infinity when none sleeps so).
+   */
+  private untilOtherWakes(running: Vcpu): number {
+    let earliest = Infinity;
+    for (const v of this.vcpus) {
+      if (v === running || !v.halted || v.vm.stop !== null || v.wakeable() === 'never') continue;
+      earliest = Math.min(earliest, v.vm.bootNs + v.vm.nextDeadline());
+    }
+    return earliest === Infinity ? Infinity : Math.max(0, Math.ceil((earliest - this.now()) / this.nsPerInstruction));
   }
 
   /** Why each VM stopped (null while it runs). */

@@ -1,10 +1,11 @@
 /**
  * Proportional-share scheduling of vCPUs on the one CPU, charged in exactly the guest
- * instructions each ran (never sampled) plus a fixed cost per VM exit (Hypervisor.exitCost): every
- * vCPU accumulates virtual runtime = charge / weight, and the runnable vCPU with the least runs
- * next for one slice, which the VMX preemption timer enforces to the instruction. A vCPU that wakes from a block starts no further behind than
- * the least-advanced runnable one, so sleeping banks no credit. A guest that never halts gets its
- * share and no more: it cannot starve the others.
+ * instructions each ran (never sampled) plus a fixed cost per VM exit (EXIT_COST in
+ * hypervisor.ts): every vCPU accumulates virtual runtime = charge / weight, and the runnable vCPU
+ * with the least runs next for one slice, which the VMX preemption timer enforces to the
+ * instruction. A vCPU that wakes from a block starts no further behind than the least-advanced
+ * runnable one, less a small credit so that it runs first, so sleeping banks almost nothing. A
+ * guest that never halts gets its share and no more: it cannot starve the others.
  */
 import type { Vcpu } from './vcpu.js';
 
@@ -39,11 +40,14 @@ export class Scheduler {
     this.vruntime.set(vcpu, this.vruntime.get(vcpu)! + instructions / vcpu.vm.weight);
   }
 
-  /** A blocked vCPU became runnable: no credit for the time it slept. */
-  wake(vcpu: Vcpu, runnable: readonly Vcpu[]): void {
+  /**
+   * A blocked vCPU became runnable: no credit for the time it slept beyond `credit` instructions
+   * (a little, so that it runs before the vCPU it woke beside, as CFS's sleeper credit does).
+   */
+  wake(vcpu: Vcpu, runnable: readonly Vcpu[], credit = 0): void {
     const others = runnable.filter((v) => v !== vcpu);
     if (others.length === 0) return;
-    this.vruntime.set(vcpu, Math.max(this.vruntime.get(vcpu)!, this.minimum(others)));
+    this.vruntime.set(vcpu, Math.max(this.vruntime.get(vcpu)!, this.minimum(others) - credit / vcpu.vm.weight));
   }
 
   /** Restores a vCPU's accounting (snapshots, migration). */

@@ -85,6 +85,23 @@ describe('scheduler', () => {
     expect(executed(hv, vms[1]!)).toBeGreaterThan(900_000);
   });
 
+  test('a sleeping guest\'s timer cuts a busy neighbour\'s slice short: with 10 ms slices its 20 kHz ticks still come within 1 ms', () => {
+    const neighbour = build(join(__dirname, '..', '..', 'guests', 'hostile', 'neighbour.asm'));
+    const alone = machine(1, 4 << 20, 1_000_000);
+    alone.hv.bootMultiboot(alone.vms[0]!, neighbour);
+    alone.hv.run(10_000_000);
+    const { hv, vms, out } = machine(2, 4 << 20, 1_000_000);
+    hv.bootMultiboot(vms[0]!, build(join(MULTI, 'spin.asm')));
+    hv.bootMultiboot(vms[1]!, neighbour);
+    let doneNs = NaN;
+    hv.observer = (vm) => { if (vm === vms[1] && vm.stop !== null && Number.isNaN(doneNs)) doneNs = vm.now(); };
+    while (vms[1]!.stop === null && hv.guestInstructions < 20_000_000) hv.run(1_000_000);
+    expect(out[1]).toBe(alone.out[0]);
+    // The spin's first slice (10 ms), then the neighbour's run alone, its three ticks each at most
+    // 1 ms (a tenth of a slice) late.
+    expect(doneNs).toBeLessThan(10e6 + alone.vms[0]!.now() + 3 * 1e6);
+  });
+
   test('a halted guest costs nothing: the busy guest gets the CPU while it sleeps, and its timer still wakes it', () => {
     const { hv, vms, out } = machine(2, 32 << 20, 100_000);
     hv.bootMultiboot(vms[0]!, build(join(MULTI, 'sleeper.asm')));
