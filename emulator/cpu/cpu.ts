@@ -17,7 +17,7 @@ import { PAGE_SHIFT, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
-import { compileBlock, MAX_BLOCK_INSTRUCTIONS, type CompiledBlock } from './jit/block-compiler.js';
+import { compileBlock, type CompiledBlock } from './jit/block-compiler.js';
 import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
 import { Vmx, VMEXIT_VECTOR } from '../vmx/vmx.js';
 
@@ -628,6 +628,9 @@ export class Cpu {
       this.mem.codePages[page] = 1;
     }
     if (block === null) return false;
+    // A block runs whole or not at all: with less budget left than it may retire (a deadline is
+    // close), the interpreter steps up to the deadline instead.
+    if (block.count > this.chainBudget - this.icount) return false;
     this.executeBlock(block);
     return true;
   }
@@ -643,7 +646,6 @@ export class Cpu {
     while (block !== null) {
       this.runOneBlock(block);
       if (this.stopRequest !== null || this.halted || this.interruptShadow || (this.lf.flags & TF)
-        || this.chainBudget - this.icount < MAX_BLOCK_INSTRUCTIONS
         || ((this.lf.flags & IF) && this.intr?.hasPendingInterrupt())) return;
       const eip = this.eip, epoch = this.mmu.epoch, csBase = this.segBase[SegReg.CS]!;
       let link: CompiledBlock | null = null;
@@ -651,9 +653,13 @@ export class Cpu {
         if (block.chainEip === eip) link = block.chainBlock;
         else if (block.chainEip2 === eip) link = block.chainBlock2;
       }
-      if (link !== null && link.valid) { block = link; continue; }
+      if (link !== null && link.valid) {
+        if (link.count > this.chainBudget - this.icount) return;
+        block = link;
+        continue;
+      }
       const next = this.lookupBlock();
-      if (next === null) return;
+      if (next === null || next.count > this.chainBudget - this.icount) return;
       if (block.chainEpoch !== epoch || block.chainCsBase !== csBase) {
         block.chainEpoch = epoch; block.chainCsBase = csBase;
         block.chainEip = -1; block.chainBlock = null; block.chainEip2 = -1; block.chainBlock2 = null;
@@ -845,7 +851,7 @@ export class Cpu {
         continue;
       }
       if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF) && !this.debugActive
-        && this.chainBudget - this.icount >= MAX_BLOCK_INSTRUCTIONS && !this.vmx.needsBoundaryChecks && this.runBlock()) continue;
+        && !this.vmx.needsBoundaryChecks && this.runBlock()) continue;
       this.step();
     }
     if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };

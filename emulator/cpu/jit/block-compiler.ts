@@ -44,12 +44,13 @@ export interface CompiledBlock {
    */
   readonly starts: readonly number[];
   readonly csBase: number;
+  /** Instructions decoded into it: the most one run retires. */
   readonly count: number;
   /** Generated source, kept for the debugger's `info block` and for tests. */
   readonly source: string;
 }
 
-/** The longest block, in instructions. The dispatcher single-steps when less budget remains. */
+/** The longest block, in instructions. A block runs only when the budget left covers its `count`; else the dispatcher steps. */
 export const MAX_BLOCK_INSTRUCTIONS = 48;
 
 /** Ops after which execution may continue in the same block. */

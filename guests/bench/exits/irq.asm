@@ -21,7 +21,7 @@ start:  EXIT_BENCH_BEGIN
 timer_handler:
         inc dword [ticks]
         iret
-        align 4
-ticks:  dd 0
+        align 4096                      ; a data page of its own: a store to the code's page
+ticks:  dd 0                            ; would discard its compiled blocks at every tick
         EXIT_BENCH_DATA
         MULTIBOOT_END
