@@ -28,7 +28,7 @@ export async function measurePeers(o: { quick: boolean; workloads?: string[]; pr
   else missing.push('v86 (npm install --include=dev)');
   if (qemuAvailable()) engines.push(qemuEngine());
   else missing.push(`${QEMU} (apt-get install qemu-system-x86)`);
-  const rows = await measureMips({ quick: o.quick, repeats: o.quick ? 1 : 3, engines, workloads: findWorkloads(o.workloads), progress: o.progress });
+  const rows = await measureMips({ quick: o.quick, repeats: o.quick ? 1 : 5, engines, workloads: findWorkloads(o.workloads), progress: o.progress });
   return { kind: 'peers', node: process.version, quick: o.quick, rows, missing };
 }
 

@@ -6,7 +6,7 @@
  * beyond what the single-guest rate would take, divided by the number of switches.
  */
 import { buildGuest } from './build-guest.js';
-import { runUnderHypervisor } from './hv-run.js';
+import { runUnderHypervisor, type HvRun } from './hv-run.js';
 import { jainIndex, median, fmt, formatTable } from './stats.js';
 import type { BarChart } from './svg.js';
 
@@ -31,18 +31,26 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
   for (let k = 1; k <= (o.maxGuests ?? (o.quick ? 8 : 64)); k *= 2) counts.push(k);
   const budget = o.quick ? 2_000_000 : 400_000_000;
   const slice = o.quick ? 50_000 : 1_000_000;
-  const repeats = o.quick ? 1 : 3;
+  const repeats = o.quick ? 1 : 5;
   const image = buildGuest('guests/bench/alu.asm', { ITER: '0xffffffff' });
   const rows: ScaleRow[] = [];
+  const configs = counts.map((k) => Array.from({ length: k }, (_, i) => ({ name: `alu${i}`, image, memory: 2 << 20 })));
+  for (const [i, guests] of configs.entries()) {
+    o.progress?.(`${counts[i]} guest${counts[i]! > 1 ? 's' : ''} (warm-up)...`);
+    runUnderHypervisor(guests, { slice, maxInstructions: Math.min(budget, 4 * slice * guests.length), allowBudget: true });
+  }
+  // Repeats go round the guest counts, so a slow patch of a shared machine hits them all alike.
+  const runs = configs.map((): HvRun[] => []);
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, guests] of configs.entries()) {
+      o.progress?.(`${counts[i]} guest${counts[i]! > 1 ? 's' : ''}, run ${r + 1} of ${repeats}...`);
+      runs[i]!.push(runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true }));
+    }
+  }
   let baseNsPerInstruction = 0;
-  for (const k of counts) {
-    o.progress?.(`${k} guest${k > 1 ? 's' : ''}...`);
-    const guests = Array.from({ length: k }, (_, i) => ({ name: `alu${i}`, image, memory: 2 << 20 }));
-    runUnderHypervisor(guests, { slice, maxInstructions: Math.min(budget, 4 * slice * k), allowBudget: true }); // warm-up
-    const runs = [];
-    for (let i = 0; i < repeats; i++) runs.push(runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true }));
-    const times = runs.map((r) => r.nanoseconds);
-    const r = runs[times.indexOf([...times].sort((a, b) => a - b)[times.length >> 1]!)]!;
+  for (const [i, k] of counts.entries()) {
+    const times = runs[i]!.map((r) => r.nanoseconds);
+    const r = runs[i]![times.indexOf([...times].sort((a, b) => a - b)[times.length >> 1]!)]!;
     const executed = r.guests.map((g) => g.instructions);
     const total = executed.reduce((a, b) => a + b, 0);
     if (total !== budget) throw new Error(`${k} guests ran ${total} instructions, the budget was ${budget}`);
