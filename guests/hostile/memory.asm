@@ -18,9 +18,7 @@ org 0x100000
 
 start:
         mov esp, 0x90000
-        mov eax, [ebx + 8]              ; mem_upper: KiB above 1 MiB
-        shl eax, 10
-        add eax, 0x100000
+        MULTIBOOT_MEMORY_END eax
         mov [memsize], eax
         call serial_init
         PRINT "hostile memory: guest-physical memory is 0x"
