@@ -37,9 +37,11 @@ export class Vcpu {
   emulated = 0;
   /**
    * Wall ns spent in VM entry, the guest and VM exit (`vmx.enter`), for the benchmarks' split of
-   * an exit's cost between the processor, the handlers (Vm.exitStats) and the run loop.
+   * an exit's cost between the processor, the handlers (Vm.exitStats) and the run loop; sampled
+   * like the handler times (EXIT_TIMING_SAMPLE in hypervisor.ts). `entries` counts the entries.
    */
   enterNs = 0;
+  entries = 0;
 
   constructor(readonly vm: Vm, cpu: Cpu, frames: FrameAllocator, host: HostState, ioBitmaps: [number, number], msrBitmap: number) {
     const addr = frames.allocate(PAGE);
