@@ -10,6 +10,13 @@ import type { PhysicalMemory } from '../emulator/cpu/memory.js';
 
 export const PAGE = 4096;
 
+/** Is this page (or any 4-byte-aligned block) all zeros? Compared a word at a time. */
+export function isZeroPage(page: Uint8Array): boolean {
+  const words = new Int32Array(page.buffer, page.byteOffset, page.byteLength >> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
 export class OutOfHostMemory extends Error {
   constructor(wanted: number, left: number) {
     super(`host memory exhausted: wanted ${wanted} bytes, ${left} left`);

@@ -16,7 +16,7 @@
  * for a VM alone on its hypervisor (with neighbours, its share of time would differ on replay).
  */
 import type { Hypervisor, RunResult } from './hypervisor.js';
-import { PAGE } from './memory.js';
+import { isZeroPage, PAGE } from './memory.js';
 import { loadVmState, saveVmState, type VmState } from './snapshot.js';
 import type { ExitStat, Vm } from './vm.js';
 
@@ -109,8 +109,8 @@ export class TimeTravel {
     for (let p = 0; p < view.length / PAGE; p++) {
       const page = buf.subarray(p * PAGE, (p + 1) * PAGE);
       const prev = last?.pages[p];
-      const unchanged = prev === undefined || prev === null ? isZero(page) : page.equals(prev);
-      pages.push(unchanged ? prev ?? null : isZero(page) ? null : new Uint8Array(page));
+      const unchanged = prev === undefined || prev === null ? isZeroPage(page) : page.equals(prev);
+      pages.push(unchanged ? prev ?? null : isZeroPage(page) ? null : new Uint8Array(page));
     }
     this.checkpoints.push({
       at, state: saveVmState(this.hv, this.vm), pages, inputsDelivered: this.delivered,
@@ -197,10 +197,4 @@ export class TimeTravel {
   checkpointsBefore(position: number): number[] {
     return this.checkpoints.filter((c) => c.at < position).map((c) => c.at).reverse();
   }
-}
-
-function isZero(page: Uint8Array): boolean {
-  const words = new Int32Array(page.buffer, page.byteOffset, page.byteLength >> 2);
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  return true;
 }
