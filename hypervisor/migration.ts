@@ -128,8 +128,17 @@ export async function migrateOut(hv: Hypervisor, vm: Vm, channel: MigrationChann
   return report;
 }
 
-/** The VM a 'begin' message announces, checked (its protocol, a memory size this side can hold). */
-export function checkBegin(m: { protocol: unknown; name: unknown; memorySize: unknown; weight: unknown }, protocol: string, what: string): { name: string; memorySize: number; weight: number } {
+/** A received message (parsed JSON) with a type, refused after 'done'; shared with replication. */
+export function checkMessage<M extends { type: string }>(message: unknown, done: boolean, what: string): M {
+  const m = message as M;
+  if (!m || typeof m !== 'object' || typeof m.type !== 'string') throw new SnapshotError(`${what}: not a message`);
+  if (done) throw new SnapshotError(`${what}: message after done`);
+  return m;
+}
+
+/** The VM a 'begin' message announces, checked (the first begin, its protocol, a memory size this side can hold). */
+export function checkBegin(m: { protocol: unknown; name: unknown; memorySize: unknown; weight: unknown }, begun: boolean, protocol: string, what: string): { name: string; memorySize: number; weight: number } {
+  if (begun) throw new SnapshotError(`${what}: begin twice`);
   if (m.protocol !== protocol) throw new SnapshotError(`${what}: protocol ${String(m.protocol)} is not ${protocol}`);
   const size = m.memorySize as number;
   if (!Number.isInteger(size) || size < 0x200000 || size % PAGE !== 0 || size > 1 << 30) throw new SnapshotError(`${what}: bad memory size ${String(m.memorySize)}`);
@@ -147,13 +156,10 @@ export class MigrationReceiver {
 
   /** Takes one message (already parsed JSON); throws SnapshotError for anything wrong. */
   receive(message: unknown): void {
-    const m = message as MigrationMessage;
-    if (!m || typeof m !== 'object' || typeof m.type !== 'string') throw new SnapshotError('migration: not a message');
-    if (this.done) throw new SnapshotError('migration: message after done');
+    const m = checkMessage<MigrationMessage>(message, this.done, 'migration');
     switch (m.type) {
       case 'begin':
-        if (this.begun) throw new SnapshotError('migration: begin twice');
-        this.begun = checkBegin(m, MIGRATION_PROTOCOL, 'migration');
+        this.begun = checkBegin(m, this.begun !== null, MIGRATION_PROTOCOL, 'migration');
         return;
       case 'pages':
         if (!this.begun) throw new SnapshotError('migration: pages before begin');

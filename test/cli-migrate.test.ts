@@ -4,33 +4,18 @@
  * together equal an unmigrated run; a connection cut mid-transfer leaves the source running; a
  * destination fed garbage refuses it and runs nothing.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../hypervisor/cli/exit-codes.js';
 import { runVms } from '../hypervisor/cli/run.js';
+import { CLI, freePort, startCli } from './cli-processes.js';
 
-const CLI = join(__dirname, '..', 'dist', 'trapvisor.mjs');
 const GUEST = join(__dirname, 'hypervisor', 'multi', 'dirty.asm');
 beforeAll(() => { execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'build.mjs')]); });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function startDestination(port: number) {
-  const child = spawn(process.execPath, [CLI, 'migrate', '--listen', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (d) => { stdout += d.toString('latin1'); });
-  const ready = new Promise<void>((resolve) => child.stderr.on('data', (d) => { stderr += d.toString(); if (stderr.includes('waiting for a migration')) resolve(); }));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return { ready, exited, out: () => stdout, err: () => stderr };
-}
+const startDestination = (port: number) => startCli(['migrate', '--listen', String(port)], 'waiting for a migration');
 
 const capture = () => {
   const o = { stdout: '', stderr: '' };

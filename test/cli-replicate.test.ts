@@ -5,9 +5,9 @@
  * unreplicated run. The backup refuses garbage and keeps waiting; a checkpoint cut off mid-frame
  * is discarded and the backup resumes from the one before.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../assembler/index.js';
@@ -16,8 +16,8 @@ import { frame, FrameReader } from '../hypervisor/cli/frames.js';
 import { runVms } from '../hypervisor/cli/run.js';
 import { Hypervisor } from '../hypervisor/hypervisor.js';
 import { localReplicationChannel, OutputCommit, replicate, ReplicationBackup, type ReplicationMessage } from '../hypervisor/replication.js';
+import { CLI, freePort, startCli } from './cli-processes.js';
 
-const CLI = join(__dirname, '..', 'dist', 'trapvisor.mjs');
 const GUEST = join(__dirname, 'hypervisor', 'multi', 'dirty.asm');
 const MEMORY = 8 << 20;
 let whole = '';
@@ -28,24 +28,7 @@ beforeAll(() => {
   whole = run.stdout;
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function start(args: string[], readyWhen?: string) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (d) => { stdout += d.toString('latin1'); });
-  const ready = new Promise<void>((resolve) => child.stderr.on('data', (d) => { stderr += d.toString(); if (readyWhen && stderr.includes(readyWhen)) resolve(); }));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return { ready, exited, out: () => stdout, err: () => stderr };
-}
-
-const startBackup = (port: number) => start(['replicate', '--listen', String(port)], 'backup waiting for a primary');
+const startBackup = (port: number) => startCli(['replicate', '--listen', String(port)], 'backup waiting for a primary');
 
 /** Sends frames on a new connection; resolves with the backup's replies once it closes the connection. */
 async function talk(port: number, bytes: Buffer): Promise<unknown[]> {
@@ -65,7 +48,7 @@ describe('trapvisor replicate over TCP', () => {
     const port = await freePort();
     const backup = startBackup(port);
     await backup.ready;
-    const p = start(['boot', GUEST, '--mem', '8M', '--replicate-to', `127.0.0.1:${port}`, '--epoch', '20000', '--fail-at', '135000']);
+    const p = startCli(['boot', GUEST, '--mem', '8M', '--replicate-to', `127.0.0.1:${port}`, '--epoch', '20000', '--fail-at', '135000']);
     expect(await p.exited).toBe(ExitCode.PRIMARY_FAILED);
     expect(p.err()).toMatch(/replication: the primary host fails \(--fail-at\) at guest instruction 135000\n/);
     expect(p.err()).toMatch(/ {2}6 epochs of 20,000 guest instructions: pages per epoch \d+ \/ [\d.]+ \/ \d+ \(min \/ mean \/ max\)/);

@@ -91,16 +91,23 @@ export function runArrivedVm(hv: Hypervisor, vm: Vm, io: Pick<BootIo, 'stderr'>,
 }
 
 export function registerMigrate(program: Command): void {
+  registerListenCommand(program, 'migrate', 'receive a live-migrated VM (from boot IMAGE --migrate-to HOST:PORT --after N) and run it',
+    'stop (exit 10) after this many guest instructions', listenForMigration);
+}
+
+/** A command that waits on a TCP port for another trapvisor (migrate, replicate) with the usual options. */
+export function registerListenCommand(program: Command, name: string, description: string, budgetHelp: string,
+  listen: (port: number, host: string, io: BootIo, opts: { engine: string; maxInstructions?: string }) => Promise<number>): void {
   program
-    .command('migrate')
-    .description('receive a live-migrated VM (from boot IMAGE --migrate-to HOST:PORT --after N) and run it')
+    .command(name)
+    .description(description)
     .requiredOption('--listen <port>', 'TCP port to wait on')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--max-instructions <n>', 'stop (exit 10) after this many guest instructions')
+    .option('--max-instructions <n>', budgetHelp)
     .option('--engine <name>', 'blocks or interpret', 'blocks')
     .exitOverride(exitOnCommanderError)
     .action(runAction(async (opts: { listen: string; host: string; maxInstructions?: string; engine: string }) => {
       const port = parseNumber(opts.listen, '--listen');
-      return listenForMigration(port, opts.host, { stdout: (b) => process.stdout.write(b), stderr: (t) => process.stderr.write(t), stdin: null }, opts);
+      return listen(port, opts.host, { stdout: (b) => process.stdout.write(b), stderr: (t) => process.stderr.write(t), stdin: null }, opts);
     }));
 }

@@ -21,10 +21,10 @@ import {
 } from '../replication.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { exitOnCommanderError, parseNumber, runAction, UserError } from './errors.js';
+import { parseNumber, UserError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { ackingSocketChannel, connectTo, frame, FrameReader, listenOn, parseHostPort } from './frames.js';
-import { runArrivedVm } from './migrate.js';
+import { registerListenCommand, runArrivedVm } from './migrate.js';
 
 export interface ReplicationCliOptions {
   replicateTo?: string;
@@ -179,17 +179,7 @@ export async function listenForReplication(port: number, host: string, io: BootI
 }
 
 export function registerReplicate(program: Command): void {
-  program
-    .command('replicate')
-    .description('be the backup of a replicated VM (from boot IMAGE --replicate-to HOST:PORT): commit its checkpoints, and run it from the last one if the primary fails')
-    .requiredOption('--listen <port>', 'TCP port to wait on')
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--max-instructions <n>', 'after a failover, stop (exit 10) after this many guest instructions')
-    .option('--engine <name>', 'blocks or interpret', 'blocks')
-    .exitOverride(exitOnCommanderError)
-    .action(runAction(async (opts: { listen: string; host: string; maxInstructions?: string; engine: string }) => {
-      const port = parseNumber(opts.listen, '--listen');
-      return listenForReplication(port, opts.host, { stdout: (b) => process.stdout.write(b), stderr: (t) => process.stderr.write(t), stdin: null }, opts);
-    }));
+  registerListenCommand(program, 'replicate',
+    'be the backup of a replicated VM (from boot IMAGE --replicate-to HOST:PORT): commit its checkpoints, and run it from the last one if the primary fails',
+    'after a failover, stop (exit 10) after this many guest instructions', listenForReplication);
 }
-
