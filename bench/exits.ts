@@ -81,26 +81,32 @@ export function findExitGuests(names?: readonly string[]): ExitGuest[] {
 export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
   const guests = findExitGuests(o.reasons);
   const roundNs = o.quick ? 2e6 : 100e6;
-  const repeats = o.quick ? 1 : 7;
+  const repeats = o.quick ? 1 : 11;
   const maxIterations = o.quick ? 4096 : 1 << 22;
   o.progress?.('alu workload (ns per instruction)...');
   const aluNs = await aluNsPerInstructionAsync(o.quick);
   const rows: ExitRow[] = [];
-  for (const g of guests) {
+  const images = guests.map((g) => buildGuest(g.source, {}, ['guests/lib', 'guests/bench/exits']));
+  // Warm-up: V8 compiles the paths of every exit before any is measured, so the first reasons
+  // measured do not pay for compiling the common path, nor the later ones for its deoptimizing.
+  for (const [i, g] of guests.entries()) runGuest(g, images[i]!, o.quick ? 64 : 4096);
+  for (const [i, g] of guests.entries()) {
     o.progress?.(`${g.name}: ${g.description}...`);
-    const image = buildGuest(g.source, {}, ['guests/lib', 'guests/bench/exits']);
-    runGuest(g, image, o.quick ? 64 : 4096); // warm-up: V8 compiles the paths this exit takes
+    const image = images[i]!;
     let n = o.quick ? 256 : 1024;
     // The faster of two runs decides, so one run slowed by a collection does not end the doubling early.
     const roundTime = (k: number): number => Math.min(runGuest(g, image, k).nanoseconds, o.quick ? Infinity : runGuest(g, image, k).nanoseconds);
     while (n < maxIterations && roundTime(n) < roundNs) n *= 2;
-    const times: number[] = [], baseTimes: number[] = [];
+    const times: number[] = [], baseTimes: number[] = [], handlerTimes: number[] = [], enterTimes: number[] = [];
     let last: HvRun | null = null, base: HvRun | null = null;
+    const handlerTotal = (r: HvRun): number => (g.exitReason === null ? 0 : exitsOf(r.guests[0]!, g.exitReason).handlerNs);
     for (let i = 0; i < repeats; i++) {
       base = runGuest(g, image, 0);
       baseTimes.push(base.nanoseconds);
       last = runGuest(g, image, n);
       times.push(last.nanoseconds);
+      handlerTimes.push((handlerTotal(last) - handlerTotal(base)) / n);
+      enterTimes.push((last.guests[0]!.enterNs - base.guests[0]!.enterNs) / n);
     }
     const t0 = median(baseTimes);
     const perRepeat = times.map((t) => Math.max(0, t - t0) / n);
@@ -110,12 +116,11 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
     const instructionsPerIteration = (s.instructions - s0.instructions - 8 * (exitGuestCmdline(n).length - 1)) / n;
     const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
     const exitNs = Math.max(0, iterationNs - loop * aluNs);
-    const ex = g.exitReason === null ? { count: 0, handlerNs: 0 } : exitsOf(s, g.exitReason);
-    const ex0 = g.exitReason === null ? { count: 0, handlerNs: 0 } : exitsOf(s0, g.exitReason);
-    const exits = ex.count - ex0.count;
+    const exits = g.exitReason === null ? 0 : exitsOf(s, g.exitReason).count - exitsOf(s0, g.exitReason).count;
     const exitsPerIteration = exits / n;
-    const handlerNs = exits > 0 ? (ex.handlerNs - ex0.handlerNs) / n : 0;
-    const transitionNs = exits > 0 ? Math.max(0, (s.enterNs - s0.enterNs) / n - loop * aluNs) : 0;
+    // The parts, like the total, are medians over the repeats (per iteration).
+    const handlerNs = exits > 0 ? median(handlerTimes) : 0;
+    const transitionNs = exits > 0 ? Math.max(0, median(enterTimes) - loop * aluNs) : 0;
     rows.push({
       reason: g.name, description: g.description, iterations: n, exitsPerIteration,
       iterationNs, iterationNsRepeats: perRepeat, spread: relativeSpread(perRepeat),
