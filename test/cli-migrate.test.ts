@@ -10,17 +10,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../hypervisor/cli/exit-codes.js';
 import { runVms } from '../hypervisor/cli/run.js';
-import { CLI, freePort, startCli } from './cli-processes.js';
+import { captureIo, CLI, freePort, startCli } from './cli-processes.js';
 
 const GUEST = join(__dirname, 'hypervisor', 'multi', 'dirty.asm');
 beforeAll(() => { execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'build.mjs')]); });
 
 const startDestination = (port: number) => startCli(['migrate', '--listen', String(port)], 'waiting for a migration');
 
-const capture = () => {
-  const o = { stdout: '', stderr: '' };
-  return { o, io: { stdout: (b: Uint8Array) => { o.stdout += Buffer.from(b).toString('latin1'); }, stderr: (t: string) => { o.stderr += t; }, stdin: null } };
-};
 const OPTS = { mem: '8M', cmdline: '', engine: 'blocks', include: [] };
 
 describe('trapvisor migrate over TCP', () => {
@@ -30,7 +26,7 @@ describe('trapvisor migrate over TCP', () => {
     const port = await freePort();
     const dst = startDestination(port);
     await dst.ready;
-    const { o, io } = capture();
+    const { o, io } = captureIo();
     const code = await runVms([GUEST], { ...OPTS, migrateTo: `127.0.0.1:${port}`, after: '300000' }, io);
     expect(code).toBe(ExitCode.OK);
     expect(o.stderr).toMatch(/migration done\n {2}rounds \d+, pages per round \d+/);
@@ -44,7 +40,7 @@ describe('trapvisor migrate over TCP', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     const whole = spawnSync(process.execPath, [CLI, 'boot', GUEST, '--mem', '8M'], { encoding: 'latin1' });
-    const { o, io } = capture();
+    const { o, io } = captureIo();
     const code = await runVms([GUEST], { ...OPTS, migrateTo: `127.0.0.1:${port}`, after: '300000' }, io);
     server.close();
     expect(o.stderr).toMatch(/migration failed: /);

@@ -1,6 +1,7 @@
 /**
  * Helpers for tests that run trapvisor as separate processes talking over TCP on loopback
- * (migration, replication): a free port, and a CLI process whose output is collected.
+ * (migration, replication): a free port, a CLI process whose output is collected, and the
+ * output of a command run in this process.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -24,4 +25,10 @@ export function startCli(args: string[], readyWhen?: string) {
   const ready = new Promise<void>((resolve) => child.stderr.on('data', (d) => { stderr += d.toString(); if (readyWhen && stderr.includes(readyWhen)) resolve(); }));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
   return { ready, exited, out: () => stdout, err: () => stderr };
+}
+
+/** A BootIo for running a CLI command in this process, with what it wrote. */
+export function captureIo() {
+  const o = { stdout: '', stderr: '' };
+  return { o, io: { stdout: (b: Uint8Array) => { o.stdout += Buffer.from(b).toString('latin1'); }, stderr: (t: string) => { o.stderr += t; }, stdin: null } };
 }

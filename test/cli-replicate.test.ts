@@ -13,10 +13,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../assembler/index.js';
 import { ExitCode } from '../hypervisor/cli/exit-codes.js';
 import { frame, FrameReader } from '../hypervisor/cli/frames.js';
+import { listenForReplication } from '../hypervisor/cli/replicate.js';
 import { runVms } from '../hypervisor/cli/run.js';
 import { Hypervisor } from '../hypervisor/hypervisor.js';
 import { localReplicationChannel, OutputCommit, replicate, ReplicationBackup, type ReplicationMessage } from '../hypervisor/replication.js';
-import { CLI, freePort, startCli } from './cli-processes.js';
+import { captureIo, CLI, freePort, startCli } from './cli-processes.js';
 
 const GUEST = join(__dirname, 'hypervisor', 'multi', 'dirty.asm');
 const MEMORY = 8 << 20;
@@ -112,6 +113,21 @@ describe('trapvisor replicate over TCP', () => {
     expect(await backup.exited).toBe(ExitCode.BAD_INPUT);
     expect(backup.err()).toMatch(/refused the primary's message: replication: checkpoint 0 checksum mismatch: it arrived damaged; no checkpoint committed, but the primary was told and runs on unprotected, so nothing runs here/);
     expect(backup.out()).toBe('');
+  });
+
+  it('a primary that stops cleanly (its budget spent) tells the backup, which has nothing to take over', async () => {
+    const port = await freePort();
+    const b = captureIo(), p = captureIo();
+    const backup = listenForReplication(port, '127.0.0.1', b.io, { engine: 'blocks' });
+    const code = await runVms([GUEST], { mem: '8M', cmdline: '', engine: 'blocks', include: [], replicateTo: String(port), epoch: '20000', maxInstructions: '50000' }, p.io);
+    expect(code).toBe(ExitCode.BUDGET_EXHAUSTED);
+    expect(p.o.stderr).toMatch(/^replication ended cleanly after 4 checkpoints: the backup has nothing to take over\n/);
+    expect(p.o.stderr).toMatch(/instruction budget of 50000 exhausted before the guest stopped/);
+    expect(p.o.stdout).toBe(whole.slice(0, p.o.stdout.length));
+    expect(p.o.stdout).toMatch(/step 80 hash [0-9a-f]{8}\n$/);
+    expect(await backup).toBe(ExitCode.OK);
+    expect(b.o.stderr).toMatch(/the primary ended cleanly after 4 checkpoints committed \(\d+ KiB received\), the last at guest instruction 50000; nothing to take over/);
+    expect(b.o.stdout).toBe('');
   });
 
   it('refuses --fail-at and --epoch without --replicate-to, and several VMs', async () => {

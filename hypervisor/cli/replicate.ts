@@ -121,21 +121,23 @@ export async function listenForReplication(port: number, host: string, io: BootI
   io.stderr(`trapvisor: backup waiting for a primary on ${host}:${port}\n`);
   const backup = new ReplicationBackup();
   const sockets = new Set<Socket>();
-  let received = 0;
+  let received = () => 0;
   const outcome = await new Promise<Outcome>((resolve) => {
     let primary: Socket | null = null;
     server.on('connection', (socket) => {
       sockets.add(socket);
       const reader = new FrameReader();
+      let bytes = 0;
       const refuse = (error: string) => { socket.write(frame({ type: 'refused', error }), () => socket.destroy()); };
       socket.on('data', (chunk) => {
         if (primary !== null && socket !== primary) { refuse('a primary is already replicating to this backup'); return; }
-        if (socket === primary) received += chunk.length;
+        bytes += chunk.length;
         try {
           for (const m of reader.push(chunk)) {
             const reply = backup.receive(m);
             if (primary === null) {
               primary = socket;
+              received = () => bytes;
               io.stderr(`trapvisor: primary connected; replicating VM ${backup.vmName}\n`);
             }
             if (reply) socket.write(frame(reply));
@@ -156,7 +158,7 @@ export async function listenForReplication(port: number, host: string, io: BootI
   server.close();
   for (const s of sockets) s.destroy();
   const c = backup.committed;
-  const held = c ? `${c.epoch + 1} checkpoints committed (${kib(received)} received), the last at guest instruction ${c.at}` : 'no checkpoint committed';
+  const held = c ? `${c.epoch + 1} checkpoints committed (${kib(received())} received), the last at guest instruction ${c.at}` : 'no checkpoint committed';
   switch (outcome.kind) {
     case 'done':
       io.stderr(`trapvisor: the primary ended cleanly after ${held}; nothing to take over\n`);

@@ -164,16 +164,16 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   if (replication) {
     const code = await runReplicated(hv, vms[0]!, output!, replication, budget, io);
     if (code !== null) return code;
-    return finish(hv, vms, names, io, opts, budget - hv.guestInstructions, emit, pending, logs);
+    return finish(hv, vms, names, io, opts, budget, emit, pending, logs, hv.guestInstructions);
   }
   return finish(hv, vms, names, io, opts, budget, emit, pending, logs);
 }
 
 /** Runs the VMs to the end and reports; shared by boot, run and restore. */
 function finish(hv: Hypervisor, vms: Vm[], names: string[], io: BootIo, opts: Pick<RunOptions, 'consoleDir' | 'stats'>, budget: number,
-  emit: (i: number, b: Uint8Array) => void, pending: number[][], logs: number[][]): number {
+  emit: (i: number, b: Uint8Array) => void, pending: number[][], logs: number[][], alreadyRun = 0): number {
   const single = vms.length === 1;
-  const result = hv.run(budget);
+  const result = hv.run(budget - alreadyRun);
   for (let i = 0; i < vms.length; i++) {
     if (pending[i]!.length) emit(i, Uint8Array.of(10));
   }
