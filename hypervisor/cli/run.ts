@@ -66,7 +66,7 @@ export function formatExitStats(vm: Vm): string {
   return lines.join('\n') + '\n';
 }
 
-function describeStop(vm: Vm): string {
+export function describeStop(vm: Vm): string {
   const s = vm.stop;
   if (!s) return 'still running';
   switch (s.kind) {
