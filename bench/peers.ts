@@ -4,27 +4,17 @@
  * is installed, in one run; start-up removed by subtracting a minimal run of the same image
  * (bench/mips.ts).
  */
-import { qemuAvailable, qemuEngine, QEMU, trapvisorEngine, v86Engine, type Engine } from './engines.js';
+import { qemuAvailable, qemuEngine, QEMU, trapvisorEngine, v86Engine, v86Files, type Engine } from './engines.js';
 import { measureMips, type MipsRow } from './mips.js';
 import { findWorkloads } from './mips-hv.js';
 import { fmt, formatTable } from './stats.js';
 
 export interface PeersResult { kind: 'peers'; node: string; quick: boolean; rows: MipsRow[]; missing: string[] }
 
-async function v86Available(): Promise<boolean> {
-  try {
-    const name = 'v86';
-    await import(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function measurePeers(o: { quick: boolean; workloads?: string[]; progress?: (l: string) => void }): Promise<PeersResult> {
   const engines: Engine[] = [trapvisorEngine('blocks'), trapvisorEngine('interpret')];
   const missing: string[] = [];
-  if (await v86Available()) engines.push(v86Engine(false), v86Engine(true));
+  if (v86Files()) engines.push(v86Engine(false), v86Engine(true));
   else missing.push('v86 (npm install --include=dev)');
   if (qemuAvailable()) engines.push(qemuEngine());
   else missing.push(`${QEMU} (apt-get install qemu-system-x86)`);
