@@ -5,7 +5,8 @@
  * (start-up) are repeated, and
  *   iteration = (median T(n) - median T(0)) / n           (wall ns per loop iteration)
  *   exit      = iteration - loop instructions x ALU ns    (the loop's DEC/JNZ etc. taken out)
- * with the ALU ns per instruction measured in the same run (the alu workload on the bare CPU).
+ * with the ALU ns per instruction measured in the same run, after the exits (the alu workload on
+ * the bare CPU, in a process as warm as it was for them).
  * The split of an exit, from the hypervisor's own clocks (performance.now around each part):
  *   exit+entry = the time inside vmx.enter (VM entry with its checks and guest-state load, VM exit
  *                with guest-state save and host-state load) minus the loop's instructions
@@ -83,9 +84,8 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
   const roundNs = o.quick ? 2e6 : 100e6;
   const repeats = o.quick ? 1 : 11;
   const maxIterations = o.quick ? 4096 : 1 << 22;
-  o.progress?.('alu workload (ns per instruction)...');
-  const aluNs = await aluNsPerInstructionAsync(o.quick);
-  const rows: ExitRow[] = [];
+  // Each row is finished once the ALU speed is known (measured last, in a warm process).
+  const rows: ((aluNs: number) => ExitRow)[] = [];
   const images = guests.map((g) => buildGuest(g.source, {}, ['guests/lib', 'guests/bench/exits']));
   // Warm-up, 2 s: V8 compiles the paths of every exit before any is measured, so the first reasons
   // measured do not pay for compiling the common path, nor the later ones for its deoptimizing.
@@ -118,22 +118,26 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
     // The command line "n" has more digits than "0": 8 parsing instructions each (exits.inc).
     const instructionsPerIteration = (s.instructions - s0.instructions - 8 * (exitGuestCmdline(n).length - 1)) / n;
     const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
-    const exitNs = Math.max(0, iterationNs - loop * aluNs);
     const exits = g.exitReason === null ? 0 : exitsOf(s, g.exitReason).count - exitsOf(s0, g.exitReason).count;
     const exitsPerIteration = exits / n;
     // The parts, like the total, are medians over the repeats (per iteration).
     const handlerNs = exits > 0 ? median(handlerTimes) : 0;
-    const transitionNs = exits > 0 ? Math.max(0, median(enterTimes) - loop * aluNs) : 0;
-    rows.push({
-      reason: g.name, description: g.description, iterations: n, exitsPerIteration,
-      iterationNs, iterationNsRepeats: perRepeat, spread: relativeSpread(perRepeat),
-      exitNs, exitsPerSecond: exitsPerIteration > 0 ? exitsPerIteration * 1e9 / iterationNs : 0,
-      aluEquivalents: exitNs / aluNs,
-      transitionNs, handlerNs, runLoopNs: exits > 0 ? Math.max(0, exitNs - transitionNs - handlerNs) : 0,
-      instructionsPerIteration, instructions: s.instructions, modelInstructions: exitGuestInstructions(g, n),
+    rows.push((aluNs) => {
+      const exitNs = Math.max(0, iterationNs - loop * aluNs);
+      const transitionNs = exits > 0 ? Math.max(0, median(enterTimes) - loop * aluNs) : 0;
+      return {
+        reason: g.name, description: g.description, iterations: n, exitsPerIteration,
+        iterationNs, iterationNsRepeats: perRepeat, spread: relativeSpread(perRepeat),
+        exitNs, exitsPerSecond: exitsPerIteration > 0 ? exitsPerIteration * 1e9 / iterationNs : 0,
+        aluEquivalents: exitNs / aluNs,
+        transitionNs, handlerNs, runLoopNs: exits > 0 ? Math.max(0, exitNs - transitionNs - handlerNs) : 0,
+        instructionsPerIteration, instructions: s.instructions, modelInstructions: exitGuestInstructions(g, n),
+      };
     });
   }
-  return { kind: 'exits', node: process.version, quick: o.quick, aluNsPerInstruction: aluNs, rows };
+  o.progress?.('alu workload (ns per instruction)...');
+  const aluNs = await aluNsPerInstructionAsync(o.quick);
+  return { kind: 'exits', node: process.version, quick: o.quick, aluNsPerInstruction: aluNs, rows: rows.map((finish) => finish(aluNs)) };
 }
 
 export function formatExits(r: ExitsResult): string {
