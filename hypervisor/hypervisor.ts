@@ -36,8 +36,8 @@ export interface HypervisorOptions {
 
 /**
  * The scheduler charges a vCPU this many instructions per VM exit (never added to any clock: only
- * slices and shares see it), about what an exit round trip costs the host here (6 us, some 500
- * guest instructions; about 1,000 cycles on real VT-x). Without it a guest that exits every other
+ * slices and shares see it), about what an exit round trip costs the host here (about 2 us, some 450
+ * instructions of the ALU workload, `trapvisor bench exits`; about 1,000 cycles on real VT-x). Without it a guest that exits every other
  * instruction (an interrupt storm) would be charged only its instructions and take most of the
  * host's time from its neighbours, as exit handling is paid by the host; with it, the storm only
  * slows that guest down, as CFS charging a KVM vCPU thread does.
