@@ -163,14 +163,10 @@ export class TimeTravel {
     }
   }
 
-  /**
-   * Puts the VM back in exactly the state it had at guest instruction `target` (forward too).
-   * `run` does the re-execution (the debugger passes one that can stop at an exact instruction);
-   * it defaults to this.run.
-   */
-  goTo(target: number, run: (budget: number) => void = (b) => { this.run(b); }): void {
+  /** Puts the VM back in exactly the state it had at guest instruction `target` (forward too). */
+  goTo(target: number): void {
     if (target < this.earliest) throw new RangeError(`instruction ${target} is before the first checkpoint (${this.earliest})`);
-    if (target >= this.position) { run(target - this.position); return; }
+    if (target >= this.position) { this.run(target - this.position); return; }
     let i = this.checkpoints.length - 1;
     while (this.checkpoints[i]!.at > target) i--;
     const c = this.checkpoints[i]!;
@@ -185,7 +181,7 @@ export class TimeTravel {
     this.delivered = c.inputsDelivered;
     this.replays++;
     this.replayedInstructions += target - c.at;
-    run(target - c.at);
+    this.run(target - c.at);
   }
 
   /** Back `n` instructions (not before the earliest checkpoint). */
@@ -193,7 +189,7 @@ export class TimeTravel {
     this.goTo(Math.max(this.earliest, this.position - n));
   }
 
-  /** The checkpoints at or before `position`, latest first (for searching backwards window by window). */
+  /** The positions of the checkpoints before `position`, latest first (for searching backwards window by window). */
   checkpointsBefore(position: number): number[] {
     return this.checkpoints.filter((c) => c.at < position).map((c) => c.at).reverse();
   }

@@ -31,10 +31,6 @@ export class TimeTravelReverse implements ReverseExecution {
     dbg.reverse = this;
   }
 
-  get position(): number {
-    return this.timeTravel.position;
-  }
-
   stepBack(count: number): StopEvent {
     const tt = this.timeTravel;
     const wanted = tt.position - Math.max(0, count);
