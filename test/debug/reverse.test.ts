@@ -51,7 +51,7 @@ describe('reverse execution in the debugger', () => {
       expect(regs(s)).toBe(seen[120]);
     }
     s.run('reverse-stepi 119');
-    expect(s.run('rsi')).toBeTruthy();
+    expect(s.run('rsi').join('\n')).toMatch(/=> 0x00100020 <start>/); // back to the first instruction
     expect(regs(s)).toBe(seen[0]);
     expect(s.run('reverse-stepi')[0]).toBe('No more reverse-execution history.');
     expect(s.console()).toBe(printed); // nothing printed twice
