@@ -6,11 +6,9 @@
  * doubled, per engine, until the full run outlasts the small one by MIN_MEASURED_NS. Instruction
  * counts are exact (bench/workloads.ts) and are checked against trapvisor's own counter.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildGuest } from './build-guest.js';
-import { trapvisorEngine, v86Engine, type Engine } from './engines.js';
-import { WORKLOADS, type Workload } from './workloads.js';
+import type { Engine } from './engines.js';
+import type { Workload } from './workloads.js';
 
 export interface MipsRow {
   workload: string;
@@ -93,37 +91,3 @@ export async function measureMips(o: MipsOptions): Promise<MipsRow[]> {
   }
   return rows;
 }
-
-export function formatMipsTable(rows: MipsRow[]): string {
-  const engines = [...new Set(rows.map((r) => r.engine))];
-  const workloads = [...new Set(rows.map((r) => r.workload))];
-  const lines = [['workload', ...engines.map((e) => `${e} MIPS`), 'trapvisor / v86-interp'].join(' | ')];
-  for (const w of workloads) {
-    const get = (e: string): number | undefined => rows.find((r) => r.workload === w && r.engine === e)?.mips;
-    const ratio = get('trapvisor') !== undefined && get('v86-interp') !== undefined ? (get('trapvisor')! / get('v86-interp')!).toFixed(2) + 'x' : '-';
-    lines.push([w, ...engines.map((e) => get(e)?.toFixed(1) ?? '-'), ratio].join(' | '));
-  }
-  return lines.map((l) => `| ${l} |`).join('\n') + '\n';
-}
-
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
-  const noPeers = args.includes('--no-peers');
-  const engines: Engine[] = [trapvisorEngine('blocks'), trapvisorEngine('interpret')];
-  if (!noPeers) engines.push(v86Engine(false), v86Engine(true));
-  const wArg = args.indexOf('--workloads');
-  const names = wArg >= 0 ? args[wArg + 1]!.split(',') : WORKLOADS.map((w) => w.name);
-  const rows = await measureMips({
-    quick, repeats: quick ? 1 : 3, engines, workloads: WORKLOADS.filter((w) => names.includes(w.name)),
-    progress: (l) => process.stderr.write(`  ${l}\n`),
-  });
-  process.stdout.write(formatMipsTable(rows));
-  const file = join('bench', 'results', `mips-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const jsonArg = args.indexOf('--json');
-  writeFileSync(jsonArg >= 0 ? args[jsonArg + 1]! : file, JSON.stringify({ node: process.version, quick, rows }, null, 2));
-  process.stderr.write(`wrote ${jsonArg >= 0 ? args[jsonArg + 1] : file}\n`);
-  process.exit(0);
-}
-
-if (process.argv[1]?.endsWith('mips.ts')) await main();
