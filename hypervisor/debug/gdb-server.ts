@@ -23,7 +23,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { CommandInterpreter } from './commands.js';
 import type { Debugger, StopEvent, WatchAccess } from './debugger.js';
 import { symbolElf } from './elf-symbols.js';
-import { readLinear, writeLinear } from './page-walk.js';
+import { readLinear, readLinearPrefix, writeLinear } from './page-walk.js';
 import type { DebugTarget } from './target.js';
 
 /** Largest packet we accept (and advertise): a whole 'X' write of MAX_MEMORY escaped bytes fits. */
@@ -287,8 +287,9 @@ export class GdbSession {
       case 'm': {
         const m = /^m([0-9a-f]{1,8}),([0-9a-f]{1,8})$/i.exec(p);
         if (!m) return 'E01';
-        const b = readPrefix(t, parseInt(m[1]!, 16), Math.min(parseInt(m[2]!, 16), MAX_MEMORY));
-        return b === null ? 'E14' : [...b].map(hex8).join('');
+        // As many bytes as are readable from the start (the protocol allows a short read); none is an error.
+        const length = Math.min(parseInt(m[2]!, 16), MAX_MEMORY), b = readLinearPrefix(t, parseInt(m[1]!, 16), length);
+        return b.length === 0 && length > 0 ? 'E14' : [...b].map(hex8).join('');
       }
       case 'M': {
         const m = /^M([0-9a-f]{1,8}),([0-9a-f]{1,8}):([0-9a-f]*)$/i.exec(p);
@@ -501,19 +502,6 @@ export class GdbSession {
       return `${(e as Error).message}\n`;
     }
   }
-}
-
-/** Bytes at `linear`, as many as are readable from its start (up to `length`), or null if none is. */
-function readPrefix(t: DebugTarget, linear: number, length: number): Uint8Array | null {
-  const all = readLinear(t, linear, length);
-  if (all !== null || length === 0) return all;
-  let n = 0;
-  while (n < length) {
-    const chunk = Math.min(length - n, 0x1000 - ((linear + n) & 0xfff));
-    if (readLinear(t, linear + n, chunk) === null) break;
-    n += chunk;
-  }
-  return n === 0 ? null : readLinear(t, linear, n);
 }
 
 /**

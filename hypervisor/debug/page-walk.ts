@@ -92,6 +92,15 @@ export function linearToPhysical(target: DebugTarget, linear: number): number | 
 
 /** Reads `length` bytes at a linear address (page by page), or null if any page does not translate. */
 export function readLinear(target: DebugTarget, linear: number, length: number): Uint8Array | null {
+  const b = readLinearPrefix(target, linear, length);
+  return b.length === length ? b : null;
+}
+
+/**
+ * Reads up to `length` bytes at a linear address, page by page, stopping at the first page that
+ * does not translate: the readable prefix (empty if the first page is not readable).
+ */
+export function readLinearPrefix(target: DebugTarget, linear: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {
@@ -99,11 +108,11 @@ export function readLinear(target: DebugTarget, linear: number, length: number):
     const chunk = Math.min(length - done, 0x1000 - (at & 0xfff));
     const p = linearToPhysical(target, at);
     const b = p === null ? null : target.readPhys(p, chunk);
-    if (b === null) return null;
+    if (b === null) break;
     out.set(b, done);
     done += chunk;
   }
-  return out;
+  return done === length ? out : out.subarray(0, done);
 }
 
 /** Writes bytes at a linear address; false (nothing written) if any page does not translate. */
