@@ -18,7 +18,7 @@ import { BareMachine, type IoEvent, type MachineStop } from '../../emulator/mach
 import { buildBootInfo, ImageError, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot, rawImage } from '../loader/multiboot.js';
 import { projectRoot } from './demo.js';
 import { ExitCode } from './exit-codes.js';
-import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { formatCpuReport } from './report.js';
 import { runVms } from './run.js';
 
@@ -137,7 +137,7 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
     throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 1M and 3G`, ExitCode.USAGE);
   }
   const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
-  if (opts.engine !== 'blocks' && opts.engine !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${opts.engine}'`, ExitCode.USAGE);
+  const engine = parseEngine(opts.engine);
   const debugconPort = portOption(opts.debugcon ?? (opts.debugconFile ? true : undefined), 0xe9, '--debugcon');
   const postPort = portOption(opts.postPort, 0x80, '--post-port');
 
@@ -149,7 +149,7 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
   const unmapped = new Map<string, number>();
   const machine = new BareMachine({
     ramSize,
-    engine: opts.engine,
+    engine,
     serialOut: (b) => { serial.push(b); if (serial.length >= 4096) flushSerial(); },
     debugcon: debugconPort === undefined ? undefined : {
       port: debugconPort,

@@ -41,6 +41,12 @@ export function parseNumber(text: string, what: string): number {
   return Number(m[1]) * unit;
 }
 
+/** An --engine value: blocks or interpret (a usage error otherwise). */
+export function parseEngine(name: string): 'blocks' | 'interpret' {
+  if (name !== 'blocks' && name !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${name}'`, ExitCode.USAGE);
+  return name;
+}
+
 /**
  * commander's exit hook for every command: --help and --version exit 0, any usage error exits
  * with ExitCode.USAGE (commander has printed the message).

@@ -21,7 +21,7 @@ import {
 } from '../replication.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { parseNumber, UserError } from './errors.js';
+import { parseEngine, parseNumber, UserError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { ackingSocketChannel, connectTo, frame, FrameReader, listenOn, parseHostPort } from './frames.js';
 import { registerListenCommand, runArrivedVm } from './migrate.js';
@@ -116,7 +116,7 @@ type Outcome = { kind: 'done' } | { kind: 'lost'; reason: string; partial: numbe
  * anything but a primary's 'begin' are refused and the backup keeps waiting.
  */
 export async function listenForReplication(port: number, host: string, io: BootIo, opts: { engine: string; maxInstructions?: string }): Promise<number> {
-  if (opts.engine !== 'blocks' && opts.engine !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${opts.engine}'`, ExitCode.USAGE);
+  const engine = parseEngine(opts.engine);
   const server = await listenOn(port, host);
   io.stderr(`trapvisor: backup waiting for a primary on ${host}:${port}\n`);
   const backup = new ReplicationBackup();
@@ -173,7 +173,7 @@ export async function listenForReplication(port: number, host: string, io: BootI
         return ExitCode.BAD_INPUT;
       }
       io.stderr(`trapvisor: failover: the primary was lost (${outcome.reason}) without 'done'${partial}; ${held}; resuming VM ${backup.vmName} from checkpoint ${c.epoch}\n`);
-      const hv = new Hypervisor({ ramSize: c.state.memorySize + (16 << 20), engine: opts.engine as 'blocks' | 'interpret' });
+      const hv = new Hypervisor({ ramSize: c.state.memorySize + (16 << 20), engine });
       const vm = backup.failover(hv, (b) => io.stdout(b));
       return runArrivedVm(hv, vm, io, opts.maxInstructions);
     }

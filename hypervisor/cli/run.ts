@@ -21,7 +21,7 @@ import { parseReplicationOptions, runReplicated } from './replicate.js';
 import { OutputCommit } from '../replication.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
-import { parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 
 export interface RunOptions {
@@ -84,7 +84,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   if (memory % 4096 !== 0 || memory < 0x200000 || memory > 0x40000000) {
     throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 2M and 1G`, ExitCode.USAGE);
   }
-  if (opts.engine !== 'blocks' && opts.engine !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${opts.engine}'`, ExitCode.USAGE);
+  const engine = parseEngine(opts.engine);
   const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
   const slice = opts.slice === undefined ? undefined : parseNumber(opts.slice, '--slice');
   if (slice !== undefined && slice < 1000) throw new UserError('--slice must be at least 1000 instructions', ExitCode.USAGE);
@@ -104,7 +104,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   const bytes = images.map((p) => loadImageBytes(p, opts.include, io, opts.pv ? { PV: '1' } : {}));
 
   const hostRam = images.length * (memory + (2 << 20)) + (16 << 20);
-  const hv = new Hypervisor({ ramSize: hostRam, engine: opts.engine, slice });
+  const hv = new Hypervisor({ ramSize: hostRam, engine, slice });
   const logs = names.map(() => [] as number[]);
   const pending = names.map(() => [] as number[]);
   const emit = (i: number, b: Uint8Array): void => {
@@ -225,7 +225,7 @@ export async function restoreFromFile(path: string, opts: { maxInstructions?: st
   } catch (e) {
     throw new UserError(`${path}: cannot read the snapshot: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, ExitCode.BAD_INPUT);
   }
-  if (opts.engine !== 'blocks' && opts.engine !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${opts.engine}'`, ExitCode.USAGE);
+  const engine = parseEngine(opts.engine);
   let file;
   try {
     file = parseSnapshot(text);
@@ -234,7 +234,7 @@ export async function restoreFromFile(path: string, opts: { maxInstructions?: st
     throw e;
   }
   const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
-  const hv = new Hypervisor({ ramSize: file.body.vm.memorySize + (16 << 20), engine: opts.engine });
+  const hv = new Hypervisor({ ramSize: file.body.vm.memorySize + (16 << 20), engine });
   let vm: Vm;
   try {
     vm = restoreVm(hv, file, (b) => io.stdout(b));
