@@ -4,32 +4,16 @@
  * that never stops, garbage and abrupt disconnects never crashing it or running the guest, and the
  * real `gdb` attaching with nothing but `target remote`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect, type AddressInfo, type Server } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { checksum, closeGdbServer, GdbSession, startGdbServer, TARGET_XML } from '../../hypervisor/debug/gdb-server.js';
-import { session, type Session } from './session.js';
+import { closeGdbServer, startGdbServer, TARGET_XML } from '../../hypervisor/debug/gdb-server.js';
+import { client, frame, hasGdb, realGdb, sleep } from './gdb-client.js';
+import { session } from './session.js';
 
 const HELLO = 'guests/hello/fv.img';
 const SPIN = 'test/hypervisor/multi/spin.asm';
 
-const frame = (s: string): string => `$${s}#${checksum(s)}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fromHex = (h: string): string => Buffer.from(h, 'hex').toString('latin1');
-
-/** A GdbSession with a helper that sends one packet and waits for its reply's body. */
-function client(s: Session) {
-  const sent: string[] = [];
-  const gdb = new GdbSession(s.dbg, s.cli, (x) => sent.push(x));
-  const replies = (): string[] => sent.filter((x) => x.startsWith('$')).map((x) => x.slice(1, -3));
-  const ask = async (p: string): Promise<string> => {
-    sent.length = 0;
-    gdb.receive(frame(p));
-    for (let i = 0; i < 5000 && replies().length === 0; i++) await sleep(1);
-    return replies().join('');
-  };
-  return { gdb, sent, replies, ask };
-}
 
 describe('GDB server protocol', () => {
   it('describes an i386 with its registers, and reads registers and memory', async () => {
@@ -220,25 +204,6 @@ describe('GDB server protocol', () => {
 
 const le32 = (v: number): string => Buffer.from(Uint32Array.of(v).buffer).toString('hex');
 
-/** Runs the real gdb in batch mode against a server on `s`; `during` may act while it runs. */
-async function realGdb(s: Session, commands: (port: number) => string[], during?: (gdb: ChildProcess) => Promise<void>): Promise<string> {
-  const server: Server = await startGdbServer(s.dbg, s.cli, 0, () => {});
-  const port = (server.address() as AddressInfo).port;
-  try {
-    const p = spawn('gdb', ['-nx', '-batch', ...commands(port).flatMap((c) => ['-ex', c])]);
-    let text = '';
-    p.stdout.on('data', (d) => { text += d; });
-    p.stderr.on('data', (d) => { text += d; });
-    const done = new Promise<void>((resolve) => p.on('close', () => resolve()));
-    if (during) await during(p);
-    await done;
-    return text;
-  } finally {
-    closeGdbServer(server);
-  }
-}
-
-const hasGdb = spawnSync('gdb', ['--version']).status === 0;
 const why = hasGdb ? '' : ' (skipped: gdb is not installed here; apt-get install gdb)';
 
 describe('the real gdb', () => {

@@ -4,20 +4,18 @@
  * history when there is none); exit history, hit counts and the console are as they were; GDB's
  * bs and bc over the remote protocol, and the real gdb's reverse-stepi and reverse-continue.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../assembler/index.js';
 import { CommandInterpreter } from '../../hypervisor/debug/commands.js';
 import { Debugger } from '../../hypervisor/debug/debugger.js';
-import { GdbSession, startGdbServer } from '../../hypervisor/debug/gdb-server.js';
 import { TimeTravelReverse } from '../../hypervisor/debug/reverse.js';
 import { Symbols } from '../../hypervisor/debug/symbols.js';
 import { Hypervisor } from '../../hypervisor/hypervisor.js';
 import { PassThrough } from 'node:stream';
 import { runDebug } from '../../hypervisor/cli/debug.js';
 import { ExitCode } from '../../hypervisor/cli/exit-codes.js';
+import { client, hasGdb, realGdb } from './gdb-client.js';
 import { session } from './session.js';
 
 const HELLO = 'guests/hello/fv.img';
@@ -130,15 +128,7 @@ describe('reverse execution in the debugger', () => {
 
   it('GDB bs and bc packets, and the earliest point reported as replaylog:begin', async () => {
     const s = helloSession();
-    const sent: string[] = [];
-    const gdb = new GdbSession(s.dbg, s.cli, (x) => sent.push(x));
-    const frame = (p: string): string => `$${p}#${([...p].reduce((a, c) => a + c.charCodeAt(0), 0) & 0xff).toString(16).padStart(2, '0')}`;
-    const ask = async (p: string): Promise<string> => {
-      sent.length = 0;
-      gdb.receive(frame(p));
-      for (let i = 0; i < 1000 && !sent.some((x) => x.startsWith('$')); i++) await new Promise((r) => setTimeout(r, 1));
-      return sent.filter((x) => x.startsWith('$')).map((x) => x.slice(1, -3)).join('');
-    };
+    const { ask } = client(s);
     expect(await ask('qSupported:multiprocess+')).toMatch(/ReverseStep\+;ReverseContinue\+/);
     expect(await ask('Z0,100029,1')).toBe('OK');
     await ask('c'); await ask('c'); await ask('c');
@@ -155,23 +145,12 @@ describe('reverse execution in the debugger', () => {
     expect(await eip()).toBe('20001000');
   });
 
-  const hasGdb = spawnSync('gdb', ['--version']).status === 0;
   it.skipIf(!hasGdb)(`the real gdb steps and continues backwards${hasGdb ? '' : ' (skipped: gdb is not installed; apt-get install gdb)'}`, async () => {
     const s = helloSession();
-    const server = await startGdbServer(s.dbg, s.cli, 0, () => {});
-    const port = (server.address() as AddressInfo).port;
-    const script = [
+    const out = await realGdb(s, (port) => [
       `target remote 127.0.0.1:${port}`, 'break *0x10002a', 'continue', 'continue', 'continue',
       'print/x $eax', 'reverse-stepi', 'print/x $eip', 'reverse-continue', 'print/x $eax', 'detach',
-    ];
-    const out = await new Promise<string>((resolve) => {
-      const p = spawn('gdb', ['-nx', '-batch', ...script.flatMap((c) => ['-ex', c])]);
-      let text = '';
-      p.stdout.on('data', (d) => { text += d; });
-      p.stderr.on('data', (d) => { text += d; });
-      p.on('close', () => resolve(text));
-    });
-    server.close();
+    ]);
     expect(out).toMatch(/\$1 = 0x2badb06c/); // 'l', the third byte
     expect(out).toMatch(/\$2 = 0x100029/);
     expect(out).toMatch(/\$3 = 0x2badb065/); // 'e', the breakpoint hit before
