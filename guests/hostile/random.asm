@@ -293,17 +293,17 @@ tick:   push ds
 df_task:
         add esp, 4                      ; the error code
         inc dword [traps + 8 * 4]
-        mov dword [tss + 0x1c], PAGING_PD       ; CR3 (a task switch loads it, never saves it)
-        mov dword [tss + 0x20], next_round      ; EIP
-        mov dword [tss + 0x24], 2               ; EFLAGS: interrupts off
-        mov dword [tss + 0x38], KERNEL_STACK_TOP ; ESP
-        mov dword [tss + 0x48], KERNEL_DS       ; ES
-        mov dword [tss + 0x4c], KERNEL_CS       ; CS
-        mov dword [tss + 0x50], KERNEL_DS       ; SS
-        mov dword [tss + 0x54], KERNEL_DS       ; DS
-        mov dword [tss + 0x58], KERNEL_DS       ; FS
-        mov dword [tss + 0x5c], KERNEL_DS       ; GS
-        mov dword [tss + 0x60], 0               ; LDT
+        mov dword [tss + TSS_CR3], PAGING_PD    ; a task switch loads it, never saves it
+        mov dword [tss + TSS_EIP], next_round
+        mov dword [tss + TSS_EFLAGS], 2         ; interrupts off
+        mov dword [tss + TSS_ESP], KERNEL_STACK_TOP
+        mov dword [tss + TSS_ES], KERNEL_DS
+        mov dword [tss + TSS_CS], KERNEL_CS
+        mov dword [tss + TSS_SS], KERNEL_DS
+        mov dword [tss + TSS_DS], KERNEL_DS
+        mov dword [tss + TSS_FS], KERNEL_DS
+        mov dword [tss + TSS_GS], KERNEL_DS
+        mov dword [tss + TSS_LDT], 0
         iretd
         jmp df_task                     ; the next #DF starts here
 

@@ -33,7 +33,7 @@ start:
         mov eax, task_b
         mov ebx, stack_b_top
         call init_tss32
-        mov dword [tss_b + 0x34], 0xb0b0b0b0   ; EBX
+        mov dword [tss_b + TSS_EBX], 0xb0b0b0b0
         TSS_DESC B_SEL, tss_b, 0x67, 0x89
         mov dword [gdt + GATE_B_SEL], B_SEL << 16
         mov dword [gdt + GATE_B_SEL + 4], 0x8500 ; task gate, DPL 0
@@ -73,8 +73,8 @@ start:
         CHECK_EQ eax, 8, "... CR0.TS is set by the switch"
         movzx eax, byte [gdt + B_SEL + 5]
         CHECK_EQ eax, 0x89, "after IRET the returning task is no longer busy"
-        CHECK_EQ [tss + 0x20], .after_call, "the caller's TSS saved EIP after the CALL"
-        CHECK_EQ [tss_b + 0x20], task_b.after_iret, "task B's TSS saved EIP after its IRET"
+        CHECK_EQ [tss + TSS_EIP], .after_call, "the caller's TSS saved EIP after the CALL"
+        CHECK_EQ [tss_b + TSS_EIP], task_b.after_iret, "task B's TSS saved EIP after its IRET"
         pushfd
         pop eax
         and eax, NT_FLAG
@@ -237,15 +237,15 @@ start:
         mov eax, task_e
         mov ebx, stack_e3_top
         call init_tss32
-        mov word [tss_e + 0x4c], USER_CS
-        mov word [tss_e + 0x50], USER_DS        ; SS
-        mov word [tss_e + 0x48], USER_DS        ; ES
-        mov word [tss_e + 0x54], USER_DS        ; DS
-        mov word [tss_e + 0x58], USER_DS        ; FS
-        mov word [tss_e + 0x5c], USER_DS        ; GS
-        mov dword [tss_e + 4], stack_e0_top     ; ESP0
-        mov dword [tss_e + 8], KERNEL_DS        ; SS0
-        mov word [tss_e + 0x66], tss_e_iomap - tss_e
+        mov word [tss_e + TSS_CS], USER_CS
+        mov word [tss_e + TSS_SS], USER_DS
+        mov word [tss_e + TSS_ES], USER_DS
+        mov word [tss_e + TSS_DS], USER_DS
+        mov word [tss_e + TSS_FS], USER_DS
+        mov word [tss_e + TSS_GS], USER_DS
+        mov dword [tss_e + TSS_ESP0], stack_e0_top
+        mov dword [tss_e + TSS_SS0], KERNEL_DS
+        mov word [tss_e + TSS_IOMAP], tss_e_iomap - tss_e
         mov byte [tss_e_iomap + 0x80 / 8], 1     ; deny port 0x80
         TSS_DESC E_SEL, tss_e, tss_e_end - tss_e - 1, 0x89
         SET_GATE 0x41, e_int_handler, 0xee
@@ -324,10 +324,10 @@ task_c:
         mov [c_eflags], eax
         movzx eax, word [tss_c]
         mov [c_link], eax
-        mov eax, [tss + 0x20]
+        mov eax, [tss + TSS_EIP]
         mov [c_saved_eip], eax
         mov eax, [c_fixup]
-        add [tss + 0x20], eax
+        add [tss + TSS_EIP], eax
         iretd
         jmp task_c
 
@@ -338,9 +338,9 @@ task_d:
         mov [d_error], eax
         str eax
         mov [d_tr], eax
-        mov eax, [tss + 0x20]
+        mov eax, [tss + TSS_EIP]
         mov [d_saved_eip], eax
-        add dword [tss + 0x20], 2
+        add dword [tss + TSS_EIP], 2
         iretd
         jmp task_d
 

@@ -55,7 +55,7 @@ start:
         SET_GATE 13, v86_stub_13, 0x8e
         SET_GATE 0x31, v86_stub_0x31, 0xee      ; DPL 3: reachable by INT n from V86
         mov byte [tss_iomap + 0x60 / 8], 0x02   ; deny port 0x61
-        mov dword [tss + 4], RING0_STACK
+        mov dword [tss + TSS_ESP0], RING0_STACK
 
 ; ---------------------------------------------------------------- IRET into V86, leave by #GP
         V86_RUN v_basic, EFLAGS_VM | 2
@@ -155,16 +155,16 @@ start:
         xor eax, eax
         mov ecx, 26
         rep stosd
-        mov dword [v86_tss + 4], RING0_STACK    ; ESP0
-        mov dword [v86_tss + 8], KERNEL_DS      ; SS0
-        mov dword [v86_tss + 0x20], V(v_task)   ; EIP
-        mov dword [v86_tss + 0x24], EFLAGS_VM | 2
-        mov dword [v86_tss + 0x38], V86_SP      ; ESP
-        mov dword [v86_tss + 0x48], 0x0900      ; ES
-        mov dword [v86_tss + 0x4c], V86_SEG     ; CS
-        mov dword [v86_tss + 0x50], V86_SEG     ; SS
-        mov dword [v86_tss + 0x54], V86_SEG     ; DS
-        mov word [v86_tss + 0x66], 0x68
+        mov dword [v86_tss + TSS_ESP0], RING0_STACK
+        mov dword [v86_tss + TSS_SS0], KERNEL_DS
+        mov dword [v86_tss + TSS_EIP], V(v_task)
+        mov dword [v86_tss + TSS_EFLAGS], EFLAGS_VM | 2
+        mov dword [v86_tss + TSS_ESP], V86_SP
+        mov dword [v86_tss + TSS_ES], 0x0900
+        mov dword [v86_tss + TSS_CS], V86_SEG
+        mov dword [v86_tss + TSS_SS], V86_SEG
+        mov dword [v86_tss + TSS_DS], V86_SEG
+        mov word [v86_tss + TSS_IOMAP], 0x68
         SET_DESCRIPTOR V86TSS_SEL, v86_tss, 0x67, 0x89, 0
         mov dword [in_task], 1
         jmp V86TSS_SEL:0
