@@ -18,8 +18,15 @@ import type { Vm } from './vm.js';
 
 export const MIGRATION_PROTOCOL = 'trapvisor-migration/1';
 
+/** The first message of a migration or a replication: the VM that follows (checked by checkBegin). */
+export interface BeginMessage { type: 'begin'; protocol: string; name: string; memorySize: number; weight: number }
+
+export function beginMessage(vm: Vm, protocol: string): BeginMessage {
+  return { type: 'begin', protocol, name: vm.name, memorySize: vm.ram.size, weight: vm.weight };
+}
+
 export type MigrationMessage =
-  | { type: 'begin'; protocol: string; name: string; memorySize: number; weight: number }
+  | BeginMessage
   | { type: 'pages'; round: number; memory: EncodedPages }
   | { type: 'state'; state: VmState; memory: EncodedPages }
   | { type: 'done' };
@@ -86,7 +93,7 @@ export async function migrateOut(hv: Hypervisor, vm: Vm, channel: MigrationChann
   };
   try {
     takeDirty(hv, vm); // dirty logging starts: everything from here on is tracked
-    await send({ type: 'begin', protocol: MIGRATION_PROTOCOL, name: vm.name, memorySize: vm.ram.size, weight: vm.weight });
+    await send(beginMessage(vm, MIGRATION_PROTOCOL));
     const first = encodePages(vm);
     await send({ type: 'pages', round: 0, memory: first });
     report.pagesPerRound.push(first.pages.length);

@@ -26,7 +26,7 @@
  * produced it, so a crash while the guest runs never loses or repeats output.
  */
 import type { Hypervisor } from './hypervisor.js';
-import { checkBegin, checkMessage, takeDirty } from './migration.js';
+import { beginMessage, checkBegin, checkMessage, takeDirty, type BeginMessage } from './migration.js';
 import {
   checksumOf, encodePages, inflatePages, loadVmState, saveVmState, SnapshotError, validateState, writePages,
   type EncodedPages, type VmState,
@@ -49,7 +49,7 @@ export interface CheckpointBody {
 }
 
 export type ReplicationMessage =
-  | { type: 'begin'; protocol: string; name: string; memorySize: number; weight: number }
+  | BeginMessage
   | { type: 'checkpoint'; checksum: string; body: CheckpointBody }
   | { type: 'done' };
 
@@ -258,7 +258,7 @@ export async function replicate(hv: Hypervisor, vm: Vm, channel: ReplicationChan
   output.hold(position);
   try {
     takeDirty(hv, vm); // dirty logging starts: from here on every write is seen
-    await channel.send({ type: 'begin', protocol: REPLICATION_PROTOCOL, name: vm.name, memorySize: vm.ram.size, weight: vm.weight });
+    await channel.send(beginMessage(vm, REPLICATION_PROTOCOL));
     await checkpoint(0, null, 0, 0);
     for (let epoch = 1; vm.stop === null && position() < end; epoch++) {
       const from = position();
