@@ -83,6 +83,11 @@ export function ackingSocketChannel<M>(socket: Socket, wantsAck: (message: M) =>
   };
 }
 
+/** The receiving side will take nothing more on `socket`: tells the sender why, then drops the connection. */
+export function refuse(socket: Socket, error: string): void {
+  socket.write(frame({ type: 'refused', error }), () => socket.destroy());
+}
+
 /** HOST:PORT (or PORT, on 127.0.0.1) as given to `flag`. */
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
   const m = /^(?:(.*):)?(\d+)$/.exec(text);

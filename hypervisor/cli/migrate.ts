@@ -16,7 +16,7 @@ import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
 import { parseNumber, runAction, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
-import { ackingSocketChannel, connectTo, FrameReader, frame, listenOn } from './frames.js';
+import { ackingSocketChannel, connectTo, FrameReader, frame, listenOn, refuse } from './frames.js';
 
 export function formatMigrationReport(r: MigrationReport): string {
   return [
@@ -61,7 +61,7 @@ export async function listenForMigration(port: number, host: string, io: BootIo,
             }
           }
         } catch (e) {
-          socket.write(frame({ type: 'refused', error: (e as Error).message }), () => socket.destroy());
+          refuse(socket, (e as Error).message);
           resolve({ ok: false, error: (e as Error).message });
         }
       });

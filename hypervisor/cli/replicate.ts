@@ -23,7 +23,7 @@ import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
 import { parseEngine, parseNumber, UserError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
-import { ackingSocketChannel, connectTo, frame, FrameReader, listenOn, parseHostPort } from './frames.js';
+import { ackingSocketChannel, connectTo, frame, FrameReader, listenOn, parseHostPort, refuse } from './frames.js';
 import { registerListenCommand, runArrivedVm } from './migrate.js';
 
 export interface ReplicationCliOptions {
@@ -128,9 +128,8 @@ export async function listenForReplication(port: number, host: string, io: BootI
       sockets.add(socket);
       const reader = new FrameReader();
       let bytes = 0;
-      const refuse = (error: string) => { socket.write(frame({ type: 'refused', error }), () => socket.destroy()); };
       socket.on('data', (chunk) => {
-        if (primary !== null && socket !== primary) { refuse('a primary is already replicating to this backup'); return; }
+        if (primary !== null && socket !== primary) { refuse(socket, 'a primary is already replicating to this backup'); return; }
         bytes += chunk.length;
         try {
           for (const m of reader.push(chunk)) {
@@ -145,7 +144,7 @@ export async function listenForReplication(port: number, host: string, io: BootI
           }
         } catch (e) {
           const error = (e as Error).message;
-          refuse(error);
+          refuse(socket, error);
           if (socket === primary) resolve({ kind: 'refused', error });
           else io.stderr(`trapvisor: refused a connection: ${error}; still waiting for a primary\n`);
         }
