@@ -176,9 +176,8 @@ export class Debugger {
 
   /** The current target's symbols. */
   get symbols(): Symbols { return this.symbolsOf(this.current); }
-  set symbols(s: Symbols) { this.symbolTables.set(this.current, s); }
 
-  symbolsOf(t: DebugTarget): Symbols { return this.symbolTables.get(t) ?? new Symbols(null); }
+  symbolsOf(t: DebugTarget): Symbols { return this.symbolTables.get(t)!; }
 
   // ------------------------------------------------------------------ points
 
