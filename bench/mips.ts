@@ -8,6 +8,7 @@
  */
 import { buildGuest } from './build-guest.js';
 import type { Engine } from './engines.js';
+import { median } from './stats.js';
 import type { Workload } from './workloads.js';
 
 export interface MipsRow {
@@ -24,11 +25,6 @@ export interface MipsOptions {
   engines: Engine[];
   workloads: readonly Workload[];
   progress?: (line: string) => void;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /**
