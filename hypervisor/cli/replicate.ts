@@ -32,8 +32,15 @@ export interface ReplicationCliOptions {
   failAt?: string;
 }
 
+/** The primary's replication settings, from its command line. */
+export interface ReplicationSettings {
+  target: { host: string; port: number };
+  epoch?: number;
+  failAt?: number;
+}
+
 /** The primary's replication settings, checked before anything boots (null without --replicate-to). */
-export function parseReplicationOptions(opts: ReplicationCliOptions): { target: { host: string; port: number }; epoch?: number; failAt?: number } | null {
+export function parseReplicationOptions(opts: ReplicationCliOptions): ReplicationSettings | null {
   if (opts.replicateTo === undefined) {
     for (const [flag, set] of [['--epoch', opts.epoch], ['--fail-at', opts.failAt]] as const) {
       if (set !== undefined) throw new UserError(`${flag} goes with --replicate-to`, ExitCode.USAGE);
@@ -100,7 +107,7 @@ export async function replicateOverTcp(hv: Hypervisor, vm: Vm, output: OutputCom
  * or the backup was lost and it runs on unprotected).
  */
 export async function runReplicated(hv: Hypervisor, vm: Vm, output: OutputCommit,
-  settings: NonNullable<ReturnType<typeof parseReplicationOptions>>, budget: number, io: Pick<BootIo, 'stderr'>): Promise<number | null> {
+  settings: ReplicationSettings, budget: number, io: Pick<BootIo, 'stderr'>): Promise<number | null> {
   const report = await replicateOverTcp(hv, vm, output, settings.target, { epoch: settings.epoch, failAt: settings.failAt, budget });
   io.stderr(formatReplicationReport(report));
   if (report.failure) return ExitCode.PRIMARY_FAILED;
