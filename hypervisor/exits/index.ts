@@ -11,7 +11,6 @@ import { handleIo } from './io.js';
 import { handleMmio } from './mmio.js';
 import { handleMsr } from './msr.js';
 import { handleTaskSwitch } from './task-switch.js';
-import { MMIO_UART_BASE, MMIO_UART_SIZE } from '../vm.js';
 
 function crash(ctx: ExitContext, reason: string): ExitAction {
   ctx.vm.halt({ kind: 'crash', reason });
@@ -30,9 +29,12 @@ export function handleExit(ctx: ExitContext, exit: GuestExit): ExitAction {
       vcpu.skipInstruction();
       vcpu.halted = true;
       return 'block';
-    case 'ept-violation':
-      if (exit.gpa >= MMIO_UART_BASE && exit.gpa < MMIO_UART_BASE + MMIO_UART_SIZE) return handleMmio(ctx, exit);
+    case 'ept-violation': {
+      // Guest-physical memory that is not RAM: a device on the VM's MMIO bus, or nothing.
+      const device = vm.mmio.find(exit.gpa);
+      if (device !== undefined) return handleMmio(ctx, exit, device);
       return crash(ctx, `${exit.access} of guest-physical 0x${exit.gpa.toString(16)} (linear 0x${exit.linear.toString(16)}), outside the VM's memory`);
+    }
     case 'ept-misconfig':
       return crash(ctx, `EPT misconfiguration at guest-physical 0x${exit.gpa.toString(16)} (a hypervisor bug)`);
     case 'exception':

@@ -46,7 +46,9 @@ function fetchInstruction(ctx: ExitContext): DecodedInsn | string {
   return r;
 }
 
-export function handleMmio(ctx: ExitContext, ev: Extract<GuestExit, { kind: 'ept-violation' }>): ExitAction {
+/** `ev` faulted at guest-physical `ev.gpa` inside `device`'s range of the VM's MMIO bus. */
+export function handleMmio(ctx: ExitContext, ev: Extract<GuestExit, { kind: 'ept-violation' }>,
+  device: { readonly base: number; readonly length: number }): ExitAction {
   const { vm, vcpu } = ctx;
   let d: DecodedInsn | string;
   try {
@@ -68,8 +70,7 @@ export function handleMmio(ctx: ExitContext, ev: Extract<GuestExit, { kind: 'ept
   const w = width(d, store ? dst : src);
   // The processor reports the first byte that faulted; the rest of the access must lie in the
   // same device, or it reaches guest-physical memory that is neither RAM nor a device.
-  const device = vm.mmio.find(ev.gpa);
-  if (device === undefined || ev.gpa + w / 8 > device.base + device.length) {
+  if (ev.gpa + w / 8 > device.base + device.length) {
     return fail(`a ${w / 8}-byte access runs past the device's range into unbacked guest-physical 0x${(ev.gpa + w / 8 - 1).toString(16)}`);
   }
   vm.sync();
