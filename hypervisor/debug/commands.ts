@@ -26,6 +26,9 @@ export interface CommandResult {
 export class CommandError extends Error {}
 
 const hex = (v: number, w = 8): string => '0x' + (v >>> 0).toString(16).padStart(w, '0');
+/** Little-endian words of guest memory read into `b`, at offset `o`. */
+const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+const u32 = (b: Uint8Array, o: number): number => (u16(b, o) | (u16(b, o + 2) << 16)) >>> 0;
 
 const REASONS: Record<string, number> = {
   ...Object.fromEntries(Object.entries(ExitReason).map(([k, v]) => [k.toLowerCase(), v])),
@@ -330,7 +333,7 @@ export class CommandInterpreter {
     for (let i = 0; i < count; i++) {
       const b = readLinear(t, tab.base + i * 8, 8);
       if (b === null) { lines.push(`${i}: (cannot access memory)`); break; }
-      const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0, hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+      const lo = u32(b, 0), hi = u32(b, 4);
       if (lo === 0 && hi === 0) continue;
       const type = (hi >>> 8) & 0x1f, dpl = (hi >>> 13) & 3, present = (hi >>> 15) & 1;
       if (which === 'idt' || (type & 0x10) === 0 && [4, 5, 6, 7, 0xc, 0xe, 0xf].includes(type & 0xf)) {
@@ -356,8 +359,7 @@ export class CommandInterpreter {
     if (tr.selector === 0 || tr.attr & 0x10000) throw new CommandError('no task register loaded (TR is null)');
     const b = readLinear(t, tr.base, 104);
     if (b === null) throw new CommandError(`Cannot access memory at address ${hex(tr.base, 1)}`);
-    const d = (o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-    const w = (o: number): number => b[o]! | (b[o + 1]! << 8);
+    const d = (o: number): number => u32(b, o), w = (o: number): number => u16(b, o);
     const json = {
       selector: tr.selector, base: tr.base, limit: tr.limit, link: w(0), esp0: d(4), ss0: w(8), esp1: d(12), ss1: w(16), esp2: d(20), ss2: w(24),
       cr3: d(28), eip: d(32), eflags: d(36), ...Object.fromEntries(GPR_NAMES.map((n, i) => [n, d(40 + i * 4)])),
@@ -578,7 +580,7 @@ export class CommandInterpreter {
     for (let i = 0; i < 64 && ebp !== 0; i++) {
       const b = readLinear(t, ebp, 8);
       if (b === null) break;
-      const next = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0, ret = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+      const next = u32(b, 0), ret = u32(b, 4);
       if (ret === 0) break;
       frames.push({ pc: ret, frame: next });
       if (next <= ebp) break;
