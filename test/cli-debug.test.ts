@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../assembler/index.js';
-import { runDebug, type DebugIo, type DebugOptions } from '../hypervisor/cli/debug.js';
+import { runDebug } from '../hypervisor/cli/debug.js';
 import { UserError } from '../hypervisor/cli/errors.js';
 import { ExitCode } from '../hypervisor/cli/exit-codes.js';
-import { checksum } from '../hypervisor/debug/gdb-server.js';
+import { frame, sleep } from './debug/gdb-client.js';
+import { debug, io } from './debug/run-debug.js';
 
 const ROOT = join(__dirname, '..');
 const HELLO = join(ROOT, 'guests', 'hello', 'fv.asm');
@@ -24,30 +25,6 @@ const CLI = join(ROOT, 'dist', 'trapvisor.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'tv-debug-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeAll(() => { execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')]); });
-
-interface Captured { code: number; stdout: string; stderr: string; console: string }
-
-function io(extra: Partial<DebugIo> = {}): { io: DebugIo; out: Omit<Captured, 'code'> } {
-  const out = { stdout: '', stderr: '', console: '' };
-  return {
-    out,
-    io: {
-      stdout: (t) => { out.stdout += t; }, stderr: (t) => { out.stderr += t; },
-      console: (_vm, b) => { out.console += Buffer.from(b).toString('latin1'); },
-      stdin: new PassThrough(), prompt: new PassThrough(), tty: false, onInterrupt: () => () => {},
-      ...extra,
-    },
-  };
-}
-
-async function debug(images: string[], opts: Partial<DebugOptions>, extra: Partial<DebugIo> = {}): Promise<Captured> {
-  const c = io(extra);
-  const code = await runDebug(images, { ex: [], mem: '16M', include: [], ...opts }, c.io);
-  return { code, ...c.out };
-}
-
-const frame = (s: string): string => `$${s}#${checksum(s)}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('trapvisor debug in batch', () => {
   it('steps through the hello guest showing instructions and source lines', async () => {

@@ -12,10 +12,10 @@ import { Debugger } from '../../hypervisor/debug/debugger.js';
 import { TimeTravelReverse } from '../../hypervisor/debug/reverse.js';
 import { Symbols } from '../../hypervisor/debug/symbols.js';
 import { Hypervisor } from '../../hypervisor/hypervisor.js';
-import { PassThrough } from 'node:stream';
-import { runDebug } from '../../hypervisor/cli/debug.js';
+import type { DebugOptions } from '../../hypervisor/cli/debug.js';
 import { ExitCode } from '../../hypervisor/cli/exit-codes.js';
 import { client, hasGdb, realGdb } from './gdb-client.js';
+import { debug } from './run-debug.js';
 import { session } from './session.js';
 
 const HELLO = 'guests/hello/fv.img';
@@ -159,14 +159,7 @@ describe('reverse execution in the debugger', () => {
 
   it('trapvisor debug records by default: reverse commands, info record, and --no-record', async () => {
     const hello = join(__dirname, '..', '..', 'guests', 'hello', 'fv.asm');
-    const run = async (ex: string[], extra: Record<string, unknown> = {}) => {
-      let stdout = '', stderr = '';
-      const code = await runDebug([hello], { ex, mem: '8M', include: [], recordInterval: '16', ...extra }, {
-        stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, console: () => {},
-        stdin: new PassThrough(), prompt: new PassThrough(), tty: false, onInterrupt: () => () => {},
-      });
-      return { code, stdout, stderr };
-    };
+    const run = (ex: string[], extra: Partial<DebugOptions> = {}) => debug([hello], { ex, mem: '8M', recordInterval: '16', ...extra });
     const r = await run(['break start.next+1', 'continue', 'continue', 'print/x $al', 'reverse-continue', 'print/x $al', 'reverse-stepi 2', 'info registers eip', 'info record']);
     expect(r.code).toBe(ExitCode.OK);
     expect(r.stdout).toMatch(/\$1 = 0x65[\s\S]*Breakpoint 1, start\.next\+0x1[\s\S]*\$\d+ = 0x48/);
