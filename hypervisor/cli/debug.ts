@@ -61,7 +61,7 @@ export interface DebugIo {
 
 /** Lines of a failed command go through here; everything else is a bug (exit 70). */
 function isCommandError(e: unknown): e is Error {
-  return e instanceof CommandError || e instanceof ExpressionError || e instanceof Error && /^cannot access memory/i.test(e.message);
+  return e instanceof CommandError || e instanceof ExpressionError;
 }
 
 /** Builds the machine, boots the images and attaches the debugger. */

@@ -19,7 +19,7 @@ import type { ExitAction } from '../exits/context.js';
 import { reasonName, type GuestExit } from '../exits/decode.js';
 import type { Hypervisor, RunResult } from '../hypervisor.js';
 import type { Vm } from '../vm.js';
-import { evaluate, type ExpressionContext } from './expression.js';
+import { evaluate, ExpressionError, type ExpressionContext } from './expression.js';
 import { linearToPhysical, readLinear } from './page-walk.js';
 import { Symbols } from './symbols.js';
 import { BareTarget, GPR_NAMES, SEGMENT_INDEX, VmTarget, type DebugTarget } from './target.js';
@@ -222,7 +222,7 @@ export class Debugger {
       symbol: (name) => this.symbolsOf(t).lookup(name),
       memory: (address, size) => {
         const b = readLinear(t, address, size);
-        if (b === null) throw new Error(`cannot access memory at address 0x${address.toString(16)}`);
+        if (b === null) throw new ExpressionError(`cannot access memory at address 0x${address.toString(16)}`);
         let v = 0;
         for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
         return v;
