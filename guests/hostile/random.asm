@@ -25,6 +25,7 @@ org 0x100000
 %include "system.inc"
 %include "paging.inc"
 %include "pit.inc"
+%include "xorshift.inc"
 %ifndef SEED
 %define SEED 1
 %endif
@@ -227,15 +228,7 @@ INTERESTING_COUNT equ ($ - interesting) / 4
 random:
         mov eax, [rng]
         push edx
-        mov edx, eax
-        shl edx, 13
-        xor eax, edx
-        mov edx, eax
-        shr edx, 17
-        xor eax, edx
-        mov edx, eax
-        shl edx, 5
-        xor eax, edx
+        XORSHIFT32 eax, edx
         pop edx
         mov [rng], eax
         ret

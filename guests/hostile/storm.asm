@@ -22,6 +22,7 @@ org 0x100000
 %include "system.inc"
 %include "pit.inc"
 %include "hypercalls.inc"
+%include "xorshift.inc"
 %ifndef STORM
 %define STORM 0
 %endif
@@ -129,15 +130,7 @@ pv_event:
 ; One pseudo-random PIC command (xorshift32 in EBX). Vector bases stay at 0x20 and above.
 pic_random:
         pushad
-        mov eax, ebx
-        shl eax, 13
-        xor ebx, eax
-        mov eax, ebx
-        shr eax, 17
-        xor ebx, eax
-        mov eax, ebx
-        shl eax, 5
-        xor ebx, eax
+        XORSHIFT32 ebx, eax
         mov [rng], ebx
         mov ecx, ebx
         shr ecx, 8
