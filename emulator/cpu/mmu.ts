@@ -93,18 +93,16 @@ export class Mmu {
   selectContext(tag: string): void {
     if (tag === this.tag) return;
     this.current.filledCount = this.filledCount;
-    let next = this.contexts.get(tag);
+    let next = this.contexts.get(tag), reused = false;
     if (!next) {
       if (this.contexts.size > MAX_TAGGED_CONTEXTS) {
-        // The least recently used context gives its (emptied) arrays to the new one: many VMs
-        // taking turns must not allocate 4 MiB at every switch.
+        // The least recently used context gives its arrays to the new one (emptied by flush()
+        // below): many VMs taking turns must not allocate 4 MiB at every switch.
         let oldest = '', victim: TlbContext | null = null;
         for (const [k, c] of this.contexts) if (k !== '' && k !== this.tag && (victim === null || c.used < victim.used)) { oldest = k; victim = c; }
         this.contexts.delete(oldest);
         next = victim!;
-        if (next.filledCount >= next.filled.length) next.tlb.fill(0);
-        else for (let i = 0; i < next.filledCount; i++) next.tlb[next.filled[i]!] = 0;
-        next.filledCount = 0;
+        reused = true;
       } else next = { tlb: new Int32Array(1 << 20), filled: new Int32Array(1 << 16), filledCount: 0, used: 0 };
       this.contexts.set(tag, next);
     }
@@ -115,6 +113,7 @@ export class Mmu {
     this.filledCount = next.filledCount;
     this.tag = tag;
     this.epoch++;
+    if (reused) this.flush();
   }
 
   /** Drops the tagged contexts `match` selects (INVEPT, INVVPID); the current one is flushed. */
