@@ -52,6 +52,11 @@ export const EXIT_COST = 500;
  */
 export const EXIT_TIMING_SAMPLE = 16;
 
+/** What the `n`th (from 0) entry or exit of a kind counts for if timed: 1, EXIT_TIMING_SAMPLE, or 0 (not timed). */
+function timingWeight(n: number): number {
+  return n < EXIT_TIMING_SAMPLE * 4 ? 1 : (n & (EXIT_TIMING_SAMPLE - 1)) === 0 ? EXIT_TIMING_SAMPLE : 0;
+}
+
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
 export type ExitObserver = (vm: Vm, exit: VmExit, decoded: GuestExit, action: ExitAction) => void;
 
@@ -291,11 +296,11 @@ export class Hypervisor {
       const before = cpu.icount, emulatedBefore = vcpu.emulated;
       vcpu.load(cpu);
       // Reading the clock costs some 70 ns, a tenth of a round trip: see EXIT_TIMING_SAMPLE.
-      const timeEntry = vcpu.entries++ < EXIT_TIMING_SAMPLE * 4 || (vcpu.entries & (EXIT_TIMING_SAMPLE - 1)) === 0;
-      const t0 = timeEntry ? performance.now() : 0;
+      const entryWeight = timingWeight(vcpu.entries++);
+      const t0 = entryWeight ? performance.now() : 0;
       const result = vmx.enter(!vcpu.launched, timer + 1);
-      let t1 = timeEntry ? performance.now() : 0;
-      if (timeEntry) vcpu.enterNs += (t1 - t0) * 1e6 * (vcpu.entries <= EXIT_TIMING_SAMPLE * 4 ? 1 : EXIT_TIMING_SAMPLE);
+      let t1 = entryWeight ? performance.now() : 0;
+      if (entryWeight) vcpu.enterNs += (t1 - t0) * 1e6 * entryWeight;
       const executed = cpu.icount - before;
       vcpu.executed += executed;
       ran += executed;
@@ -310,12 +315,11 @@ export class Hypervisor {
       }
       vcpu.save(cpu);
       ctx.raw = result.exit;
-      const seen = vm.exitStats.get(result.exit.reason)?.count ?? 0;
-      const timeHandler = seen < EXIT_TIMING_SAMPLE * 4 || (seen & (EXIT_TIMING_SAMPLE - 1)) === 0;
-      if (timeHandler && !timeEntry) t1 = performance.now();
+      const handlerWeight = timingWeight(vm.exitStats.get(result.exit.reason)?.count ?? 0);
+      if (handlerWeight && !entryWeight) t1 = performance.now();
       const decoded = decodeExit(result.exit);
       const action = handleExit(ctx, decoded);
-      const handlerNs = timeHandler ? (performance.now() - t1) * 1e6 * (seen < EXIT_TIMING_SAMPLE * 4 ? 1 : EXIT_TIMING_SAMPLE) : 0;
+      const handlerNs = handlerWeight ? (performance.now() - t1) * 1e6 * handlerWeight : 0;
       vm.countExit(result.exit.reason, handlerNs); // decoding included
       const emulated = vcpu.emulated - emulatedBefore;
       if (emulated > 0) {
