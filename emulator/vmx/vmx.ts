@@ -923,16 +923,6 @@ export class Vmx {
     return ((actual & ~m) | (s & m)) >>> 0;
   }
 
-  /**
-   * MOV to CR0/CR4 in non-root operation: exits when a masked bit would differ from the shadow;
-   * otherwise returns the value to store (masked bits keep their current value).
-   */
-  movToCr(n: 0 | 4, value: number, actual: number, qualification: number, length: number): number {
-    const [m, s] = n === 0 ? [this.cr0Mask, this.cr0Shadow] : [this.cr4Mask, this.cr4Shadow];
-    if (((value ^ s) & m) !== 0) this.exitFor(ExitReason.CR_ACCESS, qualification, length);
-    return ((value & ~m) | (actual & m)) >>> 0;
-  }
-
   /** MOV to CR3: exits with CR3-load exiting unless the value is one of the CR3-target values. */
   cr3LoadExits(value: number): boolean {
     if (!(this.proc & Proc.CR3_LOAD_EXITING)) return false;
