@@ -176,7 +176,7 @@ export class Vcpu {
     if (open) {
       const vector = this.vm.acknowledgeInterrupt();
       v.write(F.VM_ENTRY_INTR_INFO_FIELD, (0x80000000 | vector) >>> 0);
-      v.update(F.CPU_BASED_VM_EXEC_CONTROL, proc & ~Proc.INTERRUPT_WINDOW_EXITING); // mostly unchanged: writing it would void the cached entry checks
+      v.write(F.CPU_BASED_VM_EXEC_CONTROL, proc & ~Proc.INTERRUPT_WINDOW_EXITING);
       this.halted = false;
       v.write(F.GUEST_ACTIVITY_STATE, 0);
     } else {

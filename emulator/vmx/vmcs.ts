@@ -86,22 +86,27 @@ export class VmcsRegion {
 
   /**
    * Writes a field as VMWRITE does from 32-bit code: the value is truncated to the field's width;
-   * writing the full encoding of a 64-bit field clears its upper half.
+   * writing the full encoding of a 64-bit field clears its upper half. The entry checks that read
+   * the field are forgotten only when its value changes.
    */
   write(encoding: number, value: number): void {
     const w = encoding >>> 0 > 0x7fff ? -1 : FIELD_WORDS[encoding]!;
     if (w < 0) return;
-    this.unverify(FIELD_CHECKS[encoding]!);
-    const at = w >> 2;
-    if (encoding & 1) { this.store32(at, value); return; } // the high half of a 64-bit field
-    this.store32(at, w & FIELD_16_BIT ? value & 0xffff : value);
+    const at = w >> 2, checks = FIELD_CHECKS[encoding]!;
+    if (encoding & 1) { // the high half of a 64-bit field
+      if (checks !== 0 && this.load32(at) !== (value | 0)) this.unverify(checks);
+      this.store32(at, value);
+      return;
+    }
+    const v = w & FIELD_16_BIT ? value & 0xffff : value;
+    if (checks !== 0 && (this.load32(at) !== (v | 0) || this.load32(at + 4) !== 0)) this.unverify(checks);
+    this.store32(at, v);
     this.store32(at + 4, 0); // the upper half of the slot, which only a 64-bit field uses
   }
 
   /**
-   * Writes a field only when its value changes, so the entry checks that read it stay verified
-   * when it does not (VM exits save the whole guest state, most of it unchanged). Not for the high
-   * half of a 64-bit field.
+   * Writes a field only when its value changes (VM exits save the whole guest state, most of it
+   * unchanged, and exit information, most of it 0 again). Not for the high half of a 64-bit field.
    */
   update(encoding: number, value: number): void {
     const w = encoding >>> 0 > 0x7fff ? -1 : FIELD_WORDS[encoding]!;
@@ -115,12 +120,13 @@ export class VmcsRegion {
     const f = lookupField(encoding);
     if (!f) return;
     const at = f.field.offset;
-    this.unverify(f.field.checks);
-    this.store32(at, Number(value & 0xffffffffn));
-    this.store32(at + 4, f.field.width === 64 ? Number((value >> 32n) & 0xffffffffn) : 0);
+    const lo = Number(value & 0xffffffffn), hi = f.field.width === 64 ? Number((value >> 32n) & 0xffffffffn) : 0;
+    if (f.field.checks !== 0 && (this.load32(at) !== (lo | 0) || this.load32(at + 4) !== (hi | 0))) this.unverify(f.field.checks);
+    this.store32(at, lo);
+    this.store32(at + 4, hi);
   }
 
-  /** Forgets the entry checks that read a field being written (EntryCheck bits). */
+  /** Forgets the entry checks that read a field whose value changes (EntryCheck bits). */
   private unverify(checks: number): void {
     if (checks === 0) return;
     const verified = this.load32(VERIFIED_OFFSET);

@@ -149,6 +149,19 @@ describe('VM-entry checks, each broken once', () => {
     expect(h.run().reason).toBe(R.HLT);
     expect(h.vmcs.verifiedChecks & EntryCheck.GUEST).toBe(EntryCheck.GUEST);
   });
+  test('VMWRITE of the value a field already holds keeps the checks reading it verified', () => {
+    const h = new VmxHost();
+    h.load('cpuid\nhlt');
+    h.skip(h.run());
+    const all = EntryCheck.CONTROLS | EntryCheck.HOST | EntryCheck.GUEST;
+    expect(h.vmcs.verifiedChecks & all).toBe(all);
+    const proc = h.vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
+    expect(h.cpu.vmx.vmwrite(F.CPU_BASED_VM_EXEC_CONTROL, proc)).toEqual({ ok: true });
+    h.vmcs.write64(F.VMCS_LINK_POINTER, 0xffffffffffffffffn);
+    expect(h.vmcs.verifiedChecks & all).toBe(all);
+    expect(h.cpu.vmx.vmwrite(F.CPU_BASED_VM_EXEC_CONTROL, proc ^ Proc.HLT_EXITING)).toEqual({ ok: true });
+    expect(h.vmcs.verifiedChecks & all).toBe(EntryCheck.HOST); // the primary controls are read by both other groups
+  });
 });
 
 describe('VMX instructions through the TypeScript API', () => {
