@@ -51,7 +51,7 @@ export interface CompiledBlock {
 }
 
 /** The longest block, in instructions. A block runs only when the budget left covers its `count`; else the dispatcher steps. */
-export const MAX_BLOCK_INSTRUCTIONS = 48;
+const MAX_BLOCK_INSTRUCTIONS = 48;
 
 /** Ops after which execution may continue in the same block. */
 const STRAIGHT_LINE = new Set([
