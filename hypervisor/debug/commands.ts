@@ -39,6 +39,8 @@ const REASONS: Record<string, number> = {
 export class CommandInterpreter {
   private readonly sources = new Map<string, string[] | null>();
   private lastX: { address: number; format: string; physical: boolean } | null = null;
+  /** How many values `print` has shown: GDB numbers them $1, $2, ... through the session (its value history). */
+  private printed = 0;
 
   constructor(readonly dbg: Debugger) {}
 
@@ -487,12 +489,32 @@ export class CommandInterpreter {
     return { lines: [`[Switching to VM ${t.id} (${t.name})]`], json: { vm: t.id } };
   }
 
+  /**
+   * GDB's table: Num, Type, Disp, Enb, Address, What, each column followed by one space; Type as
+   * wide as its longest entry and at least 14 (so "read watchpoint" still has its separator).
+   */
   private listPoints(): CommandResult {
-    const lines = ['Num     Type           Disp Enb Address    What'];
-    for (const b of this.dbg.breakpoints) lines.push(`${String(b.id).padEnd(8)}${(b.space === 'physical' ? 'pbreakpoint' : 'breakpoint').padEnd(15)}${(b.temporary ? 'del' : 'keep').padEnd(5)}${(b.enabled ? 'y' : 'n').padEnd(4)}${hex(b.address)} ${b.spec}${b.vm !== null ? ` vm ${b.vm}` : ''}${b.condition ? ` if ${b.condition}` : ''}${b.hits ? ` (hit ${b.hits} time${b.hits > 1 ? 's' : ''})` : ''}`);
-    for (const w of this.dbg.watchpoints) lines.push(`${String(w.id).padEnd(8)}${(w.access === 'write' ? 'hw watchpoint' : w.access === 'read' ? 'read watchpoint' : 'acc watchpoint').padEnd(15)}keep ${(w.enabled ? 'y' : 'n').padEnd(4)}${hex(w.address)} ${w.spec} (${w.length} bytes${w.space === 'physical' ? ', physical' : ''})`);
-    for (const c of this.dbg.catchpoints) lines.push(`${String(c.id).padEnd(8)}${'catchpoint'.padEnd(15)}keep ${(c.enabled ? 'y' : 'n').padEnd(4)}${''.padEnd(11)}${c.kind}${'reason' in c && c.reason !== null ? ` ${c.reason}` : ''}${'vector' in c && c.vector !== null ? ` ${c.vector}` : ''}${'number' in c && c.number !== null ? ` ${c.number}` : ''}`);
-    return { lines, json: { breakpoints: this.dbg.breakpoints, watchpoints: this.dbg.watchpoints, catchpoints: this.dbg.catchpoints } };
+    type Row = [num: string, type: string, disp: string, enb: string, address: string, what: string];
+    const rows: Row[] = [];
+    const enb = (enabled: boolean) => (enabled ? 'y' : 'n');
+    for (const b of this.dbg.breakpoints) {
+      rows.push([String(b.id), b.space === 'physical' ? 'pbreakpoint' : 'breakpoint', b.temporary ? 'del' : 'keep', enb(b.enabled), hex(b.address),
+        `${b.spec}${b.vm !== null ? ` vm ${b.vm}` : ''}${b.condition ? ` if ${b.condition}` : ''}${b.hits ? ` (hit ${b.hits} time${b.hits > 1 ? 's' : ''})` : ''}`]);
+    }
+    for (const w of this.dbg.watchpoints) {
+      rows.push([String(w.id), w.access === 'write' ? 'hw watchpoint' : w.access === 'read' ? 'read watchpoint' : 'acc watchpoint', 'keep', enb(w.enabled), hex(w.address),
+        `${w.spec} (${w.length} bytes${w.space === 'physical' ? ', physical' : ''})`]);
+    }
+    for (const c of this.dbg.catchpoints) {
+      rows.push([String(c.id), 'catchpoint', 'keep', enb(c.enabled), '',
+        `${c.kind}${'reason' in c && c.reason !== null ? ` ${c.reason}` : ''}${'vector' in c && c.vector !== null ? ` ${c.vector}` : ''}${'number' in c && c.number !== null ? ` ${c.number}` : ''}`]);
+    }
+    const typeWidth = Math.max(14, ...rows.map((r) => r[1].length));
+    const line = ([num, type, disp, e, address, what]: Row) => `${num.padEnd(7)} ${type.padEnd(typeWidth)} ${disp.padEnd(4)} ${e.padEnd(3)} ${address.padEnd(10)} ${what}`;
+    return {
+      lines: [line(['Num', 'Type', 'Disp', 'Enb', 'Address', 'What']), ...rows.map(line)],
+      json: { breakpoints: this.dbg.breakpoints, watchpoints: this.dbg.watchpoints, catchpoints: this.dbg.catchpoints },
+    };
   }
 
   private examine(fmt: string, arg: string, physical: boolean): CommandResult {
@@ -547,7 +569,7 @@ export class CommandInterpreter {
   private print(fmt: string, arg: string): CommandResult {
     const v = this.num(arg);
     const text = fmt.includes('x') ? hex(v, 1) : fmt.includes('d') ? String(v | 0) : String(v);
-    return { lines: [`$1 = ${text}`], json: v };
+    return { lines: [`$${++this.printed} = ${text}`], json: v };
   }
 
   private set(rest: string): CommandResult {
@@ -641,7 +663,7 @@ function describeAttr(attr: number, s: number): string {
 
 const HELP = [
   'running:     continue (c), stepi [N] (si), nexti (ni), step (s), next (n), finish, until LOC, advance LOC',
-  'points:      break LOC [vm N] [if EXPR] (b), tbreak, break -phys ADDR, watch/rwatch/awatch EXPR [-l LEN] [-phys],',
+  'points:      break LOC [vm N] [if EXPR] (b), tbreak, break -phys ADDR, watch/rwatch/awatch [-phys] EXPR [-l LEN] [vm N],',
   '             catch exit [REASON] | exception [VECTOR] | interrupt [VECTOR] | cr3 | hypercall [N],',
   '             info breakpoints, delete [N...], disable N, enable N',
   '             LOC is *ADDR, SYMBOL or FILE:LINE',

@@ -258,3 +258,42 @@ describe('debugger under the hypervisor: paging, several VMs, trace, hypercalls'
     expect(s.run('help').join('\n')).toContain('catch exit [REASON]');
   });
 });
+
+describe('debugger commands laid out as GDB lays them out', () => {
+  it('numbers print\'s values $1, $2, $3 ... through the session, as GDB\'s value history does', () => {
+    const s = session(HELLO, 'bare');
+    expect(s.run('print 1')).toEqual(['$1 = 1']);
+    expect(s.run('print/x 255')).toEqual(['$2 = 0xff']);
+    expect(() => s.run('print $nosuch')).toThrow(); // a failed print records nothing
+    expect(s.run('p $eip')).toEqual([`$3 = ${0x100020}`]);
+  });
+
+  it('info breakpoints keeps GDB\'s columns, widening Type for "read watchpoint"', () => {
+    const s = session(HELLO, 'bare');
+    s.run('break start');
+    s.run('tbreak -phys 0x100033');
+    s.run('watch *(char*)0x100039');
+    s.run('rwatch -phys *(char*)0x10003a');
+    s.run('awatch *(short*)message');
+    s.run('catch exception 13');
+    expect(s.run('info breakpoints')).toEqual([
+      'Num     Type            Disp Enb Address    What',
+      '1       breakpoint      keep y   0x00100020 start',
+      '2       pbreakpoint     del  y   0x00100033 0x100033',
+      '3       hw watchpoint   keep y   0x00100039 *(char*)0x100039 (1 bytes)',
+      '4       read watchpoint keep y   0x0010003a *(char*)0x10003a (1 bytes, physical)',
+      '5       acc watchpoint  keep y   0x00100038 *(short*)message (2 bytes)',
+      '6       catchpoint      keep y              exception 13',
+    ]);
+    s.run('delete 4');
+    expect(s.run('info breakpoints')[0]).toBe('Num     Type           Disp Enb Address    What'); // GDB's default width, 14
+  });
+
+  it('help shows -phys where watch takes it, before the expression', () => {
+    const s = session(HELLO, 'bare');
+    const help = s.run('help').join('\n');
+    expect(help).toContain('watch/rwatch/awatch [-phys] EXPR [-l LEN]');
+    expect(s.run('watch -phys *(char*)0x100039')).toEqual(['Hardware watchpoint 1: *(char*)0x100039']);
+    expect(s.dbg.watchpoints[0]).toMatchObject({ space: 'physical', address: 0x100039, length: 1 });
+  });
+});
