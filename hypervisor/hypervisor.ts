@@ -99,6 +99,9 @@ export class Hypervisor {
     cpu.engine = options.engine ?? 'blocks';
     this.frames = new FrameAllocator(cpu.mem, 0x100000, options.ramSize);
     this.host = this.enterRootMode();
+    // No host x86 code ever runs: exits leave the guest on the processor until another VM's
+    // VMPTRLD needs root operation (Vmx.deferHostState), so resuming the same VM loads little.
+    cpu.vmx.deferHostState = true;
     // Every port exits (bitmaps all ones); MSRs exit except SYSENTER_CS/ESP/EIP (switched by the
     // VMCS) and TSC reads (TSC offsetting).
     this.ioBitmaps = [this.frames.allocate(PAGE), this.frames.allocate(PAGE)];
@@ -260,7 +263,7 @@ export class Hypervisor {
     }
     const skip = Math.max(1, Math.ceil((earliest - this.now()) / this.nsPerInstruction));
     this.idleInstructions += skip;
-    this.cpu.tscOffset += BigInt(skip);
+    this.cpu.addTscOffset(skip);
     return true;
   }
 
@@ -324,7 +327,7 @@ export class Hypervisor {
       const emulated = vcpu.emulated - emulatedBefore;
       if (emulated > 0) {
         this.emulatedInstructions += emulated;
-        cpu.tscOffset += BigInt(emulated);
+        cpu.addTscOffset(emulated);
         ran += emulated;
       }
       ran += EXIT_COST; // charged to the slice and the scheduler, never to any clock

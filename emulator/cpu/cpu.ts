@@ -136,10 +136,35 @@ export class Cpu {
   history: Int32Array | null = null;
   historyAt = 0;
   readonly msr = new Map<number, bigint>();
+  /** Counts writes to the stored MSRs (VM exits save the guest's SYSENTER MSRs only after one). */
+  msrWrites = 0;
   /** Retired instruction count: the machine's clock. */
   icount = 0;
   /** TSC = icount + tscOffset (WRMSR to IA32_TIME_STAMP_COUNTER moves the offset; see msr.ts). */
-  tscOffset = 0n;
+  get tscOffset(): bigint {
+    if (this.tscOffsetAdded !== 0) {
+      this.tscOffsetBase += BigInt(this.tscOffsetAdded);
+      this.tscOffsetAdded = 0;
+    }
+    return this.tscOffsetBase;
+  }
+  set tscOffset(v: bigint) {
+    this.tscOffsetBase = v;
+    this.tscOffsetAdded = 0;
+    this.tscOffsetNumber = Number(v);
+  }
+  /**
+   * Moves the TSC by `n` cycles without bigint arithmetic (a hypervisor does it at every exit
+   * that emulates an instruction); folded into the bigint when tscOffset is next read.
+   */
+  addTscOffset(n: number): void {
+    this.tscOffsetAdded += n;
+    this.tscOffsetNumber += n;
+  }
+  private tscOffsetBase = 0n;
+  private tscOffsetAdded = 0;
+  /** tscOffset as a number, for the preemption timer's arithmetic (exact while below 2^53). */
+  tscOffsetNumber = 0;
   halted = false;
   /** The instruction after STI / MOV SS / POP SS is not interrupted (SDM 6.8.3). */
   interruptShadow = false;
@@ -230,8 +255,12 @@ export class Cpu {
   /** Current privilege level as the paging unit sees it (3 means user accesses). */
   get userMode(): boolean { return this.cpl === 3; }
 
+  /** Counts segment-cache changes (all go through updateSegmentBounds): VM exits save segments only after one. */
+  segmentWrites = 0;
+
   /** Recomputes segMin/segMax after a segment cache changed. */
   updateSegmentBounds(s: number): void {
+    this.segmentWrites++;
     const attr = this.segAttr[s]!, limit = this.segLimit[s]! >>> 0;
     if (attr & SEG_ATTR_UNUSABLE) {
       this.segMin[s] = 1; this.segMax[s] = 0; this.segMaxWrite[s] = -1;
@@ -704,6 +733,7 @@ export class Cpu {
 
   /** Executes one instruction (or delivers one pending event). Returns false on triple fault. */
   step(): void {
+    if (this.vmx.hostPending !== null) this.vmx.loadPendingHostState(); // root operation runs: the host must be loaded
     const start = this.eip;
     this.insnStart = start;
     // Single-step traps follow TF as it was when the instruction began: POPF/IRET that set TF trap
@@ -836,9 +866,12 @@ export class Cpu {
       if (this.vmx.nonRoot) {
         if (this.vmx.boundaryExit() || this.vmx.externalInterruptExit()) continue;
         if (this.vmx.timerDeadline !== Infinity) {
-          this.chainBudget = Math.min(end, this.icount + Math.max(1, this.vmx.timerDeadline - (this.icount + Number(this.tscOffset))));
+          this.chainBudget = Math.min(end, this.icount + Math.max(1, this.vmx.timerDeadline - (this.icount + this.tscOffsetNumber)));
         } else this.chainBudget = end;
-      } else this.chainBudget = end;
+      } else {
+        if (this.vmx.hostPending !== null) this.vmx.loadPendingHostState();
+        this.chainBudget = end;
+      }
       if (!this.interruptShadow && (this.lf.flags & IF) && this.intr?.hasPendingInterrupt()) {
         this.halted = false;
         const vector = this.intr.acknowledge();

@@ -41,6 +41,7 @@ function stored(index: number, name: string, writable = 0xffffffffffffffffn): Ms
     write: (c, v) => {
       if (v & ~writable) raise(Vector.GP, 0);
       c.msr.set(index, v);
+      c.msrWrites++;
     },
   };
 }

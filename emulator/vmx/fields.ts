@@ -78,7 +78,10 @@ export interface FieldInfo {
   readonly type: FieldType;
   /** Byte offset of the field's 8-byte slot in the VMCS region. */
   readonly offset: number;
-  /** The groups of cached VM-entry checks that read this field (EntryCheck bits; 0: none). */
+  /**
+   * What a change of this field's value invalidates: the groups of cached VM-entry checks that
+   * read it (EntryCheck bits) and the processor's copies made from it (HeldByProcessor bits).
+   */
   readonly checks: number;
 }
 
@@ -96,6 +99,37 @@ export const EntryCheck = {
   /** SDM 27.3.1: guest control registers, segments, descriptor tables, link pointer. */
   GUEST: 4,
 } as const;
+
+/**
+ * What the processor keeps of a VMCS between an exit and the next entry (vmx.ts), by the same
+ * mechanism as the cached checks: a bit in the region's verified word, set when the processor
+ * takes its copy and cleared by any write that changes a field the copy came from. (Real
+ * processors hold the current VMCS on chip the same way; software sees it only through VMREAD
+ * and VMWRITE, which is why the SDM leaves the region's memory undefined while it is current.)
+ */
+export const HeldByProcessor = {
+  /** The controls VM entry turns into the processor's own state (`Vmx.enterNonRoot`). */
+  CONTROLS: 8,
+  /**
+   * The guest state that stays on the processor after an exit whose host state is deferred:
+   * everything but RIP, RSP, RFLAGS, the activity and interruptibility states, the pending debug
+   * exceptions and the preemption timer, which every entry loads.
+   */
+  GUEST: 16,
+} as const;
+
+/** Guest-state fields every VM entry loads (not in HeldByProcessor.GUEST). */
+const GUEST_LOADED_AT_EVERY_ENTRY: readonly VmcsFieldName[] = [
+  'GUEST_RIP', 'GUEST_RSP', 'GUEST_RFLAGS', 'GUEST_ACTIVITY_STATE', 'GUEST_INTERRUPTIBILITY_INFO',
+  'GUEST_PENDING_DBG_EXCEPTIONS', 'VMX_PREEMPTION_TIMER_VALUE',
+];
+
+const HELD_CONTROLS: readonly VmcsFieldName[] = [
+  'PIN_BASED_VM_EXEC_CONTROL', 'CPU_BASED_VM_EXEC_CONTROL', 'SECONDARY_VM_EXEC_CONTROL', 'VM_EXIT_CONTROLS',
+  'EXCEPTION_BITMAP', 'PAGE_FAULT_ERROR_CODE_MASK', 'PAGE_FAULT_ERROR_CODE_MATCH', 'CR0_GUEST_HOST_MASK',
+  'CR0_READ_SHADOW', 'CR4_GUEST_HOST_MASK', 'CR4_READ_SHADOW', 'TSC_OFFSET', 'EPT_POINTER', 'VIRTUAL_PROCESSOR_ID',
+  'VM_ENTRY_MSR_LOAD_COUNT', 'VM_EXIT_MSR_STORE_COUNT', 'VM_EXIT_MSR_LOAD_COUNT',
+];
 
 const ENTRY_CHECK_INPUTS: Readonly<Record<number, readonly VmcsFieldName[]>> = {
   [EntryCheck.CONTROLS]: [
@@ -130,7 +164,9 @@ export const FIELDS: readonly FieldInfo[] = Object.entries(VmcsField).map(([name
   width: WIDTHS[(encoding >> 13) & 3]!,
   type: TYPES[(encoding >> 10) & 3]!,
   offset: VMCS_DATA_OFFSET + i * 8,
-  checks: Object.entries(ENTRY_CHECK_INPUTS).reduce((bits, [group, names]) => (names.includes(name as VmcsFieldName) ? bits | Number(group) : bits), 0),
+  checks: Object.entries(ENTRY_CHECK_INPUTS).reduce((bits, [group, names]) => (names.includes(name as VmcsFieldName) ? bits | Number(group) : bits), 0)
+    | (HELD_CONTROLS.includes(name as VmcsFieldName) ? HeldByProcessor.CONTROLS : 0)
+    | (TYPES[(encoding >> 10) & 3] === 'guest' && !GUEST_LOADED_AT_EVERY_ENTRY.includes(name as VmcsFieldName) ? HeldByProcessor.GUEST : 0),
 }));
 
 export interface FieldLookup { readonly field: FieldInfo; readonly high: boolean }
@@ -163,6 +199,13 @@ export const FIELD_WORDS: Int16Array = (() => {
   }
   return table;
 })();
+
+/** The index of a supported field's first word in the VMCS region (its slot's byte offset / 4). */
+export function slotWord(encoding: number): number {
+  const w = FIELD_WORDS[encoding]!;
+  if (w < 0) throw new RangeError(`unsupported VMCS field 0x${encoding.toString(16)}`);
+  return w >> 4;
+}
 
 /** Every encoding to its field's EntryCheck bits (both halves of a 64-bit field). */
 export const FIELD_CHECKS: Uint8Array = (() => {

@@ -1,10 +1,11 @@
 /**
  * A VMCS region in host-physical memory (Intel SDM Vol. 3C 25.2): the revision identifier at
  * offset 0, the VMX-abort indicator at 4, then this processor's own layout: the launch state at
- * 8, the entry checks verified since the fields they read were last written at 12 (fields.ts,
- * EntryCheck), and one 8-byte slot per supported field from offset 16 (fields.ts). VMREAD and
- * VMWRITE, VM entry and VM exit all read and write the region itself, so a debugger or a snapshot
- * sees exactly what the processor uses.
+ * 8, at 12 the entry checks verified and the processor's copies still good since the fields
+ * they read were last changed (fields.ts, EntryCheck and HeldByProcessor), and one 8-byte slot
+ * per supported field from offset 16 (fields.ts). VMREAD and VMWRITE, VM entry and VM exit all
+ * read and write the region itself (an exit saves the whole guest state before it returns), so a
+ * debugger or a snapshot sees exactly what the processor uses.
  */
 import type { PhysicalMemory } from '../cpu/memory.js';
 import { PAGE_SHIFT } from '../cpu/memory.js';
@@ -41,6 +42,17 @@ export class VmcsRegion {
     // Like any store: code decoded from the page is stale now.
     const page = (this.address + offset) >>> PAGE_SHIFT;
     if (this.mem.codePages[page]) this.mem.onCodeWrite(page);
+  }
+
+  /**
+   * The region's words when it lies in writable RAM (else null), and the index there of its first
+   * word: VM exits compare the saved state with the fields in place (fields.ts, slotWord).
+   */
+  get words(): Int32Array | null {
+    return this.i32;
+  }
+  get firstWord(): number {
+    return this.word;
   }
 
   get revision(): number {

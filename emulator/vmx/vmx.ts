@@ -9,6 +9,15 @@
  * hypervisor in TypeScript calls `enter()`, which performs the same VM entry, runs the guest and
  * returns the exit as a typed record.
  *
+ * What an exit round trip costs. Every exit saves the guest state into the VMCS (comparing in
+ * place, writing only what changed; segment registers only after one was loaded), so the region
+ * is always what a debugger or snapshot should see. The processor also keeps copies: of the
+ * controls it derives state from, and, for a TypeScript hypervisor that sets `deferHostState`
+ * (it runs no host x86 code), of the whole guest, whose host state it loads only when root
+ * operation is really needed. Bits in the region's verified word (fields.ts, HeldByProcessor)
+ * say which copies are still good; a VMWRITE that changes a field clears the bit of every copy
+ * made from it, so the next entry reloads exactly that.
+ *
  * A VM exit raised inside an instruction (or a memory access, or event delivery) records its
  * information in `pending` and throws a CpuFault with vector VMEXIT_VECTOR; it unwinds to the
  * instruction boundary like any fault, where `Cpu.deliverEvent` hands it back to `completeExit`.
@@ -24,7 +33,7 @@ import {
   PREEMPTION_TIMER_RATE, Proc, Proc2, VMCS_REVISION, VmInstructionError, type ControlCapability,
 } from './controls.js';
 import { EptWalker, validEptPointer, type EptAccess } from './ept.js';
-import { EntryCheck, lookupField, VmcsField as F } from './fields.js';
+import { EntryCheck, HeldByProcessor, lookupField, slotWord, VmcsField as F } from './fields.js';
 import { LaunchState, VmcsRegion } from './vmcs.js';
 
 /** The pseudo-vector a VM exit unwinds with (no IDT vector is this large). */
@@ -82,6 +91,7 @@ function newExit(reason: number): VmExit {
  */
 const VERIFIED_V86 = 0x100;
 const ALL_VERIFIED = EntryCheck.CONTROLS | EntryCheck.HOST | EntryCheck.GUEST;
+const HELD = HeldByProcessor.CONTROLS | HeldByProcessor.GUEST;
 
 /** Are all of `bits` set in `value` (unsigned compare: bit 31 included)? */
 function hasAll(value: number, bits: number): boolean {
@@ -99,6 +109,45 @@ const GUEST_SEGMENTS: readonly (readonly [number, number, number, number, number
   [SegReg.LDTR, F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_AR_BYTES],
   [SegReg.TR, F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_AR_BYTES],
 ];
+
+/** GUEST_SEGMENTS flat, by segment register (SegReg order): selector, base, limit, AR fields. */
+const GUEST_SEGMENT_FIELDS: Int32Array = (() => {
+  const t = new Int32Array(32);
+  for (const [s, sel, base, limit, ar] of GUEST_SEGMENTS) t.set([sel, base, limit, ar], s * 4);
+  return t;
+})();
+/** The guest-state fields every VM exit saves, in the order saveGuestState gathers their values. */
+const SAVED_FIELDS: Int32Array = Int32Array.of(
+  F.GUEST_CR0, F.GUEST_CR3, F.GUEST_CR4, F.GUEST_DR7, F.GUEST_RSP, F.GUEST_RIP, F.GUEST_RFLAGS,
+  F.GUEST_GDTR_BASE, F.GUEST_GDTR_LIMIT, F.GUEST_IDTR_BASE, F.GUEST_IDTR_LIMIT,
+  F.GUEST_INTERRUPTIBILITY_INFO, F.GUEST_ACTIVITY_STATE, F.GUEST_PENDING_DBG_EXCEPTIONS,
+);
+/** The segment registers' fields, saved when a segment changed: selectors, bases, limits, access rights, each in SegReg order. */
+const SAVED_SEGMENT_FIELDS: Int32Array = Int32Array.from([0, 1, 2, 3].flatMap((k) => [...Array(8).keys()].map((s) => GUEST_SEGMENT_FIELDS[s * 4 + k]!)));
+/** The exit-information fields every exit writes, in the order performExit gathers them. */
+const EXIT_INFO_FIELDS: Int32Array = Int32Array.of(
+  F.VM_EXIT_REASON, F.EXIT_QUALIFICATION, F.VM_EXIT_INSTRUCTION_LEN, F.VMX_INSTRUCTION_INFO, F.GUEST_LINEAR_ADDRESS,
+  F.GUEST_PHYSICAL_ADDRESS, F.VM_EXIT_INTR_INFO, F.VM_EXIT_INTR_ERROR_CODE, F.IDT_VECTORING_INFO_FIELD, F.IDT_VECTORING_ERROR_CODE,
+);
+
+/**
+ * Writes gathered values to their fields where they differ from the region's, as VmcsRegion.update
+ * does one by one: an exit saves some 60 fields of which usually three change, so each costs a
+ * compare in place (slotWord), and only a change forgets the checks and copies that read it.
+ */
+function writeChanged(vmcs: VmcsRegion, fields: Int32Array, words: Int32Array, values: Int32Array): void {
+  const region = vmcs.words;
+  if (region === null) {
+    for (let i = 0; i < fields.length; i++) vmcs.update(fields[i]!, values[i]!);
+    return;
+  }
+  const at = vmcs.firstWord;
+  for (let i = 0; i < fields.length; i++) if (region[at + words[i]!] !== values[i]) vmcs.write(fields[i]!, values[i]!);
+}
+const SAVED_WORDS = SAVED_FIELDS.map(slotWord), SAVED_SEGMENT_WORDS = SAVED_SEGMENT_FIELDS.map(slotWord);
+const EXIT_INFO_WORDS = EXIT_INFO_FIELDS.map(slotWord);
+const SYSENTER_FIELDS = Int32Array.of(F.GUEST_SYSENTER_CS, F.GUEST_SYSENTER_ESP, F.GUEST_SYSENTER_EIP);
+const SYSENTER_WORDS = SYSENTER_FIELDS.map(slotWord);
 
 /** The host's segment registers after a VM exit (SDM 27.5.2): selector field, base field (-1: base 0). */
 const HOST_SEGMENTS: readonly (readonly [number, number, number])[] = [
@@ -128,8 +177,23 @@ export class Vmx {
   stopOnExit = false;
   /** The last VM exit (also when x86 code handles it). */
   lastExit: VmExit | null = null;
-  /** Exits by basic reason since VMXON (a processor-side count for tools and tests). */
-  readonly exitCounts = new Map<number, number>();
+  /**
+   * Set by a TypeScript hypervisor that runs no x86 code of its own in root operation: an exit
+   * taken in `enter()` saves the guest state into the VMCS as always but defers loading the host
+   * state, leaving the guest's registers, segments and TLB context on the processor, so that the
+   * next entry with the same VMCS loads only what changed (see `hostPending`). Anything that
+   * needs root operation for real (executing an instruction, VMPTRLD, VMCLEAR, VMXOFF) loads the
+   * host state first, exactly as the exit would have.
+   */
+  deferHostState = false;
+  /**
+   * The VMCS whose exit has not loaded its host state yet (null: root operation is loaded). The
+   * processor then still holds that guest: its state equals the VMCS's guest-state area, its
+   * translations are selected and EPT is in place.
+   */
+  hostPending: VmcsRegion | null = null;
+  /** VM entries that found their guest still on the processor (loaded only RIP, RSP, RFLAGS...). */
+  heldEntries = 0;
   /** Why the last VMfail happened, in words (the SDM only gives a number). */
   lastFailureDetail = '';
 
@@ -138,6 +202,13 @@ export class Vmx {
   exceptionBitmap = 0; pfMask = 0; pfMatch = 0;
   cr0Mask = 0; cr0Shadow = 0; cr4Mask = 0; cr4Shadow = 0;
   tscOffset = 0n;
+  /** More controls cached at entry: VM_EXIT_CONTROLS and the lengths of the MSR lists. */
+  private exitControls = 0;
+  private entryMsrLoads = 0; private exitMsrStores = 0; private exitMsrLoads = 0;
+  /** The VMCS the cached controls and EPT walker came from (with HeldByProcessor.CONTROLS set in it). */
+  private controlsFrom = -1;
+  /** cpu.msrWrites when the guest's SYSENTER MSRs were last loaded or saved (unchanged: nothing to save). */
+  private msrWritesSeen = -1;
   /** TSC value at which the preemption timer fires (Infinity when off). */
   timerDeadline = Infinity;
   /** Instruction count at entry (monitor trap flag: exit once one instruction retired). */
@@ -160,6 +231,8 @@ export class Vmx {
   /** Forgets everything (processor reset). */
   reset(): void {
     this.inVmxOperation = false; this.vmxonPointer = -1; this.currentVmcs = -1;
+    this.hostPending = null;
+    this.controlsFrom = -1;
     this.leaveNonRoot();
   }
 
@@ -207,6 +280,7 @@ export class Vmx {
   }
 
   vmxoff(): VmxStatus {
+    this.loadPendingHostState();
     this.inVmxOperation = false;
     this.vmxonPointer = -1;
     this.currentVmcs = -1;
@@ -216,6 +290,7 @@ export class Vmx {
   vmclear(addr: bigint): VmxStatus {
     if (!this.validRegionAddress(addr)) return this.fail(VmInstructionError.VMCLEAR_INVALID_ADDRESS, 'VMCLEAR with an invalid physical address');
     if (Number(addr) === this.vmxonPointer) return this.fail(VmInstructionError.VMCLEAR_VMXON_POINTER, 'VMCLEAR with the VMXON pointer');
+    this.loadPendingHostState();
     const region = new VmcsRegion(this.cpu.mem, Number(addr));
     region.launchState = LaunchState.CLEAR;
     region.verifiedChecks = 0;
@@ -228,6 +303,7 @@ export class Vmx {
     if (Number(addr) === this.vmxonPointer) return this.fail(VmInstructionError.VMPTRLD_VMXON_POINTER, 'VMPTRLD with the VMXON pointer');
     const rev = this.cpu.mem.read32(Number(addr)) >>> 0;
     if (rev !== VMCS_REVISION) return this.fail(VmInstructionError.VMPTRLD_WRONG_REVISION, `VMCS revision 0x${rev.toString(16)} is not 0x${VMCS_REVISION.toString(16)}`);
+    this.loadPendingHostState();
     this.currentVmcs = Number(addr);
     this.vmcs!.verifiedChecks = 0; // what the region's memory says is not trusted across a load
     return this.succeed();
@@ -305,6 +381,8 @@ export class Vmx {
     if (cpu.interruptShadow && cpu.movSsShadow) return this.fail(VmInstructionError.ENTRY_EVENTS_BLOCKED_BY_MOV_SS, 'VM entry right after MOV SS');
     if (launch && vmcs.launchState !== LaunchState.CLEAR) return this.fail(VmInstructionError.VMLAUNCH_NON_CLEAR, 'VMLAUNCH with a VMCS that is not clear');
     if (!launch && vmcs.launchState !== LaunchState.LAUNCHED) return this.fail(VmInstructionError.VMRESUME_NON_LAUNCHED, 'VMRESUME with a VMCS that is not launched');
+    // Another VMCS's exit still owes its host state: load it (this one's is what the processor holds).
+    if (this.hostPending !== null && this.hostPending !== vmcs) this.loadPendingHostState();
     // Groups of checks whose fields were not written since they last passed are not repeated.
     const verified = vmcs.verifiedChecks;
     try {
@@ -316,7 +394,8 @@ export class Vmx {
     }
     // From here on the instruction has completed; failures are VM exits to the host.
     cpu.eip = cpu.nextEip;
-    const v86 = (vmcs.read(F.GUEST_RFLAGS) & VM) !== 0;
+    const rflags = vmcs.read(F.GUEST_RFLAGS);
+    const v86 = (rflags & VM) !== 0;
     try {
       this.checkGuestState(vmcs, (verified & EntryCheck.GUEST) === 0 || ((verified & VERIFIED_V86) !== 0) !== v86);
     } catch (e) {
@@ -325,9 +404,16 @@ export class Vmx {
       this.entryFailed(vmcs, ExitReason.INVALID_GUEST_STATE, 0);
       return this.succeedWithoutFlags();
     }
-    if (verified !== (ALL_VERIFIED | (v86 ? VERIFIED_V86 : 0))) vmcs.verifiedChecks = ALL_VERIFIED | (v86 ? VERIFIED_V86 : 0);
-    this.loadGuestState(vmcs);
-    const msrFailure = this.loadMsrList(vmcs.read(F.VM_ENTRY_MSR_LOAD_ADDR), vmcs.read(F.VM_ENTRY_MSR_LOAD_COUNT));
+    if (this.controlsFrom !== vmcs.address || !(verified & HeldByProcessor.CONTROLS)) this.loadControls(vmcs);
+    // The guest this VMCS exited from is still on the processor (its host state deferred) and no
+    // field of what it holds was changed: only the registers every entry loads are loaded.
+    if (this.hostPending === vmcs && verified & HeldByProcessor.GUEST && ((this.cpu.lf.flags & VM) !== 0) === v86) {
+      this.loadEntryGuestState(vmcs, rflags);
+      this.heldEntries++;
+    } else this.loadGuestState(vmcs);
+    const nowVerified = ALL_VERIFIED | (v86 ? VERIFIED_V86 : 0) | HELD;
+    if (verified !== nowVerified) vmcs.verifiedChecks = nowVerified;
+    const msrFailure = this.entryMsrLoads === 0 ? 0 : this.loadMsrList(vmcs.read(F.VM_ENTRY_MSR_LOAD_ADDR), this.entryMsrLoads);
     if (msrFailure > 0) {
       this.lastFailureDetail = `VM-entry MSR-load entry ${msrFailure} failed`;
       this.entryFailed(vmcs, ExitReason.MSR_LOADING, msrFailure);
@@ -531,20 +617,38 @@ export class Vmx {
     cpu.lf.load(rflags);
     cpu.r[4] = vmcs.read(F.GUEST_RSP);
     cpu.eip = cpu.nextEip = vmcs.read(F.GUEST_RIP);
-    for (const [s, sel, base, limit, ar] of GUEST_SEGMENTS) {
-      cpu.segSel[s] = vmcs.read(sel);
-      cpu.segBase[s] = vmcs.read(base);
-      cpu.segLimit[s] = vmcs.read(limit);
-      cpu.segAttr[s] = vmcs.read(ar) & 0x1f0ff;
+    const f = GUEST_SEGMENT_FIELDS;
+    for (let s = 0, i = 0; s < 8; s++, i += 4) {
+      cpu.segSel[s] = vmcs.read(f[i]!);
+      cpu.segBase[s] = vmcs.read(f[i + 1]!);
+      cpu.segLimit[s] = vmcs.read(f[i + 2]!);
+      cpu.segAttr[s] = vmcs.read(f[i + 3]!) & 0x1f0ff;
     }
     // CPL is SS.DPL (SDM 26.3.2.2); in virtual-8086 mode 3.
     cpu.cpl = rflags & VM ? 3 : (cpu.segAttr[SegReg.SS]! >>> 5) & 3;
     for (let s = 0; s < 8; s++) cpu.updateSegmentBounds(s);
+    this.segmentWritesSeen = cpu.segmentWrites;
     cpu.gdtBase = vmcs.read(F.GUEST_GDTR_BASE); cpu.gdtLimit = vmcs.read(F.GUEST_GDTR_LIMIT);
     cpu.idtBase = vmcs.read(F.GUEST_IDTR_BASE); cpu.idtLimit = vmcs.read(F.GUEST_IDTR_LIMIT);
     loadStoredMsr32(cpu, 0x174, vmcs.read(F.GUEST_SYSENTER_CS));
     loadStoredMsr32(cpu, 0x175, vmcs.read(F.GUEST_SYSENTER_ESP));
     loadStoredMsr32(cpu, 0x176, vmcs.read(F.GUEST_SYSENTER_EIP));
+    this.msrWritesSeen = cpu.msrWrites;
+    const intr = vmcs.read(F.GUEST_INTERRUPTIBILITY_INFO);
+    cpu.interruptShadow = (intr & 3) !== 0;
+    cpu.movSsShadow = (intr & 2) !== 0;
+    cpu.halted = vmcs.read(F.GUEST_ACTIVITY_STATE) === 1;
+  }
+
+  /**
+   * The guest state every entry loads, when the rest is still on the processor
+   * (HeldByProcessor.GUEST, same RFLAGS.VM): RIP, RSP, RFLAGS, interruptibility and activity.
+   */
+  private loadEntryGuestState(vmcs: VmcsRegion, rflags: number): void {
+    const cpu = this.cpu;
+    cpu.lf.load(rflags);
+    cpu.r[4] = vmcs.read(F.GUEST_RSP);
+    cpu.eip = cpu.nextEip = vmcs.read(F.GUEST_RIP);
     const intr = vmcs.read(F.GUEST_INTERRUPTIBILITY_INFO);
     cpu.interruptShadow = (intr & 3) !== 0;
     cpu.movSsShadow = (intr & 2) !== 0;
@@ -582,24 +686,44 @@ export class Vmx {
     }
   }
 
-  /** The guest is loaded: cache the controls, switch the MMU to two levels, inject, arm timers. */
-  private enterNonRoot(vmcs: VmcsRegion): void {
-    const cpu = this.cpu;
-    this.nonRoot = true;
+  /**
+   * Takes the processor's copy of the controls that decide what the guest may do (kept, with
+   * HeldByProcessor.CONTROLS in the VMCS, until a write changes one of them).
+   */
+  private loadControls(vmcs: VmcsRegion): void {
     this.pin = vmcs.read(F.PIN_BASED_VM_EXEC_CONTROL);
     this.proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
     this.proc2 = this.proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+    this.exitControls = vmcs.read(F.VM_EXIT_CONTROLS);
     this.exceptionBitmap = vmcs.read(F.EXCEPTION_BITMAP);
     this.pfMask = vmcs.read(F.PAGE_FAULT_ERROR_CODE_MASK);
     this.pfMatch = vmcs.read(F.PAGE_FAULT_ERROR_CODE_MATCH);
     this.cr0Mask = vmcs.read(F.CR0_GUEST_HOST_MASK); this.cr0Shadow = vmcs.read(F.CR0_READ_SHADOW);
     this.cr4Mask = vmcs.read(F.CR4_GUEST_HOST_MASK); this.cr4Shadow = vmcs.read(F.CR4_READ_SHADOW);
-    this.tscOffset = this.proc & Proc.USE_TSC_OFFSETTING ? this.tscOffsetOf(vmcs) : 0n;
-    this.ept = this.proc2 & Proc2.ENABLE_EPT ? this.eptWalkerOf(vmcs) : null;
+    this.guestTscOffset = this.proc & Proc.USE_TSC_OFFSETTING ? this.tscOffsetOf(vmcs) : 0n;
+    this.guestEpt = this.proc2 & Proc2.ENABLE_EPT ? this.eptWalkerOf(vmcs) : null;
+    this.guestTag = this.proc2 & Proc2.ENABLE_VPID ? this.contextTag(vmcs.read(F.VIRTUAL_PROCESSOR_ID), this.guestEpt ? this.guestEpt.root : -1) : null;
+    this.entryMsrLoads = vmcs.read(F.VM_ENTRY_MSR_LOAD_COUNT);
+    this.exitMsrStores = vmcs.read(F.VM_EXIT_MSR_STORE_COUNT);
+    this.exitMsrLoads = vmcs.read(F.VM_EXIT_MSR_LOAD_COUNT);
+    this.controlsFrom = vmcs.address;
+  }
+  // What loadControls derives from the 64-bit fields and the VPID, put in place at each entry.
+  private guestTscOffset = 0n;
+  private guestEpt: EptWalker | null = null;
+  private guestTag: string | null = null;
+
+  /** The guest is loaded: switch the MMU to two levels, inject, arm timers. */
+  private enterNonRoot(vmcs: VmcsRegion): void {
+    const cpu = this.cpu;
+    this.nonRoot = true;
+    this.hostPending = null;
+    this.tscOffset = this.guestTscOffset;
+    this.ept = this.guestEpt;
     cpu.mmu.second = this.ept ? this.translator : null;
     // Cached translations are tagged by VPID and EPT root: a guest with a VPID finds its entries
     // from last time (until INVVPID/INVEPT); without one, entry flushes (SDM 29.4.3).
-    if (this.proc2 & Proc2.ENABLE_VPID) cpu.mmu.selectContext(this.contextTag(vmcs.read(F.VIRTUAL_PROCESSOR_ID), this.ept ? this.ept.root : -1));
+    if (this.guestTag !== null) cpu.mmu.selectContext(this.guestTag);
     else cpu.mmu.flush();
     this.entryIcount = cpu.icount;
     this.timerDeadline = Infinity;
@@ -641,7 +765,7 @@ export class Vmx {
 
   /** The processor's TSC before offsetting, as a number (exact below 2^53). */
   private rawTsc(): number {
-    return this.cpu.icount + Number(this.cpu.tscOffset);
+    return this.cpu.icount + this.cpu.tscOffsetNumber;
   }
 
   /** Delivers the event in the VM-entry interruption-information field, if valid (SDM 26.6). */
@@ -751,30 +875,51 @@ export class Vmx {
     exit.guestRip = cpu.eip >>> 0;
     this.saveGuestState(vmcs);
     // Exit information, written where it changed (most of it stays 0 exit after exit).
-    vmcs.update(F.VM_EXIT_REASON, exit.reason | (exit.entryFailure ? 0x80000000 : 0));
-    vmcs.update(F.EXIT_QUALIFICATION, exit.qualification);
-    vmcs.update(F.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
-    vmcs.update(F.VMX_INSTRUCTION_INFO, exit.instructionInfo);
-    vmcs.update(F.GUEST_LINEAR_ADDRESS, exit.guestLinearAddress);
-    vmcs.update(F.GUEST_PHYSICAL_ADDRESS, exit.guestPhysicalAddress);
-    vmcs.update(F.VM_EXIT_INTR_INFO, exit.interruptionInfo);
-    vmcs.update(F.VM_EXIT_INTR_ERROR_CODE, exit.interruptionErrorCode);
-    vmcs.update(F.IDT_VECTORING_INFO_FIELD, exit.idtVectoringInfo);
-    vmcs.update(F.IDT_VECTORING_ERROR_CODE, exit.idtVectoringErrorCode);
-    this.storeMsrList(vmcs.read(F.VM_EXIT_MSR_STORE_ADDR), vmcs.read(F.VM_EXIT_MSR_STORE_COUNT));
-    this.leaveNonRoot();
-    this.loadHostState(vmcs);
-    if (this.loadMsrList(vmcs.read(F.VM_EXIT_MSR_LOAD_ADDR), vmcs.read(F.VM_EXIT_MSR_LOAD_COUNT))) {
-      // A VMX abort: the processor stops (SDM 27.7). Reported as a shutdown of the machine.
-      new VmcsRegion(cpu.mem, this.currentVmcs).abortIndicator = 1;
-      cpu.stopRequest = 'VMX abort (VM-exit MSR loading failed)';
+    const e = this.gatheredExit;
+    e[0] = exit.reason | (exit.entryFailure ? 0x80000000 : 0); e[1] = exit.qualification; e[2] = exit.instructionLength;
+    e[3] = exit.instructionInfo; e[4] = exit.guestLinearAddress; e[5] = exit.guestPhysicalAddress;
+    e[6] = exit.interruptionInfo; e[7] = exit.interruptionErrorCode; e[8] = exit.idtVectoringInfo; e[9] = exit.idtVectoringErrorCode;
+    writeChanged(vmcs, EXIT_INFO_FIELDS, EXIT_INFO_WORDS, e);
+    if (this.exitMsrStores > 0) this.storeMsrList(vmcs.read(F.VM_EXIT_MSR_STORE_ADDR), this.exitMsrStores);
+    this.markGuestHeld(vmcs);
+    if (this.deferHostState && this.stopOnExit && this.exitMsrLoads === 0) {
+      this.nonRoot = false;
+      this.timerDeadline = Infinity;
+      this.hostPending = vmcs;
+    } else {
+      this.leaveNonRoot();
+      this.loadHostState(vmcs);
+      if (this.exitMsrLoads > 0 && this.loadMsrList(vmcs.read(F.VM_EXIT_MSR_LOAD_ADDR), this.exitMsrLoads)) this.abort();
     }
     this.record(exit);
   }
 
+  /** After saving the guest state: the processor's guest state equals the VMCS's again. */
+  private markGuestHeld(vmcs: VmcsRegion): void {
+    const verified = vmcs.verifiedChecks;
+    if (!(verified & HeldByProcessor.GUEST)) vmcs.verifiedChecks = verified | HeldByProcessor.GUEST;
+  }
+
+  /** A VMX abort: the processor stops (SDM 27.7). Reported as a shutdown of the machine. */
+  private abort(): void {
+    new VmcsRegion(this.cpu.mem, this.currentVmcs).abortIndicator = 1;
+    this.cpu.stopRequest = 'VMX abort (VM-exit MSR loading failed)';
+  }
+
+  /**
+   * Loads the host state an exit deferred (`deferHostState`), as the exit would have: called
+   * before anything runs in root operation or changes the current VMCS.
+   */
+  loadPendingHostState(): void {
+    const vmcs = this.hostPending;
+    if (vmcs === null) return;
+    this.hostPending = null;
+    this.leaveNonRoot();
+    this.loadHostState(vmcs);
+  }
+
   private record(exit: VmExit): void {
     this.lastExit = exit;
-    this.exitCounts.set(exit.reason, (this.exitCounts.get(exit.reason) ?? 0) + 1);
     if (this.stopOnExit) this.cpu.stopRequest ??= 'vm-exit';
   }
 
@@ -786,6 +931,7 @@ export class Vmx {
     exit.guestRip = vmcs.read(F.GUEST_RIP);
     vmcs.write(F.VM_EXIT_REASON, (reason | 0x80000000) >>> 0);
     vmcs.write(F.EXIT_QUALIFICATION, qualification);
+    this.hostPending = null;
     this.leaveNonRoot();
     this.loadHostState(vmcs);
     this.record(exit);
@@ -816,34 +962,43 @@ export class Vmx {
    * entry checks reading the rest stay verified (most exits change RIP, RSP and RFLAGS only).
    */
   private saveGuestState(vmcs: VmcsRegion): void {
-    const cpu = this.cpu, mmu = cpu.mmu;
-    vmcs.update(F.GUEST_CR0, mmu.cr0);
-    vmcs.update(F.GUEST_CR3, mmu.cr3);
-    vmcs.update(F.GUEST_CR4, mmu.cr4);
-    vmcs.update(F.GUEST_DR7, cpu.dr[7]!);
-    vmcs.update(F.GUEST_RSP, cpu.r[4]!);
-    vmcs.update(F.GUEST_RIP, cpu.eip);
-    vmcs.update(F.GUEST_RFLAGS, cpu.eflags & ~RF);
-    for (const [s, sel, base, limit, ar] of GUEST_SEGMENTS) {
-      vmcs.update(sel, cpu.segSel[s]!);
-      vmcs.update(base, cpu.segBase[s]!);
-      vmcs.update(limit, cpu.segLimit[s]!);
-      vmcs.update(ar, cpu.segAttr[s]!);
+    const cpu = this.cpu, mmu = cpu.mmu, v = this.gathered;
+    v[0] = mmu.cr0; v[1] = mmu.cr3; v[2] = mmu.cr4; v[3] = cpu.dr[7]!;
+    v[4] = cpu.r[4]!; v[5] = cpu.eip; v[6] = cpu.eflags & ~RF;
+    v[7] = cpu.gdtBase; v[8] = cpu.gdtLimit; v[9] = cpu.idtBase; v[10] = cpu.idtLimit;
+    v[11] = cpu.interruptShadow ? (cpu.movSsShadow ? 2 : 1) : 0;
+    v[12] = cpu.halted ? 1 : 0;
+    v[13] = 0;
+    writeChanged(vmcs, SAVED_FIELDS, SAVED_WORDS, v);
+    // The segment registers: only when one was loaded since this guest's were loaded or saved
+    // (every change of a segment register goes through Cpu.updateSegmentBounds, which counts).
+    if (cpu.segmentWrites !== this.segmentWritesSeen) {
+      const g = this.gatheredSegments;
+      const sel = cpu.segSel, base = cpu.segBase, limit = cpu.segLimit, attr = cpu.segAttr;
+      for (let s = 0; s < 8; s++) {
+        g[s] = sel[s]! & 0xffff; g[s + 8] = base[s]!; g[s + 16] = limit[s]!; g[s + 24] = attr[s]!;
+      }
+      writeChanged(vmcs, SAVED_SEGMENT_FIELDS, SAVED_SEGMENT_WORDS, g);
+      this.segmentWritesSeen = cpu.segmentWrites;
     }
-    vmcs.update(F.GUEST_GDTR_BASE, cpu.gdtBase); vmcs.update(F.GUEST_GDTR_LIMIT, cpu.gdtLimit);
-    vmcs.update(F.GUEST_IDTR_BASE, cpu.idtBase); vmcs.update(F.GUEST_IDTR_LIMIT, cpu.idtLimit);
-    vmcs.update(F.GUEST_SYSENTER_CS, storedMsrLow32(cpu, 0x174));
-    vmcs.update(F.GUEST_SYSENTER_ESP, storedMsrLow32(cpu, 0x175));
-    vmcs.update(F.GUEST_SYSENTER_EIP, storedMsrLow32(cpu, 0x176));
-    const shadow = cpu.interruptShadow ? (cpu.movSsShadow ? 2 : 1) : 0;
-    vmcs.update(F.GUEST_INTERRUPTIBILITY_INFO, shadow);
-    vmcs.update(F.GUEST_ACTIVITY_STATE, cpu.halted ? 1 : 0);
-    vmcs.update(F.GUEST_PENDING_DBG_EXCEPTIONS, 0);
-    if (this.pin & Pin.PREEMPTION_TIMER && vmcs.read(F.VM_EXIT_CONTROLS) & ExitCtl.SAVE_PREEMPTION_TIMER) {
+    // The SYSENTER MSRs are bigints in cpu.msr: read only when one was written since they were loaded.
+    if (cpu.msrWrites !== this.msrWritesSeen) {
+      const m = this.gatheredMsrs;
+      m[0] = storedMsrLow32(cpu, 0x174); m[1] = storedMsrLow32(cpu, 0x175); m[2] = storedMsrLow32(cpu, 0x176);
+      writeChanged(vmcs, SYSENTER_FIELDS, SYSENTER_WORDS, m);
+      this.msrWritesSeen = cpu.msrWrites;
+    }
+    if (this.pin & Pin.PREEMPTION_TIMER && this.exitControls & ExitCtl.SAVE_PREEMPTION_TIMER) {
       const left = Math.max(0, this.timerDeadline - this.rawTsc());
-      vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, Math.ceil(left / (1 << PREEMPTION_TIMER_RATE)));
+      vmcs.update(F.VMX_PREEMPTION_TIMER_VALUE, Math.ceil(left / (1 << PREEMPTION_TIMER_RATE)));
     }
   }
+  private readonly gathered = new Int32Array(SAVED_FIELDS.length);
+  private readonly gatheredMsrs = new Int32Array(3);
+  private readonly gatheredSegments = new Int32Array(32);
+  /** cpu.segmentWrites when the guest's segment registers were last loaded or saved. */
+  private segmentWritesSeen = -1;
+  private readonly gatheredExit = new Int32Array(EXIT_INFO_FIELDS.length);
 
   /** Host state after a VM exit (SDM 27.5): flat segments, CRs, RSP/RIP, RFLAGS = 2, DR7 = 0x400. */
   private loadHostState(vmcs: VmcsRegion): void {
@@ -1014,9 +1169,13 @@ export class Vmx {
   emulateInGuestContext(fn: () => void): { vector: number; errorCode: number } | null {
     const cpu = this.cpu, vmcs = this.vmcs;
     if (!vmcs || this.nonRoot) throw new Error('emulateInGuestContext: needs a current VMCS in root operation');
+    if (this.hostPending !== null && this.hostPending !== vmcs) this.loadPendingHostState();
+    const rflags = vmcs.read(F.GUEST_RFLAGS);
+    if (this.hostPending === vmcs && vmcs.verifiedChecks & HeldByProcessor.GUEST && ((cpu.lf.flags & VM) !== 0) === ((rflags & VM) !== 0)) {
+      this.loadEntryGuestState(vmcs, rflags);
+    } else this.loadGuestState(vmcs);
     const proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
     const proc2 = proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
-    this.loadGuestState(vmcs);
     this.ept = proc2 & Proc2.ENABLE_EPT ? this.eptWalkerOf(vmcs) : null;
     cpu.mmu.second = this.ept ? this.translator : null;
     cpu.mmu.selectContext('');
@@ -1034,12 +1193,20 @@ export class Vmx {
       fault = { vector: e.vector, errorCode: e.errorCode };
     } finally {
       this.emulating = false;
+      this.segmentWritesSeen = -1; // an emulated task switch may fault with selectors half loaded
       this.saveGuestState(vmcs);
       vmcs.write(F.GUEST_ACTIVITY_STATE, 0);
-      this.ept = null;
-      cpu.mmu.second = null;
+      cpu.halted = false;
       cpu.mmu.flush();
-      this.loadHostState(vmcs);
+      if (this.deferHostState) {
+        // As after an exit: the guest stays on the processor until root operation is needed.
+        this.markGuestHeld(vmcs);
+        this.hostPending = vmcs;
+      } else {
+        this.hostPending = null;
+        this.leaveNonRoot();
+        this.loadHostState(vmcs);
+      }
     }
     return fault;
   }
