@@ -277,7 +277,6 @@ export class Hypervisor {
       vm.halt({ kind: 'crash', reason: `VMPTRLD failed: ${vmx.lastFailureDetail}` });
       return 0;
     }
-    vcpu.load(cpu);
     let ran = 0;
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
     for (;;) {
@@ -318,12 +317,12 @@ export class Hypervisor {
       }
       vcpu.save(cpu);
       ctx.raw = result.exit;
-      const handlerWeight = timingWeight(vm.exitStats.get(result.exit.reason)?.count ?? 0);
+      const stat = vm.exitStat(result.exit.reason);
+      const handlerWeight = timingWeight(stat.count++);
       if (handlerWeight && !entryWeight) t1 = performance.now();
       const decoded = decodeExit(result.exit);
       const action = handleExit(ctx, decoded);
-      const handlerNs = handlerWeight ? (performance.now() - t1) * 1e6 * handlerWeight : 0;
-      vm.countExit(result.exit.reason, handlerNs); // decoding included
+      if (handlerWeight) stat.handlerNs += (performance.now() - t1) * 1e6 * handlerWeight; // decoding included
       const emulated = vcpu.emulated - emulatedBefore;
       if (emulated > 0) {
         this.emulatedInstructions += emulated;

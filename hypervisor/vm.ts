@@ -155,9 +155,11 @@ export class Vm {
     this.stop ??= stop;
   }
 
-  countExit(reason: number, ns: number): void {
-    const s = this.exitStats.get(reason);
-    if (s) { s.count++; s.handlerNs += ns; } else this.exitStats.set(reason, { count: 1, handlerNs: ns });
+  /** The statistics of one exit reason (created at its first exit). */
+  exitStat(reason: number): ExitStat {
+    let s = this.exitStats.get(reason);
+    if (s === undefined) { s = { count: 0, handlerNs: 0 }; this.exitStats.set(reason, s); }
+    return s;
   }
 
   get totalExits(): number {
