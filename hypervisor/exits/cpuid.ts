@@ -14,9 +14,20 @@ const signature = (i: number): number => {
   return (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24)) | 0;
 };
 
-/** The four registers a guest sees for `leaf`. */
-export function guestCpuid(leaf: number): [number, number, number, number] {
+/** The four registers a guest sees for `leaf` (the answers never change: each is made once). */
+export function guestCpuid(leaf: number): readonly [number, number, number, number] {
   leaf >>>= 0;
+  let answer = answers.get(leaf);
+  if (answer === undefined) {
+    if (answers.size >= 4096) answers.clear(); // a guest sweeping every leaf
+    answer = Object.freeze(computeGuestCpuid(leaf));
+    answers.set(leaf, answer);
+  }
+  return answer;
+}
+const answers = new Map<number, readonly [number, number, number, number]>();
+
+function computeGuestCpuid(leaf: number): [number, number, number, number] {
   if (leaf === HYPERVISOR_CPUID_BASE) return [HYPERVISOR_CPUID_FEATURES, signature(0), signature(4), signature(8)];
   if (leaf === HYPERVISOR_CPUID_FEATURES) return [Object.values(PvFeature).reduce((a, b) => a | b, 0), 0, 0, 0];
   if (leaf > HYPERVISOR_CPUID_FEATURES && leaf <= 0x400000ff) return [0, 0, 0, 0];
@@ -26,8 +37,8 @@ export function guestCpuid(leaf: number): [number, number, number, number] {
 }
 
 export function handleCpuid(ctx: ExitContext): ExitAction {
-  const r = ctx.vcpu.regs;
-  [r[0], r[3], r[1], r[2]] = guestCpuid(r[0]!);
+  const r = ctx.vcpu.regs, answer = guestCpuid(r[0]!);
+  r[0] = answer[0]; r[3] = answer[1]; r[1] = answer[2]; r[2] = answer[3];
   ctx.vcpu.skipInstruction();
   return 'resume';
 }
