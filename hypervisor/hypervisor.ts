@@ -279,6 +279,9 @@ export class Hypervisor {
       return 0;
     }
     let ran = 0;
+    // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
+    // move while this one runs (events this VM sends do not set deadlines), so once a slice.
+    const otherWakesAt = this.otherWakesAt(vcpu);
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
     for (;;) {
       vm.sync();
@@ -290,7 +293,7 @@ export class Hypervisor {
       if (left <= 0) break;
       // Another VM sleeping until an event that is due now: end the slice so that it can wake
       // (once this one has run its wake granularity).
-      const untilWake = this.untilOtherWakes(vcpu);
+      const untilWake = otherWakesAt === Infinity ? Infinity : Math.max(0, Math.ceil((otherWakesAt - this.now()) / this.nsPerInstruction));
       if (untilWake <= 0 && ran >= this.wakeGranularity) break;
       vcpu.prepareEntry();
       const untilEvent = Math.ceil((vm.nextDeadline() - vm.now()) / this.nsPerInstruction);
@@ -338,16 +341,16 @@ export class Hypervisor {
   }
 
   /**
-   * Instructions until the earliest device or PV-timer event of another vCPU that sleeps (HLT or
-   * BLOCK) with interrupts on (0 when one is due; Infinity when none sleeps so).
+   * The host time of the earliest device or PV-timer event of another vCPU that sleeps (HLT or
+   * BLOCK) with interrupts on (Infinity when none sleeps so).
    */
-  private untilOtherWakes(running: Vcpu): number {
+  private otherWakesAt(running: Vcpu): number {
     let earliest = Infinity;
     for (const v of this.vcpus) {
       if (v === running || !v.halted || v.vm.stop !== null || v.wakeable() === 'never') continue;
       earliest = Math.min(earliest, v.vm.bootNs + v.vm.nextDeadline());
     }
-    return earliest === Infinity ? Infinity : Math.max(0, Math.ceil((earliest - this.now()) / this.nsPerInstruction));
+    return earliest;
   }
 
   /** Why each VM stopped (null while it runs). */
