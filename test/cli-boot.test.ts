@@ -1,9 +1,10 @@
 /**
  * `trapvisor boot --bare`: images of every kind, serial in and out, the debug console, POST codes,
- * I/O tracing, budgets and crash reports, and refusing bad input before anything runs.
+ * I/O tracing, budgets and crash reports, and refusing bad input (and the hypervisor's options)
+ * before anything runs. Under the hypervisor: --max-instructions bounds --snapshot-at too.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -164,12 +165,34 @@ describe('trapvisor boot --bare', () => {
       [write('junk.bin', 'not a kernel at all'), {}, ExitCode.BAD_INPUT, /no Multiboot header/],
       [write('bad.asm', 'bits 32\nmov eax, [\n'), {}, ExitCode.ASSEMBLY_ERROR, /assembly failed/],
       [undefined, { rom: write('small.rom', 'x'.repeat(100)) }, ExitCode.BAD_INPUT, /64 KiB or 128 KiB/],
+      // What only a VM under the hypervisor has is refused on the bare machine, not ignored (the
+      // budget only bounds a run that wrongly goes ahead: ECHO waits for input forever).
+      [ECHO, { maxInstructions: '100000', snapshotAt: '1000', snapshotFile: join(dir, 'x.snap') }, ExitCode.USAGE, /--snapshot-at is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', snapshotFile: join(dir, 'x.snap') }, ExitCode.USAGE, /--snapshot-file is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', migrateTo: '127.0.0.1:1', after: '1000' }, ExitCode.USAGE, /--migrate-to is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', after: '1000' }, ExitCode.USAGE, /--after is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', replicateTo: '127.0.0.1:1' }, ExitCode.USAGE, /--replicate-to is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', epoch: '20000' }, ExitCode.USAGE, /--epoch is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', failAt: '5000' }, ExitCode.USAGE, /--fail-at is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', traceExits: true }, ExitCode.USAGE, /--trace-exits is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', stats: true }, ExitCode.USAGE, /--stats is for a VM under the hypervisor; drop --bare/],
     ];
     for (const [image, opts, code, message] of cases) {
       const err = await boot(image, opts).then(() => null, (e: unknown) => e);
       expect(err, `${image} ${JSON.stringify(opts)}`).toBeInstanceOf(UserError);
       expect((err as UserError).exitCode).toBe(code);
       expect((err as UserError).message).toMatch(message);
+    }
+  });
+
+  it('refuses --epoch and --fail-at with --bare as a process, with the usage exit code', () => {
+    const cli = join(__dirname, '..', 'dist', 'trapvisor.mjs');
+    execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'build.mjs')]);
+    for (const extra of [['--epoch', '20000'], ['--fail-at', '5000']]) {
+      const r = spawnSync(process.execPath, [cli, 'boot', '--bare', ECHO, ...extra], { input: 'abc.' });
+      expect(r.status, extra.join(' ')).toBe(ExitCode.USAGE);
+      expect(r.stdout.toString()).toBe(''); // nothing ran
+      expect(r.stderr.toString()).toBe(`trapvisor: boot: ${extra[0]} is for a VM under the hypervisor; drop --bare\n`);
     }
   });
 
@@ -182,5 +205,25 @@ describe('trapvisor boot --bare', () => {
     const bad = spawnSync(process.execPath, [cli, 'boot', '--bare', join(dir, 'nope.bin')], { input: '' });
     expect(bad.status).toBe(ExitCode.BAD_INPUT);
     expect(bad.stderr.toString()).toMatch(/^trapvisor: .*no such file\n$/);
+  });
+});
+
+describe('trapvisor boot under the hypervisor: --max-instructions is one budget for the whole run', () => {
+  const SPIN = kernel('vm-spin.asm', '.spin: inc ecx\n jmp .spin');
+
+  it('writes no snapshot when the budget runs out before --snapshot-at', async () => {
+    const file = join(dir, 'late.snap');
+    const r = await boot(SPIN, { bare: false, maxInstructions: '50000', snapshotAt: '80000', snapshotFile: file });
+    expect(r.code).toBe(ExitCode.BUDGET_EXHAUSTED);
+    expect(r.stderr).toMatch(/^trapvisor: the instruction budget of 50000 ran out before --snapshot-at 80000; no snapshot written\ntrapvisor: instruction budget of 50000 exhausted before the guest stopped \(guest RIP 0x[0-9a-f]+\)\n$/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('still snapshots when --snapshot-at is within the budget', async () => {
+    const file = join(dir, 'early.snap');
+    const r = await boot(SPIN, { bare: false, maxInstructions: '50000', snapshotAt: '20000', snapshotFile: file });
+    expect(r.code).toBe(ExitCode.OK);
+    expect(r.stderr).toMatch(/saved to .*early\.snap after 20000 instructions/);
+    expect(existsSync(file)).toBe(true);
   });
 });

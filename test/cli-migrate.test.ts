@@ -49,6 +49,43 @@ describe('trapvisor migrate over TCP', () => {
     expect(o.stdout).toBe(whole.stdout);
   });
 
+  it('after a failed migration the guest runs only what is left of --max-instructions', async () => {
+    const port = await freePort(); // nothing listens there
+    const alone = captureIo();
+    expect(await runVms([GUEST], { ...OPTS, maxInstructions: '100000' }, alone.io)).toBe(ExitCode.BUDGET_EXHAUSTED);
+    const { o, io } = captureIo();
+    const code = await runVms([GUEST], { ...OPTS, migrateTo: `127.0.0.1:${port}`, after: '60000', maxInstructions: '100000' }, io);
+    expect(o.stderr).toMatch(/migration failed: .*ECONNREFUSED/);
+    expect(o.stderr).toMatch(/the guest keeps running here\ntrapvisor: instruction budget of 100000 exhausted/);
+    expect(code).toBe(ExitCode.BUDGET_EXHAUSTED);
+    expect(o.stdout).toBe(alone.o.stdout); // 100,000 instructions in all, not 60,000 + 100,000
+  });
+
+  it('does not migrate when --max-instructions runs out before --after', async () => {
+    const port = await freePort();
+    const alone = captureIo();
+    await runVms([GUEST], { ...OPTS, maxInstructions: '100000' }, alone.io);
+    const { o, io } = captureIo();
+    const code = await runVms([GUEST], { ...OPTS, migrateTo: `127.0.0.1:${port}`, after: '150000', maxInstructions: '100000' }, io);
+    expect(code).toBe(ExitCode.BUDGET_EXHAUSTED);
+    expect(o.stderr).toMatch(/^trapvisor: the instruction budget of 100000 ran out before --after 150000; no migration\n/);
+    expect(o.stderr).not.toMatch(/migration failed/);
+    expect(o.stdout).toBe(alone.o.stdout);
+  });
+
+  it('refuses a bad --engine or --max-instructions before listening, and --after without --migrate-to', async () => {
+    const port = await freePort();
+    for (const [flag, value, message] of [['--engine', 'jit', /--engine must be blocks or interpret, not 'jit'/], ['--max-instructions', 'lots', /--max-instructions: not a number: 'lots'/]] as const) {
+      for (const command of ['migrate', 'replicate']) {
+        const r = spawnSync(process.execPath, [CLI, command, '--listen', String(port), flag, value], { encoding: 'utf8', timeout: 10_000 });
+        expect(r.status, `${command} ${flag} ${value}`).toBe(ExitCode.USAGE);
+        expect(r.stderr).toMatch(message);
+        expect(r.stderr).not.toMatch(/waiting/);
+      }
+    }
+    await expect(runVms([GUEST], { ...OPTS, after: '1000' }, captureIo().io)).rejects.toThrow(/--after goes with --migrate-to/);
+  });
+
   it('a destination fed garbage refuses it and runs nothing', async () => {
     const port = await freePort();
     const dst = startDestination(port);

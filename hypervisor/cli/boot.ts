@@ -129,7 +129,11 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
     }, io);
   }
   if (opts.pv) throw new UserError('boot: --pv needs the hypervisor (a PV guest talks to it); drop --bare', ExitCode.USAGE);
-  if (opts.replicateTo) throw new UserError('boot: --replicate-to needs the hypervisor (it checkpoints a VM); drop --bare', ExitCode.USAGE);
+  const vmOnly = [['--snapshot-at', opts.snapshotAt], ['--snapshot-file', opts.snapshotFile], ['--migrate-to', opts.migrateTo], ['--after', opts.after],
+    ['--replicate-to', opts.replicateTo], ['--epoch', opts.epoch], ['--fail-at', opts.failAt], ['--trace-exits', opts.traceExits], ['--stats', opts.stats]] as const;
+  for (const [flag, set] of vmOnly) {
+    if (set !== undefined && set !== false) throw new UserError(`boot: ${flag} is for a VM under the hypervisor; drop --bare`, ExitCode.USAGE);
+  }
   if (!image && !opts.rom) throw new UserError('boot: give an IMAGE, or --rom ROM', ExitCode.USAGE);
   if (image && opts.rom) throw new UserError('boot: give either an IMAGE or --rom, not both', ExitCode.USAGE);
   const ramSize = parseNumber(opts.mem, '--mem');

@@ -14,7 +14,7 @@ import { Hypervisor } from '../hypervisor.js';
 import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationMessage, type MigrationReport } from '../migration.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { parseNumber, runAction, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseNumber, runAction, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { ackingSocketChannel, connectTo, FrameReader, frame, listenOn, refuse } from './frames.js';
 
@@ -41,11 +41,29 @@ export async function migrateOverTcp(hv: Hypervisor, vm: Vm, target: { host: str
   return report;
 }
 
+/** The options of a command that waits for a VM to arrive (migrate, replicate). */
+export interface ListenOptions {
+  engine: string;
+  maxInstructions?: string;
+}
+
+/**
+ * Checks a listening command's options before it listens: a mistake found only once a VM has
+ * arrived would lose that VM, whose source has already let it go.
+ */
+export function parseListenOptions(opts: ListenOptions): { engine: 'blocks' | 'interpret'; budget: number } {
+  return {
+    engine: parseEngine(opts.engine),
+    budget: opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions'),
+  };
+}
+
 /** Destination side: accept one migration on `port`, then run the VM to its end. */
-export async function listenForMigration(port: number, host: string, io: BootIo, opts: { engine: string; maxInstructions?: string }): Promise<number> {
+export async function listenForMigration(port: number, host: string, io: BootIo, opts: ListenOptions): Promise<number> {
+  const { engine, budget } = parseListenOptions(opts);
   const server = await listenOn(port, host);
   io.stderr(`trapvisor: waiting for a migration on ${host}:${port}\n`);
-  const hv = new Hypervisor({ ramSize: (1 << 30) + (16 << 20), engine: opts.engine as 'blocks' | 'interpret' });
+  const hv = new Hypervisor({ ramSize: (1 << 30) + (16 << 20), engine });
   const receiver = new MigrationReceiver(hv, (b) => io.stdout(b));
   const outcome = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
     server.once('connection', (socket) => {
@@ -75,12 +93,11 @@ export async function listenForMigration(port: number, host: string, io: BootIo,
   }
   const vm = receiver.vm;
   io.stderr(`trapvisor: VM ${vm.name} arrived; resuming it\n`);
-  return runArrivedVm(hv, vm, io, opts.maxInstructions);
+  return runArrivedVm(hv, vm, io, budget);
 }
 
-/** Runs a VM that arrived from another process (migrated, or taken over by a backup) to its end; the exit code. */
-export function runArrivedVm(hv: Hypervisor, vm: Vm, io: Pick<BootIo, 'stderr'>, maxInstructions: string | undefined): number {
-  const budget = maxInstructions === undefined ? Infinity : parseNumber(maxInstructions, '--max-instructions');
+/** Runs a VM that arrived from another process (migrated, or taken over by a backup) to its end, or for `budget` instructions; the exit code. */
+export function runArrivedVm(hv: Hypervisor, vm: Vm, io: Pick<BootIo, 'stderr'>, budget: number): number {
   const result = hv.run(budget);
   const s = vm.stop;
   if (result.kind === 'budget' || !s) return ExitCode.BUDGET_EXHAUSTED;
@@ -97,7 +114,7 @@ export function registerMigrate(program: Command): void {
 
 /** A command that waits on a TCP port for another trapvisor (migrate, replicate) with the usual options. */
 export function registerListenCommand(program: Command, name: string, description: string, budgetHelp: string,
-  listen: (port: number, host: string, io: BootIo, opts: { engine: string; maxInstructions?: string }) => Promise<number>): void {
+  listen: (port: number, host: string, io: BootIo, opts: ListenOptions) => Promise<number>): void {
   program
     .command(name)
     .description(description)

@@ -21,10 +21,10 @@ import {
 } from '../replication.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { parseEngine, parseNumber, UserError } from './errors.js';
+import { parseNumber, UserError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { ackingSocketChannel, connectTo, frame, FrameReader, listenOn, parseHostPort, refuse } from './frames.js';
-import { registerListenCommand, runArrivedVm } from './migrate.js';
+import { parseListenOptions, registerListenCommand, runArrivedVm, type ListenOptions } from './migrate.js';
 
 export interface ReplicationCliOptions {
   replicateTo?: string;
@@ -122,8 +122,8 @@ type Outcome = { kind: 'done' } | { kind: 'lost'; reason: string; partial: numbe
  * lost, runs the VM from the last committed checkpoint; the exit code. Connections that send
  * anything but a primary's 'begin' are refused and the backup keeps waiting.
  */
-export async function listenForReplication(port: number, host: string, io: BootIo, opts: { engine: string; maxInstructions?: string }): Promise<number> {
-  const engine = parseEngine(opts.engine);
+export async function listenForReplication(port: number, host: string, io: BootIo, opts: ListenOptions): Promise<number> {
+  const { engine, budget } = parseListenOptions(opts);
   const server = await listenOn(port, host);
   io.stderr(`trapvisor: backup waiting for a primary on ${host}:${port}\n`);
   const backup = new ReplicationBackup();
@@ -181,7 +181,7 @@ export async function listenForReplication(port: number, host: string, io: BootI
       io.stderr(`trapvisor: failover: the primary was lost (${outcome.reason}) without 'done'${partial}; ${held}; resuming VM ${backup.vmName} from checkpoint ${c.epoch}\n`);
       const hv = new Hypervisor({ ramSize: c.state.memorySize + (16 << 20), engine });
       const vm = backup.failover(hv, (b) => io.stdout(b));
-      return runArrivedVm(hv, vm, io, opts.maxInstructions);
+      return runArrivedVm(hv, vm, io, budget);
     }
   }
 }

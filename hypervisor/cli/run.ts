@@ -78,6 +78,23 @@ export function describeStop(vm: Vm): string {
   }
 }
 
+/**
+ * --max-instructions: one allowance of guest instructions for a whole run, counted from when it is
+ * made, however the run is split (up to a snapshot or a migration, in replication's epochs, to the
+ * end); each part runs only what is left.
+ */
+interface InstructionBudget {
+  /** The --max-instructions given (Infinity without one). */
+  readonly limit: number;
+  /** Guest instructions still allowed. */
+  left(): number;
+}
+
+function instructionBudget(hv: Hypervisor, limit: number): InstructionBudget {
+  const end = hv.guestInstructions + limit;
+  return { limit, left: () => Math.max(0, end - hv.guestInstructions) };
+}
+
 export async function runVms(images: string[], opts: RunOptions, io: BootIo): Promise<number> {
   if (images.length === 0) throw new UserError('run: give at least one IMAGE', ExitCode.USAGE);
   const memory = parseNumber(opts.mem, '--mem');
@@ -85,7 +102,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
     throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 2M and 1G`, ExitCode.USAGE);
   }
   const engine = parseEngine(opts.engine);
-  const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const maxInstructions = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
   const slice = opts.slice === undefined ? undefined : parseNumber(opts.slice, '--slice');
   if (slice !== undefined && slice < 1000) throw new UserError('--slice must be at least 1000 instructions', ExitCode.USAGE);
   const weights = opts.weights === undefined ? images.map(() => 1) : opts.weights.split(',').map((w) => parseNumber(w.trim(), '--weights'));
@@ -96,6 +113,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   const replication = parseReplicationOptions(opts);
   if (replication && !single) throw new UserError('--replicate-to: one VM at a time', ExitCode.USAGE);
   if (replication && (opts.snapshotAt !== undefined || opts.migrateTo !== undefined)) throw new UserError('--replicate-to goes with neither --snapshot-at nor --migrate-to', ExitCode.USAGE);
+  if (opts.after !== undefined && opts.migrateTo === undefined) throw new UserError('--after goes with --migrate-to', ExitCode.USAGE);
   // Output commit: with a backup, the console is released only as the backup acknowledges checkpoints.
   const stdout = io.stdout;
   const output = replication ? new OutputCommit(stdout) : null;
@@ -105,6 +123,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
 
   const hostRam = images.length * (memory + (2 << 20)) + (16 << 20);
   const hv = new Hypervisor({ ramSize: hostRam, engine, slice });
+  const budget = instructionBudget(hv, maxInstructions);
   const logs = names.map(() => [] as number[]);
   const pending = names.map(() => [] as number[]);
   const emit = (i: number, b: Uint8Array): void => {
@@ -136,9 +155,14 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   if (opts.snapshotAt !== undefined && !single) throw new UserError('--snapshot-at: one VM at a time', ExitCode.USAGE);
   if (opts.snapshotAt !== undefined) {
     const at = parseNumber(opts.snapshotAt, '--snapshot-at');
-    hv.run(at);
+    const reached = at <= budget.left();
+    hv.run(Math.min(at, budget.left()));
     const vm = vms[0]!;
-    if (vm.stop === null) {
+    if (vm.stop !== null) {
+      io.stderr(`trapvisor: VM ${vm.name} stopped before ${at} instructions; no snapshot written\n`);
+    } else if (!reached) {
+      io.stderr(`trapvisor: the instruction budget of ${budget.limit} ran out before --snapshot-at ${at}; no snapshot written\n`);
+    } else {
       try {
         writeFileSync(opts.snapshotFile!, snapshotVm(hv, vm));
       } catch (e) {
@@ -147,14 +171,17 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
       io.stderr(`trapvisor: VM ${vm.name} saved to ${opts.snapshotFile} after ${hv.guestInstructions} instructions; it stops here (continue with: trapvisor restore ${opts.snapshotFile})\n`);
       return ExitCode.OK;
     }
-    io.stderr(`trapvisor: VM ${vm.name} stopped before ${at} instructions; no snapshot written\n`);
   }
   if (opts.migrateTo !== undefined) {
     if (!single) throw new UserError('--migrate-to: one VM at a time', ExitCode.USAGE);
     const target = parseHostPort(opts.migrateTo, '--migrate-to');
-    hv.run(opts.after === undefined ? 0 : parseNumber(opts.after, '--after'));
+    const after = opts.after === undefined ? 0 : parseNumber(opts.after, '--after');
+    const reached = after <= budget.left();
+    hv.run(Math.min(after, budget.left()));
     const vm = vms[0]!;
-    if (vm.stop === null) {
+    if (vm.stop === null && !reached) {
+      io.stderr(`trapvisor: the instruction budget of ${budget.limit} ran out before --after ${after}; no migration\n`);
+    } else if (vm.stop === null) {
       const report = await migrateOverTcp(hv, vm, target);
       io.stderr(formatMigrationReport(report));
       if (report.ok) return ExitCode.OK;
@@ -162,18 +189,17 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
     }
   }
   if (replication) {
-    const code = await runReplicated(hv, vms[0]!, output!, replication, budget, io);
+    const code = await runReplicated(hv, vms[0]!, output!, replication, budget.left(), io);
     if (code !== null) return code;
-    return finish(hv, vms, names, io, opts, budget, emit, pending, logs, hv.guestInstructions);
   }
   return finish(hv, vms, names, io, opts, budget, emit, pending, logs);
 }
 
-/** Runs the VMs to the end and reports; shared by boot, run and restore. */
-function finish(hv: Hypervisor, vms: Vm[], names: string[], io: BootIo, opts: Pick<RunOptions, 'consoleDir' | 'stats'>, budget: number,
-  emit: (i: number, b: Uint8Array) => void, pending: number[][], logs: number[][], alreadyRun = 0): number {
+/** Runs the VMs to the end (or what is left of the budget) and reports; shared by boot, run and restore. */
+function finish(hv: Hypervisor, vms: Vm[], names: string[], io: BootIo, opts: Pick<RunOptions, 'consoleDir' | 'stats'>, budget: InstructionBudget,
+  emit: (i: number, b: Uint8Array) => void, pending: number[][], logs: number[][]): number {
   const single = vms.length === 1;
-  const result = hv.run(budget - alreadyRun);
+  const result = hv.run(budget.left());
   for (let i = 0; i < vms.length; i++) {
     if (pending[i]!.length) emit(i, Uint8Array.of(10));
   }
@@ -188,7 +214,7 @@ function finish(hv: Hypervisor, vms: Vm[], names: string[], io: BootIo, opts: Pi
     const vcpu = hv.vcpuOf(vm);
     const s = vm.stop;
     if (result.kind === 'budget' || !s) {
-      io.stderr(`trapvisor: instruction budget of ${budget} exhausted before the guest stopped (guest RIP ${hex(vcpu.rip)})\n`);
+      io.stderr(`trapvisor: instruction budget of ${budget.limit} exhausted before the guest stopped (guest RIP ${hex(vcpu.rip)})\n`);
       return ExitCode.BUDGET_EXHAUSTED;
     }
     switch (s.kind) {
@@ -233,7 +259,7 @@ export async function restoreFromFile(path: string, opts: { maxInstructions?: st
     if (e instanceof SnapshotError) throw new UserError(`${path}: ${e.message}; nothing restored`, ExitCode.BAD_INPUT);
     throw e;
   }
-  const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const maxInstructions = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
   const hv = new Hypervisor({ ramSize: file.body.vm.memorySize + (16 << 20), engine });
   let vm: Vm;
   try {
@@ -243,8 +269,8 @@ export async function restoreFromFile(path: string, opts: { maxInstructions?: st
     throw e;
   }
   if (io.stdin && io.stdin.length) vm.input(io.stdin);
-  const end = hv.guestInstructions + budget;
-  return finish(hv, [vm], [vm.name], io, { stats: opts.stats }, end - hv.guestInstructions, () => {}, [[]], [[]]);
+  // Counted from the restored position: --max-instructions more.
+  return finish(hv, [vm], [vm.name], io, { stats: opts.stats }, instructionBudget(hv, maxInstructions), () => {}, [[]], [[]]);
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
