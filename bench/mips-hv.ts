@@ -3,11 +3,17 @@
  * hypervisor (non-root mode, EPT, the scheduler's preemption-timer slices), measured in one run
  * so the virtualization overhead is a ratio. Counts are exact (bench/workloads.ts) and are checked
  * against the emulator's counter on both.
+ *
+ * The ratio is the median over repeats of hv / bare within one repeat (the two engines' runs back to
+ * back, in alternating order), each in the process's CPU time. A run's speed swings by up to 30 %
+ * with the state V8's compiler happens to reach for its freshly compiled blocks, and a
+ * wall-clock run also by whatever else the machine runs; pairing keeps a slow patch on both sides
+ * of one ratio, and the median keeps one unlucky run out of it.
  */
 import { trapvisorEngine, type Engine } from './engines.js';
 import { runUnderHypervisor } from './hv-run.js';
 import { measureMips, type MipsRow } from './mips.js';
-import { fmt, formatTable } from './stats.js';
+import { fmt, formatTable, median } from './stats.js';
 import type { BarChart } from './svg.js';
 import { MIPS_WORKLOADS, WORKLOADS, type Workload } from './workloads.js';
 
@@ -33,33 +39,76 @@ export function findWorkloads(names?: readonly string[]): Workload[] {
   });
 }
 
+/** hv / bare of one workload, from paired repeats. */
+export interface MipsRatio {
+  workload: string;
+  /** Median over repeats of hv MIPS / bare MIPS in the same repeat, by CPU time. */
+  hvOverBare: number;
+  /** The middle half of those ratios (first and third quartile). */
+  low: number;
+  high: number;
+  byRepeat: number[];
+  /** The same median by wall time. */
+  wallHvOverBare: number;
+}
+
 export interface MipsResult {
   kind: 'mips';
   node: string;
   quick: boolean;
   rows: MipsRow[];
+  ratios: MipsRatio[];
+}
+
+/** Repeats (pairs) per workload: single ratios spread by 5-10 %, the median of 11 by about 3 %. */
+const REPEATS = 11;
+
+/** The first and third quartile (the values a quarter in from each end); NaN for no values. */
+function middleHalf(xs: readonly number[]): [number, number] {
+  const s = [...xs].sort((a, b) => a - b), last = s.length - 1;
+  return s.length ? [s[Math.floor(last / 4)]!, s[Math.ceil((3 * last) / 4)]!] : [NaN, NaN];
+}
+
+function pairedRatio(workload: string, bare: MipsRow, hv: MipsRow): MipsRatio {
+  const pairs = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!).filter(Number.isFinite);
+  const byRepeat = pairs(hv.cpuMipsByRepeat, bare.cpuMipsByRepeat);
+  const wall = pairs(hv.mipsByRepeat, bare.mipsByRepeat);
+  const [low, high] = middleHalf(byRepeat);
+  return { workload, hvOverBare: median(byRepeat), low, high, byRepeat, wallHvOverBare: median(wall) };
 }
 
 export async function measureMipsBareVsHv(o: { quick: boolean; workloads?: string[]; progress?: (l: string) => void }): Promise<MipsResult> {
   const rows = await measureMips({
-    quick: o.quick, repeats: o.quick ? 1 : 5, engines: [trapvisorEngine('blocks'), hypervisorEngine('blocks')],
+    quick: o.quick, repeats: o.quick ? 1 : REPEATS, warmUp: !o.quick, engines: [trapvisorEngine('blocks'), hypervisorEngine('blocks')],
     workloads: findWorkloads(o.workloads), progress: o.progress,
   });
-  return { kind: 'mips', node: process.version, quick: o.quick, rows };
+  const ratios = [...new Set(rows.map((x) => x.workload))].map((w) => {
+    const [bare, hv] = rows.filter((x) => x.workload === w);
+    return pairedRatio(w, bare!, hv!);
+  });
+  return { kind: 'mips', node: process.version, quick: o.quick, rows, ratios };
 }
 
+/**
+ * The table: each engine's MIPS as the median of its repeats, and the paired ratio, all by CPU time
+ * (the rows' `mips`, by wall time as `bench peers` measures, are in the JSON).
+ */
 export function formatMipsBareVsHv(r: MipsResult): string {
   const names = [...new Set(r.rows.map((x) => x.workload))];
   const rows = names.map((w) => {
     const bare = r.rows.find((x) => x.workload === w && x.engine === 'trapvisor')!;
     const hv = r.rows.find((x) => x.workload === w && x.engine === 'trapvisor-hv')!;
-    const ratio = hv.mips / bare.mips;
-    return [w, fmt(bare.instructions), fmt(bare.mips, 1), fmt(hv.mips, 1), Number.isFinite(ratio) ? `${fmt(ratio, 3)}x` : '-', Number.isFinite(ratio) ? `${fmt((1 / ratio - 1) * 100, 1)}%` : '-'];
+    const p = r.ratios.find((x) => x.workload === w)!;
+    const mips = (row: MipsRow) => fmt(median(row.cpuMipsByRepeat.filter(Number.isFinite)), 1);
+    const ok = Number.isFinite(p.hvOverBare);
+    const half = r.quick || !ok ? '-' : `${fmt(p.low, 3)}-${fmt(p.high, 3)}`;
+    return [w, fmt(bare.instructions), mips(bare), mips(hv), ok ? `${fmt(p.hvOverBare, 3)}x` : '-', half, ok ? `${fmt((1 / p.hvOverBare - 1) * 100, 1)}%` : '-'];
   });
-  return formatTable(['workload', 'instructions', 'bare MIPS', 'hypervisor MIPS', 'hv / bare', 'overhead'], rows);
+  return formatTable(['workload', 'instructions', 'bare MIPS', 'hypervisor MIPS', 'hv / bare', 'middle half', 'overhead'], rows);
 }
 
-export function mipsChart(r: MipsResult): BarChart {
+/** The MIPS bars (also drawn for `bench peers`, whose result has no paired ratios). */
+export function mipsChart(r: Omit<MipsResult, 'ratios'>): BarChart {
   const names = [...new Set(r.rows.map((x) => x.workload))];
   const engines = [...new Set(r.rows.map((x) => x.engine))];
   return {

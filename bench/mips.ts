@@ -5,6 +5,10 @@
  * (median time(full) - median time(small)). The full size starts at the workload's own and is
  * doubled, per engine, until the full run outlasts the small one by MIN_MEASURED_NS. Instruction
  * counts are exact (bench/workloads.ts) and are checked against trapvisor's own counter.
+ *
+ * Each repeat also gives every engine a figure of its own (its full run against the median small
+ * run), in wall time and in the process's CPU time, so that two engines can be compared repeat by
+ * repeat (bench/mips-hv.ts takes the median of those paired ratios).
  */
 import { buildGuest } from './build-guest.js';
 import type { Engine } from './engines.js';
@@ -17,6 +21,13 @@ export interface MipsRow {
   instructions: number;
   seconds: number;
   mips: number;
+  /**
+   * MIPS of each repeat's full run against the median minimal run: by wall time, and by the
+   * process's CPU time (user + system, around the whole engine run: another process taking the
+   * core does not count, V8's compiler and GC threads do). NaN where a run measured nothing.
+   */
+  mipsByRepeat: number[];
+  cpuMipsByRepeat: number[];
 }
 
 export interface MipsOptions {
@@ -24,6 +35,8 @@ export interface MipsOptions {
   repeats: number;
   engines: Engine[];
   workloads: readonly Workload[];
+  /** Run each engine's minimal and full image once more, untimed, before the repeats. */
+  warmUp?: boolean;
   progress?: (line: string) => void;
 }
 
@@ -38,6 +51,15 @@ const MAX_SIZE: Record<Workload['name'], number> = { alu: 0x7fffffff, mem: 1 << 
 
 /** The next size up: about twice the instructions. */
 const grow = (w: Workload, n: number): number => (w.name === 'call' ? n + 2 : n * 2);
+
+/** CPU time of this process so far, ns (user + system, every thread). */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** Instructions per second in millions; NaN when the time is not positive (nothing measured). */
+const mipsOf = (instructions: number, ns: number): number => (ns > 0 ? (instructions / ns) * 1e3 : NaN);
 
 export async function measureMips(o: MipsOptions): Promise<MipsRow[]> {
   const rows: MipsRow[] = [];
@@ -59,16 +81,33 @@ export async function measureMips(o: MipsOptions): Promise<MipsRow[]> {
       }
       sizes.push(n);
     }
-    // Repeats go round the engines (A B A B ...), so a slow patch of a shared machine falls on
-    // all of them alike and the ratios between engines stay fair.
+    if (o.warmUp) {
+      // The size search ran one engine's runs after the other's: one more untimed run of both
+      // images on each engine, so the first timed repeat does not pay for warming up what the
+      // other engine's runs left cold.
+      for (const [k, engine] of o.engines.entries()) {
+        await engine.run(base, w.instructions(w.baselineSize));
+        await engine.run(image(sizes[k]!), w.instructions(sizes[k]!));
+      }
+    }
+    // Repeats go round the engines, in turn forwards and backwards (A B, B A, A B ...), so a slow
+    // patch of a shared machine, or a run that suffers for the one before it, falls on all of them
+    // alike and the ratios between engines stay fair.
     const fullTimes = o.engines.map((): number[] => []), baseTimes = o.engines.map((): number[] => []);
+    const fullCpu = o.engines.map((): number[] => []), baseCpu = o.engines.map((): number[] => []);
     const eaxes = o.engines.map(() => -1);
     for (let i = 0; i < o.repeats; i++) {
-      for (const [k, engine] of o.engines.entries()) {
+      const order = [...o.engines.keys()];
+      if (i % 2) order.reverse();
+      for (const k of order) {
+        const engine = o.engines[k]!;
         if (i === 0) o.progress?.(`${w.name} on ${engine.name}...`);
         const fullSize = sizes[k]!;
+        const c0 = cpuNs();
         const b = await engine.run(base, w.instructions(w.baselineSize));
+        const c1 = cpuNs();
         const f = await engine.run(image(fullSize), w.instructions(fullSize));
+        const c2 = cpuNs();
         if (engine.name.startsWith('trapvisor') && (f.instructions !== w.instructions(fullSize) || b.instructions !== w.instructions(w.baselineSize))) {
           throw new Error(`${w.name}: ${engine.name} executed ${f.instructions} instructions, the model says ${w.instructions(fullSize)}`);
         }
@@ -76,13 +115,20 @@ export async function measureMips(o: MipsOptions): Promise<MipsRow[]> {
         eaxes[k] = f.eax;
         fullTimes[k]!.push(f.nanoseconds);
         baseTimes[k]!.push(b.nanoseconds);
+        fullCpu[k]!.push(c2 - c1);
+        baseCpu[k]!.push(c1 - c0);
       }
     }
     for (const [k, engine] of o.engines.entries()) {
       // A full run no slower than the minimal one (a --quick run on a noisy machine) measures nothing: NaN.
-      const seconds = (median(fullTimes[k]!) - median(baseTimes[k]!)) / 1e9;
+      const baseNs = median(baseTimes[k]!), baseCpuNs = median(baseCpu[k]!);
+      const seconds = (median(fullTimes[k]!) - baseNs) / 1e9;
       const instructions = w.instructions(sizes[k]!) - w.instructions(w.baselineSize);
-      rows.push({ workload: w.name, engine: engine.name, instructions, seconds, mips: seconds > 0 ? instructions / seconds / 1e6 : NaN });
+      rows.push({
+        workload: w.name, engine: engine.name, instructions, seconds, mips: seconds > 0 ? instructions / seconds / 1e6 : NaN,
+        mipsByRepeat: fullTimes[k]!.map((t) => mipsOf(instructions, t - baseNs)),
+        cpuMipsByRepeat: fullCpu[k]!.map((t) => mipsOf(instructions, t - baseCpuNs)),
+      });
     }
   }
   return rows;
