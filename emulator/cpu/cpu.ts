@@ -726,8 +726,11 @@ export class Cpu {
     }
   }
 
-  /** Instruction count at which the current `run` must stop (chaining respects it). */
-  private chainBudget = 0;
+  /**
+   * Instruction count at which the current `run` must stop (the preemption timer's deadline too):
+   * chaining respects it, and so do blocks that loop back to their own start.
+   */
+  chainBudget = 0;
 
   // ---------------------------------------------------------------- execution
 

@@ -18,11 +18,17 @@
  * - Blocks end at control transfers and at instructions that may change how the following bytes
  *   are fetched or whether interrupts are taken (system instructions, segment loads, POPF, STI...).
  * - An instruction that may cause a VM exit (its row names one) starts a block.
+ * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
+ *   loops inside its function: at the back edge it retires the iteration's instructions and goes
+ *   round again while the dispatcher would run it again anyway: the run's budget (which includes
+ *   the preemption timer's deadline) covers another iteration, nothing asked the CPU to stop, no
+ *   interrupt waits (IF cannot change inside: the body is straight-line code) and no debugger
+ *   records the block history. Anything else returns to the dispatcher at the loop's start.
  */
 import { decode, isDecodeFailure, type DecodedInsn } from '../../isa/decoder.js';
 import type { Cpu } from '../cpu.js';
 import { raise, Vector } from '../faults.js';
-import { LazyOp } from '../flags.js';
+import { IF, LazyOp } from '../flags.js';
 import { EXECUTORS, type Executor } from '../exec/index.js';
 import { BYTE_REG_INDEX, widthOf, type Width } from '../exec/operands.js';
 
@@ -406,6 +412,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   if (decoded.length === 0 || !c.mem.isRam(firstPhys)) return null;
 
   const e = new Emitter(bits);
+  let selfLoop = false;
   const executors: Executor[] = [];
   const insns: DecodedInsn[] = [];
   const n = decoded.length;
@@ -443,7 +450,15 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         e.flagSource = null;
         continue;
       }
-      if (op === 'Jcc') {
+      if (op === 'Jcc' && target === starts[0] && followed.size === 0) {
+        // A loop on itself: go round inside the function while the dispatcher would re-enter it.
+        selfLoop = true;
+        const retired = regions.size ? `${i + 1} - sk` : String(i + 1);
+        e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} c.icount += ${retired};`,
+          `if (c.icount + ${n} > c.chainBudget || c.stopRequest !== null || c.history !== null`
+          + ` || ((lf.flags & ${IF}) !== 0 && c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = ${target}; return; }`,
+          `${regions.size ? 'sk = 0; ' : ''}continue; }`, exit(String(next), i + 1));
+      } else if (op === 'Jcc') {
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
       } else {
         e.lines.push(check, ...push, exit(String(target), i + 1));
@@ -496,9 +511,8 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   }
   const header = e.locals.length ? `let ${e.locals.join(', ')};\n` : '';
   // With if-converted regions, a fault must report how many skipped instructions did not retire.
-  const body = regions.size
-    ? `let sk = 0;\ntry {\n${e.lines.join('\n')}\n} catch (err) { c.blockSkipped = sk; throw err; }`
-    : e.lines.join('\n');
+  const lines = selfLoop ? `for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n');
+  const body = regions.size ? `let sk = 0;\ntry {\n${lines}\n} catch (err) { c.blockSkipped = sk; throw err; }` : lines;
   const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function('X', 'D', 'R', source) as (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;

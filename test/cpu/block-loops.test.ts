@@ -1,0 +1,120 @@
+/**
+ * Blocks that loop on themselves (a Jcc back to the block's first instruction): the compiled
+ * function goes round inside itself, and must still stop exactly where the dispatcher would have
+ * stopped it: at the run's budget, when an interrupt is pending with IF set, when a store changed
+ * the loop's own code, and at a fault in the middle of the hundredth iteration.
+ */
+import { describe, expect, it } from 'vitest';
+import { asm, CODE_BASE, Machine, runCode } from './harness.js';
+
+const LOOP = `
+        mov ecx, 300
+        xor eax, eax
+        xor edx, edx
+top:    add eax, ecx
+        inc edx
+        mov [0x30000], edx
+        mov esi, [0x40000 + edx*4]
+        rol eax, 3
+        dec ecx
+        jnz top
+`;
+
+function state(m: Machine): unknown {
+  const c = m.cpu;
+  return { r: [...c.r], eip: c.eip, icount: c.icount, flags: c.eflags, counter: c.mem.read32(0x30000) };
+}
+
+function loopBlockSources(m: Machine): string[] {
+  const cache = (m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache;
+  return [...cache.values()].map((b) => b.source).filter((s) => s.includes('for (;;)'));
+}
+
+describe('compiled blocks that loop on themselves', () => {
+  it('go round inside one function and end as the interpreter ends', async () => {
+    const code = await asm(LOOP);
+    const a = runCode(code, undefined, 'interpret');
+    const b = runCode(code, undefined, 'blocks');
+    expect(loopBlockSources(b.m)).toHaveLength(1);
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+    expect(b.m.cpu.mem.read32(0x30000)).toBe(300);
+  });
+
+  it('stop exactly at the budget, wherever it falls in an iteration', async () => {
+    const code = await asm(LOOP);
+    for (const budget of [1, 4, 5, 11, 17, 100, 601, 1234, 1803]) {
+      const run = (engine: 'interpret' | 'blocks'): Machine => {
+        const m = new Machine({ engine });
+        m.poke(CODE_BASE, [...code, 0xf4]);
+        m.cpu.run(budget);
+        return m;
+      };
+      const a = run('interpret'), b = run('blocks');
+      expect(b.cpu.icount).toBe(budget);
+      expect(state(b)).toEqual(state(a));
+    }
+  });
+
+  it('take a pending interrupt at the end of the iteration that raised it', async () => {
+    // An interrupt line that goes up once the loop has stored 100 (vector 5: the harness's stub
+    // halts and reports it with the EIP it interrupted).
+    const code = await asm(`sti\n${LOOP}`);
+    const { m, out } = runCode(code, (m) => {
+      m.cpu.intr = {
+        hasPendingInterrupt: () => m.cpu.mem.read32(0x30000) >= 100,
+        acknowledge: () => { m.cpu.mem.write32(0x30000, 0); return 5; },
+      };
+    }, 'blocks');
+    expect(loopBlockSources(m)).toHaveLength(1);
+    expect(out.exception?.vector).toBe(5);
+    const top = (await asm(`sti\nmov ecx, 300\nxor eax, eax\nxor edx, edx`)).length;
+    expect(out.exception?.eip).toBe(CODE_BASE + top); // the loop's first instruction: iteration 101 had not begun
+    expect(m.cpu.r[2]).toBe(100); // EDX: 100 iterations ran, not one more
+    expect(m.cpu.r[1]).toBe(200); // ECX
+  });
+
+  it('leave the loop when a store changes the loop itself, and run the new code', async () => {
+    // At the 50th iteration the loop patches the immediate of its own ADD from 1 to 7.
+    const code = await asm(`
+        mov ecx, 100
+        xor eax, eax
+        xor edx, edx
+top:    inc edx
+        cmp edx, 50
+        jne skip
+        mov byte [patch + 2], 7
+skip:
+patch:  add eax, byte 1
+        dec ecx
+        jnz top
+`);
+    const a = runCode(code, undefined, 'interpret');
+    const b = runCode(code, undefined, 'blocks');
+    expect(state(b.m)).toEqual(state(a.m));
+    expect(b.m.cpu.r[0]).toBe(49 * 1 + 51 * 7);
+  });
+
+  it('report a fault in the middle of the hundredth iteration as the interpreter does', async () => {
+    const code = await asm(`
+        mov ecx, 300
+        xor eax, eax
+        xor edx, edx
+top:    inc edx
+        mov ebx, edx
+        shl ebx, 12
+        mov esi, [ebx + 0x100000]  ; a page of its own per iteration
+        add eax, esi
+        dec ecx
+        jnz top
+`);
+    const setup = (m: Machine): void => { m.enablePaging(); m.setPte(0x100000 + 100 * 4096, 0); };
+    const a = runCode(code, setup, 'interpret');
+    const b = runCode(code, setup, 'blocks');
+    expect(loopBlockSources(b.m)).toHaveLength(1);
+    expect(a.out.exception?.vector).toBe(14);
+    expect(a.m.cpu.r[2]).toBe(100);
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+  });
+});
