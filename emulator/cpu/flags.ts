@@ -51,6 +51,15 @@ export class LazyFlags {
     this.op = op; this.size = size; this.a = a; this.b = b; this.res = res;
   }
 
+  /**
+   * INC/DEC when the compiled code knows the CF they keep (0 or 1: the previous instruction's,
+   * computed from its operands), so the record before them need not be materialized, or even set.
+   */
+  setKeepingCarry(op: LazyOp, size: number, a: number, res: number, cf: number): void {
+    this.flags = (this.flags & ~CF) | cf;
+    this.op = op; this.size = size; this.a = a; this.b = 1; this.res = res;
+  }
+
   /** Fixes every arithmetic flag into `flags` (after this, `op` is NONE). */
   settle(): void {
     if (this.op !== LazyOp.NONE) {
@@ -105,9 +114,23 @@ export class LazyFlags {
     return f;
   }
 
+  /** CF alone (INC/DEC keep it, ADC/SBB and JB read it): computed without the other flags. */
   cf(): number {
-    if (this.op === LazyOp.NONE || !(LAZY_MASK[this.op]! & CF)) return this.flags & CF;
-    return this.materialize() & CF;
+    const op = this.op;
+    if (op === LazyOp.NONE || !(LAZY_MASK[op]! & CF)) return this.flags & CF;
+    const size = this.size, mask = SIZE_MASK(size), a = this.a, b = this.b;
+    switch (op) {
+      case LazyOp.ADD: case LazyOp.ADC: {
+        const res = (this.res & mask) >>> 0, ua = (a & mask) >>> 0;
+        return op === LazyOp.ADC && this.carryIn ? +(res <= ua) : +(res < ua);
+      }
+      case LazyOp.SUB: case LazyOp.SBB: case LazyOp.NEG: {
+        const ua = (a & mask) >>> 0, ub = (b & mask) >>> 0;
+        return op === LazyOp.SBB && this.carryIn ? +(ua <= ub) : +(ua < ub);
+      }
+      case LazyOp.LOGIC: return 0;
+      default: return this.materialize() & CF; // the shifts
+    }
   }
   zf(): boolean {
     if (this.op === LazyOp.NONE) return (this.flags & ZF) !== 0;
