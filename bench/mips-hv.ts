@@ -5,7 +5,7 @@
  * against the emulator's counter on both.
  *
  * The ratio is the median over repeats of hv / bare within one repeat (the two engines' runs back to
- * back, in alternating order), each in the process's CPU time. A run's speed swings by up to 30 %
+ * back, in alternating order), each in the main thread's CPU time. A run's speed swings by up to 30 %
  * with the state V8's compiler happens to reach for its freshly compiled blocks, and a
  * wall-clock run also by whatever else the machine runs; pairing keeps a slow patch on both sides
  * of one ratio, and the median keeps one unlucky run out of it.
