@@ -118,3 +118,53 @@ top:    inc edx
     expect(state(b.m)).toEqual(state(a.m));
   });
 });
+
+describe('flag records a compiled block leaves out', () => {
+  // Register-only flag writers in a row: only the last record before anything could see it is
+  // written, and INC/DEC take the CF they keep from the previous writer's operands. Whatever stops
+  // the block (its end, the budget, a fault) must find the EFLAGS the interpreter has there.
+  const CHAIN = `
+        mov eax, 0x80000000
+        mov ebx, 0x80000001
+        mov ecx, 5
+        mov edx, 0xfffffff0
+        xor ebp, ebp
+        add eax, ebx             ; CF = 1
+        inc ecx                  ; keeps ADD's CF
+        adc ebp, ebp             ; EBP collects each kept CF
+        sub edx, ecx             ; no borrow
+        dec ebx                  ; keeps SUB's CF
+        adc ebp, ebp
+        cmp ecx, edx             ; borrow: CF = 1
+        inc eax                  ; keeps CMP's CF
+        adc ebp, ebp
+        shl edx, 1               ; CF = bit 31 of EDX
+        dec ecx                  ; keeps SHL's CF
+        adc ebp, ebp
+        xor esi, esi             ; CF = 0
+        dec esi                  ; SF, PF, AF set: flags no earlier state has
+        adc ebp, ebp
+        mov edi, [0x200000]      ; a fault here must see DEC's flags (and XOR's CF)
+        add eax, 1
+`;
+  it('end, stop at any budget and fault with the interpreter\'s EFLAGS', async () => {
+    const code = await asm(CHAIN);
+    for (let budget = 1; budget <= 23; budget++) {
+      const run = (engine: 'interpret' | 'blocks', fault: boolean): Machine => {
+        const m = new Machine({ engine });
+        if (fault) { m.enablePaging(); m.setPte(0x200000, 0); }
+        m.poke(CODE_BASE, [...code, 0xf4]);
+        m.cpu.run(budget);
+        return m;
+      };
+      for (const fault of [false, true]) {
+        const a = run('interpret', fault), b = run('blocks', fault);
+        expect(state(b), `budget ${budget}${fault ? ', faulting' : ''}`).toEqual(state(a));
+      }
+    }
+    const m = new Machine({ engine: 'blocks' });
+    m.poke(CODE_BASE, [...code, 0xf4]);
+    m.run();
+    expect(m.cpu.r[5]).toBe(0b10110); // the CFs kept: ADD's 1, SUB's 0, CMP's 1, SHL's 1, XOR's 0
+  });
+});

@@ -10,9 +10,12 @@
  * - Before any instruction that may fault, `c.eip` holds that instruction's address; a fault thrown
  *   out of the block is delivered by the dispatcher, which counts the instructions retired before
  *   it from the block's `starts` table.
- * - Flags: the lazy record is updated by every flag-writing instruction, so any later reader (or
- *   the interpreter) sees the same EFLAGS. A Jcc right after its flag producer in the same block
- *   tests the producer's operands directly instead of asking the record ("flag fusion").
+ * - Flags: the lazy record holds every flag-writing instruction's result by the time anything could
+ *   see it (a fault, a flag reader, a block exit), so later readers (or the interpreter) see the
+ *   same EFLAGS. Between register-only instructions nothing can see it: a record that the next
+ *   flag writer replaces whole is not written at all, and INC/DEC take the CF they keep from the
+ *   previous writer's operands instead of the record. A Jcc right after its flag producer in the
+ *   same block tests the producer's operands directly instead of asking the record ("flag fusion").
  * - Self-modifying code: after any instruction that may store, the block exits if a store hit a
  *   page holding decoded code (`c.codeChanged`), so the next instruction is decoded afresh.
  * - Blocks end at control transfers and at instructions that may change how the following bytes
@@ -109,6 +112,32 @@ class Emitter {
   readonly lines: string[] = [];
   readonly locals: string[] = [];
   flagSource: FlagSource | null = null;
+  /**
+   * The line of the last `lf.set` that nothing can have seen yet (no fault, flag reader, branch
+   * or exit since): a later instruction that writes every flag may delete it.
+   */
+  flagSet: number | null = null;
+
+  /** Emits the record of a flag-writing register instruction that writes all six flags. */
+  setAllFlags(record: string): void {
+    if (this.flagSet !== null) this.lines[this.flagSet] = '';
+    this.flagSet = this.lines.length;
+    this.lines.push(record);
+  }
+
+  /** The CF the last flag producer left, as a JS expression of its operands (0 or 1), or null. */
+  carryOut(): string | null {
+    const s = this.flagSource;
+    if (s === null) return null;
+    const unsigned = (v: string): string => (s.w === 32 ? `(${v} >>> 0)` : v);
+    switch (s.kind) {
+      case 'SUB': return `+(${unsigned(s.a)} < ${unsigned(s.b)})`;
+      case 'ADD': return `+(${unsigned(s.res)} < ${unsigned(s.a)})`;
+      case 'LOGIC': return '0';
+      case 'SHIFT': return `(${s.cf})`;
+      default: return null;
+    }
+  }
 
   constructor(readonly bits: 16 | 32) {}
 
@@ -193,8 +222,10 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     } else {
       body.push(`${res} = (${a} ${ALU_EXPR[op]} ${b}) ${maskOf(w)};`, store);
     }
-    body.push(`lf.set(${ALU_LAZY[op]}, ${w}, ${a}, ${b}, ${res});`);
+    const record = `lf.set(${ALU_LAZY[op]}, ${w}, ${a}, ${b}, ${res});`;
     e.lines.push(...body);
+    if (!carry && !memDst) e.setAllFlags(record);
+    else { e.lines.push(record); e.flagSet = null; }
     e.flagSource = carry ? null : {
       kind: ALU_LAZY[op] === LazyOp.LOGIC ? 'LOGIC' : op === 'ADD' ? 'ADD' : 'SUB', w, a, b, res,
     };
@@ -205,8 +236,13 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     const w = widthOf(d, ops[0]!);
     const cur = readSimple(ops[0]!, w)!;
     const a = e.local(`a${i}`), res = e.local(`res${i}`);
-    e.lines.push(`${a} = ${cur};`, `${res} = (${a} ${op === 'INC' ? '+' : '-'} 1) ${maskOf(w)};`,
-      writeSimple(ops[0]!, w, res)!, `lf.set(${op === 'INC' ? LazyOp.INC : LazyOp.DEC}, ${w}, ${a}, 1, ${res});`);
+    const lazy = op === 'INC' ? LazyOp.INC : LazyOp.DEC;
+    e.lines.push(`${a} = ${cur};`, `${res} = (${a} ${op === 'INC' ? '+' : '-'} 1) ${maskOf(w)};`, writeSimple(ops[0]!, w, res)!);
+    // CF is kept: from the previous producer's operands when they are known here (its record
+    // then goes unwritten), else from the record.
+    const cf = e.flagSet !== null ? e.carryOut() : null;
+    if (cf !== null) e.setAllFlags(`lf.setKeepingCarry(${lazy}, ${w}, ${a}, ${res}, ${cf});`);
+    else { e.flagSet = e.lines.length; e.lines.push(`lf.set(${lazy}, ${w}, ${a}, 1, ${res});`); }
     e.flagSource = { kind: 'INCDEC', w, a, b: '1', res };
     return true;
   }
@@ -222,8 +258,8 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
       : op === 'SHR' ? (w === 32 ? `(${a} >>> ${n}) | 0` : `${a} >>> ${n}`)
         : `(${sext} >> ${n}) ${maskOf(w)}`;
     const lazy = op === 'SHL' ? LazyOp.SHL : op === 'SHR' ? LazyOp.SHR : LazyOp.SAR;
-    e.lines.push(`${a} = ${e.reg(d.rm, w)};`, `${res} = ${expr};`, `${e.reg(d.rm, w)} = ${res};`,
-      `lf.set(${lazy}, ${w}, ${a}, ${n}, ${res});`);
+    e.lines.push(`${a} = ${e.reg(d.rm, w)};`, `${res} = ${expr};`, `${e.reg(d.rm, w)} = ${res};`);
+    e.setAllFlags(`lf.set(${lazy}, ${w}, ${a}, ${n}, ${res});`);
     const cf = op === 'SHL' ? (n <= w ? `((${a} >>> ${w - n}) & 1)` : '0')
       : op === 'SHR' ? (n <= w ? `((${a} >>> ${n - 1}) & 1)` : '0') : `((${sext} >> ${n - 1}) & 1)`;
     e.flagSource = { kind: 'SHIFT', w, a, b: String(n), res, cf };
@@ -308,6 +344,20 @@ function conditionExpr(e: Emitter, cc: number): string {
   }
   if (expr === null) return `lf.cond(${cc})`;
   return negate ? `!(${expr})` : `(${expr})`;
+}
+
+/**
+ * An instruction the templates emit without a memory access, a flag read or a way out of the
+ * block: the flag record before it cannot be seen while it runs (emitTemplate's register forms of
+ * the ALU ops but ADC/SBB, INC/DEC, shifts by a constant, MOV, MOVZX/MOVSX, LEA).
+ */
+function flagsUnseenAcross(d: DecodedInsn): boolean {
+  if (d.hasMemory) return false;
+  const op = d.form.op, ops = d.form.operands;
+  if (op in ALU_LAZY) return op !== 'ADC' && op !== 'SBB' && ops.length === 2;
+  if (op === 'INC' || op === 'DEC' || op === 'LEA' || op === 'MOVZX' || op === 'MOVSX') return true;
+  if (op === 'SHL' || op === 'SHR' || op === 'SAR') return ops[1] !== 'CL';
+  return op === 'MOV' && ops.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k));
 }
 
 function mayStore(d: DecodedInsn): boolean {
@@ -427,6 +477,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     if (closing) {
       e.lines.push(`} else { sk += ${i - closing[0] - 1}; }`);
       e.flagSource = null;
+      e.flagSet = null;
     }
     const op = d.form.op;
     e.lines.push(`// ${start.toString(16)}: ${d.form.mnemonic}`);
@@ -485,6 +536,9 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.lines.push(`r[1] = (r[1] - 1) | 0;`, `if (r[1] !== 0) { if (${target >>> 0} > c.segMax[1]) { c.eip = ${start}; R.gp(); } ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
       break;
     }
+    // Anything but a register-only template may fault, read flags or leave the block: the record
+    // as it stands is seen, so no later instruction may drop it.
+    if (!flagsUnseenAcross(d)) e.flagSet = null;
     const mark = e.lines.length;
     if (emitTemplate(e, d, i, next)) {
       // Only instructions that touch memory can fault; they need EIP for exact delivery.
