@@ -168,3 +168,24 @@ describe('flag records a compiled block leaves out', () => {
     expect(m.cpu.r[5]).toBe(0b10110); // the CFs kept: ADD's 1, SUB's 0, CMP's 1, SHL's 1, XOR's 0
   });
 });
+
+describe('flag records around if-converted code', () => {
+  it('a skipped conditional XOR does not take the record of the SHR before it', async () => {
+    // JNC skips the XOR; the fault after the merge point must see SHR's flags (PF set), which
+    // only SHR's own record holds when the XOR did not run.
+    const code = await asm(`
+        mov eax, 0x12345678
+        shr eax, 1
+        jnc skip
+        xor eax, 0x80000001
+skip:   mov esi, [0x200000]
+        add eax, 1
+`);
+    const setup = (m: Machine): void => { m.enablePaging(); m.setPte(0x200000, 0); };
+    const a = runCode(code, setup, 'interpret');
+    const b = runCode(code, setup, 'blocks');
+    expect(a.out.exception?.vector).toBe(14);
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+  });
+});

@@ -480,6 +480,10 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.flagSet = null;
     }
     const op = d.form.op;
+    // Anything but a register-only template may fault, read flags, leave the block or be skipped
+    // (a branch, an if-converted region): the record as it stands is seen, and no later
+    // instruction may drop it.
+    if (!flagsUnseenAcross(d)) e.flagSet = null;
     e.lines.push(`// ${start.toString(16)}: ${d.form.mnemonic}`);
     if (op === 'Jcc' || (op === 'JMP' && d.form.operands[0]![0] === 'J') || (op === 'CALL' && d.form.operands[0]![0] === 'J')) {
       const fallthrough = (bits === 16 ? (start + d.length) & 0xffff : (start + d.length) | 0);
@@ -536,14 +540,12 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.lines.push(`r[1] = (r[1] - 1) | 0;`, `if (r[1] !== 0) { if (${target >>> 0} > c.segMax[1]) { c.eip = ${start}; R.gp(); } ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
       break;
     }
-    // Anything but a register-only template may fault, read flags or leave the block: the record
-    // as it stands is seen, so no later instruction may drop it.
-    if (!flagsUnseenAcross(d)) e.flagSet = null;
     const mark = e.lines.length;
     if (emitTemplate(e, d, i, next)) {
       // Only instructions that touch memory can fault; they need EIP for exact delivery.
       if (d.hasMemory || op === 'PUSH' || op === 'POP') e.lines.splice(mark, 0, `c.eip = ${start};`);
     } else {
+      e.flagSet = null; // the executor may read the record, fault or leave
       e.lines.push(`c.eip = ${start};`);
       executors.push(EXECUTORS[d.form.id]!);
       insns.push(d);
