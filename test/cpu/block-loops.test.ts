@@ -189,3 +189,62 @@ skip:   mov esi, [0x200000]
     expect(state(b.m)).toEqual(state(a.m));
   });
 });
+
+describe('random register code with branches, loops and faults', () => {
+  // Straight-line register code (the instructions whose flag records blocks may leave out),
+  // flag readers, short forward branches (if-converted regions), a loop back to the start and
+  // loads from an unmapped page: the blocks tier must end every program, and stop at every
+  // budget, with the interpreter's registers, EFLAGS, EIP and count.
+  let seed = 0x5eed;
+  const rnd = (n: number): number => { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed % n; };
+  const REGS = ['eax', 'ebx', 'edx', 'esi', 'edi', 'ebp'];
+  const reg = (): string => REGS[rnd(REGS.length)]!;
+  const imm = (): string => String([0, 1, 0x7f, 0x80, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, rnd(1000)][rnd(9)]);
+  function instruction(label: () => string): string {
+    switch (rnd(12)) {
+      case 0: case 1: return `${['add', 'sub', 'and', 'or', 'xor', 'cmp', 'test'][rnd(7)]} ${reg()}, ${reg()}`;
+      case 2: return `${['add', 'sub', 'xor', 'cmp'][rnd(4)]} ${reg()}, ${imm()}`;
+      case 3: return `${['inc', 'dec'][rnd(2)]} ${reg()}`;
+      case 4: return `${['shl', 'shr', 'sar'][rnd(3)]} ${reg()}, ${1 + rnd(31)}`;
+      case 5: return `mov ${reg()}, ${rnd(2) ? reg() : imm()}`;
+      case 6: return `${['adc', 'sbb'][rnd(2)]} ${reg()}, ${reg()}`;
+      case 7: return `set${['c', 'z', 's', 'o', 'p', 'a', 'l', 'g'][rnd(8)]} al`;
+      case 8: return `j${['c', 'nc', 'z', 'nz', 's', 'ns', 'be', 'a', 'l', 'ge'][rnd(10)]} ${label()}`;
+      case 9: return rnd(4) === 0 ? `mov ${reg()}, [0x200000]` : `lea ${reg()}, [${reg()} + ${rnd(100)}]`;
+      case 10: return `rcl ${reg()}, 1`;
+      default: return `movzx ${reg()}, ${['al', 'bl', 'dx', 'si'][rnd(4)]}`;
+    }
+  }
+  function program(): string {
+    const lines = ['mov ecx, 20', 'top:'];
+    let labels = 0;
+    const n = 4 + rnd(20);
+    for (let i = 0; i < n; i++) {
+      let target = '';
+      lines.push(instruction(() => (target = `f${labels++}`)));
+      if (target) lines.push(...Array.from({ length: rnd(3) }, () => instruction(() => 'top')), `${target}:`);
+    }
+    lines.push('dec ecx', 'jnz top');
+    return lines.join('\n');
+  }
+  it('200 programs: the blocks tier ends and stops where the interpreter does', async () => {
+    let faulted = 0;
+    for (let p = 0; p < 200; p++) {
+      const code = await asm(program());
+      for (const budget of [rnd(60) + 1, rnd(600) + 1, 100_000]) {
+        const run = (engine: 'interpret' | 'blocks'): Machine => {
+          const m = new Machine({ engine });
+          m.enablePaging();
+          m.setPte(0x200000, 0);
+          m.poke(CODE_BASE, [...code, 0xf4]);
+          m.run(budget);
+          return m;
+        };
+        const a = run('interpret'), b = run('blocks');
+        expect(state(b), `program ${p}, budget ${budget}`).toEqual(state(a));
+        if (a.cpu.mmu.cr2 === 0x200000) faulted++;
+      }
+    }
+    expect(faulted).toBeGreaterThan(50);
+  });
+});
