@@ -25,6 +25,15 @@ function state(m: Machine): unknown {
   return { r: [...c.r], eip: c.eip, icount: c.icount, flags: c.eflags, counter: c.mem.read32(0x30000) };
 }
 
+/** `code` (then HLT) in a fresh machine, run for `budget` instructions; `unmapped`: with paging, that page not present. */
+function runFor(code: readonly number[], engine: 'interpret' | 'blocks', budget: number, unmapped?: number): Machine {
+  const m = new Machine({ engine });
+  if (unmapped !== undefined) { m.enablePaging(); m.setPte(unmapped, 0); }
+  m.poke(CODE_BASE, [...code, 0xf4]);
+  m.cpu.run(budget);
+  return m;
+}
+
 function loopBlockSources(m: Machine): string[] {
   const cache = (m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache;
   return [...cache.values()].map((b) => b.source).filter((s) => s.includes('for (;;)'));
@@ -44,13 +53,7 @@ describe('compiled blocks that loop on themselves', () => {
   it('stop exactly at the budget, wherever it falls in an iteration', async () => {
     const code = await asm(LOOP);
     for (const budget of [1, 4, 5, 11, 17, 100, 601, 1234, 1803]) {
-      const run = (engine: 'interpret' | 'blocks'): Machine => {
-        const m = new Machine({ engine });
-        m.poke(CODE_BASE, [...code, 0xf4]);
-        m.cpu.run(budget);
-        return m;
-      };
-      const a = run('interpret'), b = run('blocks');
+      const a = runFor(code, 'interpret', budget), b = runFor(code, 'blocks', budget);
       expect(b.cpu.icount).toBe(budget);
       expect(state(b)).toEqual(state(a));
     }
@@ -150,21 +153,13 @@ describe('flag records a compiled block leaves out', () => {
   it('end, stop at any budget and fault with the interpreter\'s EFLAGS', async () => {
     const code = await asm(CHAIN);
     for (let budget = 1; budget <= 23; budget++) {
-      const run = (engine: 'interpret' | 'blocks', fault: boolean): Machine => {
-        const m = new Machine({ engine });
-        if (fault) { m.enablePaging(); m.setPte(0x200000, 0); }
-        m.poke(CODE_BASE, [...code, 0xf4]);
-        m.cpu.run(budget);
-        return m;
-      };
       for (const fault of [false, true]) {
-        const a = run('interpret', fault), b = run('blocks', fault);
+        const unmapped = fault ? 0x200000 : undefined;
+        const a = runFor(code, 'interpret', budget, unmapped), b = runFor(code, 'blocks', budget, unmapped);
         expect(state(b), `budget ${budget}${fault ? ', faulting' : ''}`).toEqual(state(a));
       }
     }
-    const m = new Machine({ engine: 'blocks' });
-    m.poke(CODE_BASE, [...code, 0xf4]);
-    m.run();
+    const m = runFor(code, 'blocks', 100_000);
     expect(m.cpu.r[5]).toBe(0b10110); // the CFs kept: ADD's 1, SUB's 0, CMP's 1, SHL's 1, XOR's 0
   });
 });
@@ -232,15 +227,7 @@ describe('random register code with branches, loops and faults', () => {
     for (let p = 0; p < 200; p++) {
       const code = await asm(program());
       for (const budget of [rnd(60) + 1, rnd(600) + 1, 100_000]) {
-        const run = (engine: 'interpret' | 'blocks'): Machine => {
-          const m = new Machine({ engine });
-          m.enablePaging();
-          m.setPte(0x200000, 0);
-          m.poke(CODE_BASE, [...code, 0xf4]);
-          m.run(budget);
-          return m;
-        };
-        const a = run('interpret'), b = run('blocks');
+        const a = runFor(code, 'interpret', budget, 0x200000), b = runFor(code, 'blocks', budget, 0x200000);
         expect(state(b), `program ${p}, budget ${budget}`).toEqual(state(a));
         if (a.cpu.mmu.cr2 === 0x200000) faulted++;
       }
