@@ -31,18 +31,42 @@ function width(d: DecodedInsn, kind: string): 8 | 16 | 32 {
   return t === 'b' ? 8 : t === 'w' ? 16 : d.opsize;
 }
 
+/**
+ * Instructions decoded at MMIO exits, per VM, by guest-physical address and code size: a driver
+ * touches its device from a few places, and decoding (a page walk per byte) was most of an MMIO
+ * exit's handler. An entry is used only while the guest's bytes there are still the same.
+ */
+interface Decoded { readonly bytes: Uint8Array; readonly insn: DecodedInsn }
+const decodedByVm = new WeakMap<object, Map<number, Decoded>>();
+const DECODED_PER_VM = 256;
+
 /** The instruction at the guest's RIP, fetched through its paging, or why it could not be. */
 function fetchInstruction(ctx: ExitContext): DecodedInsn | string {
   const { vcpu, vm } = ctx;
   const cs = vcpu.segmentBase(1);
   const bits = vcpu.vmcs.read(F.GUEST_CS_AR_BYTES) & 0x4000 ? 32 : 16;
   const rip = vcpu.rip;
+  const first = vcpu.translate((cs + rip) >>> 0, false);
+  let cache = decodedByVm.get(vm);
+  if (cache === undefined) { cache = new Map(); decodedByVm.set(vm, cache); }
+  const gpa = 'gpa' in first ? first.gpa : -1;
+  const key = gpa < 0 ? -1 : gpa * 2 + (bits === 32 ? 1 : 0);
+  const hit = key < 0 ? undefined : cache.get(key);
+  if (hit !== undefined && vm.ram.contains(gpa, hit.bytes.length)) {
+    const here = vm.ram.view().subarray(gpa, gpa + hit.bytes.length);
+    if (here.every((b, i) => b === hit.bytes[i])) return hit.insn;
+  }
   const r = decode((i) => {
     const t = vcpu.translate((cs + rip + i) >>> 0, false);
     if ('pageFault' in t || !vm.ram.contains(t.gpa, 1)) throw new Error('instruction fetch outside guest memory');
     return vm.ram.read8(t.gpa);
   }, bits);
   if (isDecodeFailure(r)) return `undecodable instruction at 0x${rip.toString(16)}`;
+  // Kept when it lies in one page (its bytes are then contiguous in guest-physical memory).
+  if (key >= 0 && (gpa & 0xfff) + r.length <= 0x1000) {
+    if (cache.size >= DECODED_PER_VM) cache.clear();
+    cache.set(key, { bytes: vm.ram.view().slice(gpa, gpa + r.length), insn: r });
+  }
   return r;
 }
 

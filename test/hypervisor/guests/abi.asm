@@ -157,6 +157,16 @@ start:
         mov [MMIO_UART], al
         jmp .mmio
 .mmio_done:
+        ; The same MMIO store twice from one place whose immediate is patched in between: the
+        ; hypervisor must emulate the bytes there now, not the instruction it decoded there before.
+        mov ecx, 2
+.mmio_patched:
+        mov byte [MMIO_UART + 7], 0x11  ; C6 05 disp32 imm8: the immediate is byte 6
+        mov byte [.mmio_patched + 6], 0x22
+        dec ecx
+        jnz .mmio_patched
+        movzx eax, byte [MMIO_UART + 7]
+        CHECK_EQ eax, 0x22, "MMIO: a store from code patched since its last exit"
         TEST_DONE
 
 ; Identity-maps 4 MiB with a 4 MiB page, and the next 4 KiB through a page table, leaving
