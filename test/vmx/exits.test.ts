@@ -377,6 +377,23 @@ for (const engine of ['interpret', 'blocks'] as const) {
       expect(e.guestRip).toBe(GUEST.CODE); // taken before the first instruction (IF is irrelevant)
     });
 
+    test('external-interrupt exiting: an interrupt raised inside a compiled loop exits at the end of that iteration, IF clear', () => {
+      // The guest loops (a block that loops on itself) with IF = 0 and counts in memory; the
+      // interrupt line goes up once the count reaches 100. The exit must come right after that
+      // iteration, not when the loop or the run's budget ends.
+      const h = host({ pin: Pin.EXTERNAL_INTERRUPT_EXITING });
+      h.cpu.intr = {
+        hasPendingInterrupt: () => h.readGuest32(GUEST.DATA) >= 100,
+        acknowledge: () => 0x21,
+      };
+      h.load(`cli\nxor eax, eax\n.l: inc eax\nmov [${GUEST.DATA}], eax\ncmp eax, 100000\njne .l\nhlt`);
+      const e = h.run();
+      expect(e.reason).toBe(R.EXTERNAL_INTERRUPT);
+      expect(h.readGuest32(GUEST.DATA)).toBe(100);
+      // The interpreter takes it after the store that raised it; a compiled block at its end.
+      expect(e.guestRip).toBe(engine === 'blocks' ? GUEST.CODE + 3 : GUEST.CODE + 9);
+    });
+
     test('interrupt-window exiting waits for IF = 1 and the STI shadow', () => {
       const h = host({ proc: Proc.INTERRUPT_WINDOW_EXITING });
       h.load('nop\nsti\nnop\nnop\nhlt');

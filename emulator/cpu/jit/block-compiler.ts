@@ -25,8 +25,9 @@
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
  *   the preemption timer's deadline) covers another iteration, nothing asked the CPU to stop, no
- *   interrupt waits (IF cannot change inside: the body is straight-line code) and no debugger
- *   records the block history. Anything else returns to the dispatcher at the loop's start.
+ *   interrupt waits that IF lets in (IF cannot change inside: the body is straight-line code) or
+ *   that may exit in non-root operation, and no debugger records the block history. Anything
+ *   else returns to the dispatcher at the loop's start.
  */
 import { decode, isDecodeFailure, type DecodedInsn } from '../../isa/decoder.js';
 import type { Cpu } from '../cpu.js';
@@ -511,7 +512,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         const retired = regions.size ? `${i + 1} - sk` : String(i + 1);
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} c.icount += ${retired};`,
           `if (c.icount + ${n} > c.chainBudget || c.stopRequest !== null || c.history !== null`
-          + ` || ((lf.flags & ${IF}) !== 0 && c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = ${target}; return; }`,
+          + ` || (((lf.flags & ${IF}) !== 0 || c.vmx.nonRoot) && c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = ${target}; return; }`,
           `${regions.size ? 'sk = 0; ' : ''}continue; }`, exit(String(next), i + 1));
       } else if (op === 'Jcc') {
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
