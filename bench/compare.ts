@@ -6,7 +6,7 @@ import { fmt, formatTable } from './stats.js';
 
 interface Figure { key: string; metric: string; value: number; better: 'higher' | 'lower' }
 
-type AnyResult = { kind?: string; rows?: Record<string, unknown>[] };
+type AnyResult = { kind?: string; rows?: Record<string, unknown>[]; ratios?: Record<string, unknown>[] };
 
 /** The comparable figures of one result file. */
 export function figuresOf(r: AnyResult): Figure[] {
@@ -26,7 +26,11 @@ export function figuresOf(r: AnyResult): Figure[] {
         { key: `${x.guests} guests`, metric: "Jain's index", value: n(x.jain), better: 'higher' as const },
       ]);
     default: // mips, peers and the older bench/mips.ts files (no kind)
-      return rows.map((x) => ({ key: `${x.workload} ${x.engine}`, metric: 'MIPS', value: n(x.mips), better: 'higher' as const }));
+      return [
+        ...rows.map((x) => ({ key: `${x.workload} ${x.engine}`, metric: 'MIPS', value: n(x.mips), better: 'higher' as const })),
+        // bench mips: the paired hypervisor / bare ratio (files from before it have none).
+        ...(r.ratios ?? []).map((x) => ({ key: String(x.workload), metric: 'hv / bare', value: n(x.hvOverBare), better: 'higher' as const })),
+      ];
   }
 }
 
@@ -38,7 +42,8 @@ export function compareResults(a: AnyResult, b: AnyResult): string {
     if (!y) return [];
     const change = (y.value / x.value - 1) * 100;
     const verdict = !Number.isFinite(change) || Math.abs(change) < 5 ? 'same' : (change > 0) === (x.better === 'higher') ? 'better' : 'worse';
-    return [[x.key, x.metric, fmt(x.value, 1), fmt(y.value, 1), `${change >= 0 ? '+' : ''}${fmt(change, 1)}%`, verdict]];
+    const digits = Math.abs(x.value) < 10 ? 3 : 1; // ratios need their decimals
+    return [[x.key, x.metric, fmt(x.value, digits), fmt(y.value, digits), `${change >= 0 ? '+' : ''}${fmt(change, 1)}%`, verdict]];
   });
   return formatTable(['what', 'figure', 'A', 'B', 'change', 'B vs A (5% noise band)'], rows);
 }

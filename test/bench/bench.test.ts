@@ -160,6 +160,19 @@ describe('trapvisor bench (--quick)', () => {
     writeFileSync(b, JSON.stringify({ kind: 'scale', rows: [] }));
     expect(() => runCompare(a, b, { stdout: () => {}, stderr: () => {} })).toThrow(UserError);
   });
+
+  it('compare: bench mips results also set their paired hv / bare ratios side by side', async () => {
+    const a = join(dir, 'ma.json'), b = join(dir, 'mb.json');
+    const mips = (alu: number, ratio: number) => ({
+      kind: 'mips', rows: [{ workload: 'alu', engine: 'trapvisor', mips: alu }], ratios: [{ workload: 'alu', hvOverBare: ratio }],
+    });
+    writeFileSync(a, JSON.stringify(mips(1000, 0.95)));
+    writeFileSync(b, JSON.stringify(mips(1000, 0.99)));
+    let out = '';
+    expect(runCompare(a, b, { stdout: (t) => { out += t; }, stderr: () => {} })).toBe(ExitCode.OK);
+    expectTable(out, 2);
+    expect(out).toMatch(/alu +\| hv \/ bare +\| +0\.950 \| +0\.990 \| +\+4\.2% \| same/);
+  });
 });
 
 describe('bar charts', () => {
