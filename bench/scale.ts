@@ -2,8 +2,10 @@
  * `trapvisor bench scale`: 1, 2, 4, ... 64 guests running the ALU workload (endless: a count too
  * large to finish) under the scheduler for a fixed total of guest instructions. Reports the
  * aggregate MIPS, each guest's share (exact instruction counts, which must add up to the budget),
- * Jain's fairness index over the shares, and the scheduler's overhead per switch: the wall time
- * beyond what the single-guest rate would take, divided by the number of switches.
+ * Jain's fairness index over the shares, and what switching from one guest to another costs: a
+ * run of k guests with short slices (so thousands of switches) against one guest with the same
+ * slices and budget (slices end there too, but no other VMCS is loaded), paired within each
+ * repeat, the extra time divided by the switches, median over the repeats.
  */
 import { buildGuest } from './build-guest.js';
 import { runUnderHypervisor, type HvRun } from './hv-run.js';
@@ -24,7 +26,7 @@ export interface ScaleRow {
   overheadNsPerSwitch: number;
 }
 
-export interface ScaleResult { kind: 'scale'; node: string; quick: boolean; slice: number; rows: ScaleRow[] }
+export interface ScaleResult { kind: 'scale'; node: string; quick: boolean; slice: number; switchSlice: number; rows: ScaleRow[] }
 
 export function measureScale(o: { quick: boolean; maxGuests?: number; progress?: (l: string) => void }): ScaleResult {
   const counts: number[] = [];
@@ -47,7 +49,6 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
       runs[i]!.push(runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true }));
     }
   }
-  let baseNsPerInstruction = 0;
   for (const [i, k] of counts.entries()) {
     const times = runs[i]!.map((r) => r.nanoseconds);
     const r = runs[i]![times.indexOf([...times].sort((a, b) => a - b)[times.length >> 1]!)]!;
@@ -55,16 +56,28 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
     const total = executed.reduce((a, b) => a + b, 0);
     if (total !== budget) throw new Error(`${k} guests ran ${total} instructions, the budget was ${budget}`);
     const seconds = median(times) / 1e9;
-    if (k === 1) baseNsPerInstruction = median(times) / total;
     const shares = executed.map((x) => x / total);
     rows.push({
       guests: k, instructions: total, seconds, aggregateMips: total / seconds / 1e6, relative: 0,
       minShare: Math.min(...shares), maxShare: Math.max(...shares), jain: jainIndex(executed), switches: r.switches,
-      overheadNsPerSwitch: k === 1 ? 0 : Math.max(0, median(times) - total * baseNsPerInstruction) / Math.max(1, r.switches),
+      overheadNsPerSwitch: 0,
     });
   }
   for (const row of rows) row.relative = row.aggregateMips / rows[0]!.aggregateMips;
-  return { kind: 'scale', node: process.version, quick: o.quick, slice, rows };
+  // The cost of a switch, measured where there are many of them.
+  const shortSlice = 10_000, switchBudget = o.quick ? 200_000 : 20_000_000;
+  const perSwitch = configs.map((): number[] => []);
+  for (let r = 0; r < repeats; r++) {
+    o.progress?.(`switch cost, run ${r + 1} of ${repeats}...`);
+    const alone = runUnderHypervisor(configs[0]!, { slice: shortSlice, maxInstructions: switchBudget, allowBudget: true }).nanoseconds;
+    for (const [i, guests] of configs.entries()) {
+      if (i === 0) continue;
+      const run = runUnderHypervisor(guests, { slice: shortSlice, maxInstructions: switchBudget, allowBudget: true });
+      perSwitch[i]!.push((run.nanoseconds - alone) / Math.max(1, run.switches));
+    }
+  }
+  for (const [i, row] of rows.entries()) row.overheadNsPerSwitch = i === 0 ? 0 : median(perSwitch[i]!);
+  return { kind: 'scale', node: process.version, quick: o.quick, slice, switchSlice: shortSlice, rows };
 }
 
 export function formatScale(r: ScaleResult): string {
@@ -73,7 +86,8 @@ export function formatScale(r: ScaleResult): string {
     fmt(x.jain, 4), fmt(x.switches), x.guests > 1 ? fmt(x.overheadNsPerSwitch, 0) : '-',
   ]);
   return formatTable(['guests', 'aggregate MIPS', 'of 1 guest', 'min share', 'max share', "Jain's index", 'switches', 'ns per switch'], rows)
-    + `${fmt(r.rows[0]?.instructions ?? 0)} guest instructions per run, slice ${fmt(r.slice)} instructions\n`;
+    + `${fmt(r.rows[0]?.instructions ?? 0)} guest instructions per run, slice ${fmt(r.slice)} instructions; ns per switch from`
+    + ` runs with ${fmt(r.switchSlice)}-instruction slices against one guest with the same\n`;
 }
 
 export function scaleChart(r: ScaleResult): BarChart {
