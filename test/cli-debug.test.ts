@@ -74,6 +74,17 @@ describe('trapvisor debug in batch', () => {
     expect(r.console).toBe('');
   });
 
+  it('--json gives print\'s value with its history number, and history errors in GDB\'s words', async () => {
+    const r = await debug([HELLO], { json: true, ex: ['print 7', 'print/x $1 + $', 'print $$9', 'print $5'] });
+    expect(r.code).toBe(ExitCode.USAGE);
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(records.slice(0, 2)).toEqual([
+      { command: 'print 7', ok: true, output: ['$1 = 7'], result: { history: 1, value: 7 } },
+      { command: 'print/x $1 + $', ok: true, output: ['$2 = 0xe'], result: { history: 2, value: 14 } },
+    ]);
+    expect(records.slice(2).map((x) => [x.ok, x.error])).toEqual([[false, 'History does not go back to $$9.'], [false, 'History has not yet reached $5.']]);
+  });
+
   it('debugs the bare machine with --bare', async () => {
     const r = await debug([HELLO], { bare: true, ex: ['until *0x100033', 'info registers eip', 'info vmcs', 'continue'] });
     expect(r.stdout).toMatch(/eip +0x100033 +<start.next\+0xa>/);

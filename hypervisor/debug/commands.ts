@@ -11,7 +11,7 @@ import { FIELDS, VmcsField } from '../../emulator/vmx/fields.js';
 import { decode, isDecodeFailure } from '../../emulator/isa/decoder.js';
 import { decodeEflags } from '../cli/report.js';
 import { describeExit, registerValue, setRegister, type Debugger, type ReverseExecution, type StopEvent, type WatchAccess } from './debugger.js';
-import { memoryLvalue } from './expression.js';
+import { isHistoryReference, memoryLvalue } from './expression.js';
 import { readLinear, walkGuest, walkTargetEpt, writeLinear } from './page-walk.js';
 import { TimeTravelReverse } from './reverse.js';
 import { GPR_NAMES, SEGMENT_NAMES, VmTarget, type DebugTarget } from './target.js';
@@ -26,6 +26,8 @@ export interface CommandResult {
 export class CommandError extends Error {}
 
 const hex = (v: number, w = 8): string => '0x' + (v >>> 0).toString(16).padStart(w, '0');
+/** `1 byte`, `2 bytes`: a count with its noun, singular for one as GDB words it (its ngettext messages). */
+const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 /** Little-endian words of guest memory read into `b`, at offset `o`. */
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32 = (b: Uint8Array, o: number): number => (u16(b, o) | (u16(b, o + 2) << 16)) >>> 0;
@@ -39,8 +41,6 @@ const REASONS: Record<string, number> = {
 export class CommandInterpreter {
   private readonly sources = new Map<string, string[] | null>();
   private lastX: { address: number; format: string; physical: boolean } | null = null;
-  /** How many values `print` has shown: GDB numbers them $1, $2, ... through the session (its value history). */
-  private printed = 0;
 
   constructor(readonly dbg: Debugger) {}
 
@@ -212,7 +212,7 @@ export class CommandInterpreter {
       case 'watchpoint': {
         const w = r.watchpoint, now = this.dbg.watchValue(t, w);
         lines.push(`${w.access === 'write' ? 'Hardware watchpoint' : w.access === 'read' ? 'Hardware read watchpoint' : 'Hardware access (read/write) watchpoint'} ${w.id}: ${w.spec}`);
-        lines.push(`${r.write ? 'write' : 'read'} of ${r.size} byte${r.size > 1 ? 's' : ''} at ${hex(r.address)} by the instruction at ${hex(r.pc)}${this.whereText(r.pc)}`);
+        lines.push(`${r.write ? 'write' : 'read'} of ${counted(r.size, 'byte')} at ${hex(r.address)} by the instruction at ${hex(r.pc)}${this.whereText(r.pc)}`);
         if (r.write) lines.push(`Old value = ${r.old === null ? '??' : hex(r.old, 1)}`, `New value = ${now === null ? '??' : hex(now, 1)}`);
         else lines.push(`Value = ${now === null ? '??' : hex(now, 1)}`);
         Object.assign(json, { watchpoint: w.id, pc: r.pc, address: r.address, size: r.size, write: r.write, old: r.old, value: now });
@@ -499,11 +499,11 @@ export class CommandInterpreter {
     const enb = (enabled: boolean) => (enabled ? 'y' : 'n');
     for (const b of this.dbg.breakpoints) {
       rows.push([String(b.id), b.space === 'physical' ? 'pbreakpoint' : 'breakpoint', b.temporary ? 'del' : 'keep', enb(b.enabled), hex(b.address),
-        `${b.spec}${b.vm !== null ? ` vm ${b.vm}` : ''}${b.condition ? ` if ${b.condition}` : ''}${b.hits ? ` (hit ${b.hits} time${b.hits > 1 ? 's' : ''})` : ''}`]);
+        `${b.spec}${b.vm !== null ? ` vm ${b.vm}` : ''}${b.condition ? ` if ${b.condition}` : ''}${b.hits ? ` (hit ${counted(b.hits, 'time')})` : ''}`]);
     }
     for (const w of this.dbg.watchpoints) {
       rows.push([String(w.id), w.access === 'write' ? 'hw watchpoint' : w.access === 'read' ? 'read watchpoint' : 'acc watchpoint', 'keep', enb(w.enabled), hex(w.address),
-        `${w.spec} (${w.length} bytes${w.space === 'physical' ? ', physical' : ''})`]);
+        `${w.spec} (${counted(w.length, 'byte')}${w.space === 'physical' ? ', physical' : ''})`]);
     }
     for (const c of this.dbg.catchpoints) {
       rows.push([String(c.id), 'catchpoint', 'keep', enb(c.enabled), '',
@@ -566,16 +566,20 @@ export class CommandInterpreter {
     return { lines, json: { address, unit: size, values } };
   }
 
+  /** `print EXPR`: shows the value as `$N = ...` and appends it to the value history; `print` alone shows the last value again (as `print $`). */
   private print(fmt: string, arg: string): CommandResult {
-    const v = this.num(arg);
+    const v = this.num(arg.trim() || '$');
     const text = fmt.includes('x') ? hex(v, 1) : fmt.includes('d') ? String(v | 0) : String(v);
-    return { lines: [`$${++this.printed} = ${text}`], json: v };
+    const history = this.dbg.recordValue(v);
+    return { lines: [`$${history} = ${text}`], json: { history, value: v } };
   }
 
   private set(rest: string): CommandResult {
     const m = /^(?:var(?:iable)?\s+)?(.+?)\s*=(?!=)\s*(.+)$/.exec(rest.trim());
     if (!m) throw new CommandError('set $REG = EXPR | set *(TYPE*)ADDR = EXPR');
     const [, lhs, rhs] = m as unknown as [string, string, string];
+    // GDB's value history is read-only (value.c records its values unmodifiable).
+    if (isHistoryReference(lhs)) throw new CommandError('Left operand of assignment is not a modifiable lvalue.');
     const value = this.num(rhs);
     const t = this.dbg.current;
     if (lhs.startsWith('$')) {
@@ -668,7 +672,8 @@ const HELP = [
   '             info breakpoints, delete [N...], disable N, enable N',
   '             LOC is *ADDR, SYMBOL or FILE:LINE',
   'inspection:  info registers [REG...], info segments, info gdt|idt|tss, x/NFU ADDR (F: x d u o t a c s i; U: b h w g),',
-  '             xp/NFU GPA (guest-physical), print EXPR, disassemble [LOC], list [LOC], bt, info line, info symbol',
+  '             xp/NFU GPA (guest-physical), print [EXPR], disassemble [LOC], list [LOC], bt, info line, info symbol',
+  '             EXPR may use earlier values: $N (print\'s $N), $ (the last), $$ (the one before), $$N (N back)',
   'VMX:         info translate ADDR (guest paging, then EPT), info ept GPA, info vmcs [FIELD...], info exits [N], info exit-counts',
   'VMs:         info vms, vm N',
   'changing:    set $REG = EXPR, set *(char|short|int*)ADDR = EXPR',

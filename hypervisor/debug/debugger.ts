@@ -137,6 +137,12 @@ export class Debugger {
   readonly watchpoints: Watchpoint[] = [];
   readonly catchpoints: Catchpoint[] = [];
   readonly exits: ExitRecord[] = [];
+  /**
+   * GDB's value history: the values `print` has shown, oldest first ($1 is the first). Every
+   * expression reads it (`$N`, `$`, `$$`, `$$N`), breakpoint conditions included, so it lives here
+   * with the session rather than with one command interpreter.
+   */
+  readonly valueHistory: number[] = [];
   /** Preemption-timer exits the debugger caused, per VM (subtracted from exit counts). */
   readonly inducedExits = new Map<number, number>();
   /** Instruction trace sink (`trace on FILE`): every instruction as it executes, with exits interleaved. */
@@ -227,11 +233,17 @@ export class Debugger {
         for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
         return v;
       },
+      history: this.valueHistory,
     };
   }
 
   evaluate(text: string, t: DebugTarget = this.current): number {
     return evaluate(text, this.context(t));
+  }
+
+  /** Appends a value to the value history; returns its number (the N of `$N`). */
+  recordValue(value: number): number {
+    return this.valueHistory.push(value >>> 0);
   }
 
   /** The current instruction's linear address (CS base + EIP). */

@@ -1,14 +1,17 @@
 /**
  * GDB-style expressions over guest state: numbers (0x.., decimal), registers ($eax, $eip, $sp,
- * bare `eax` in conditions), symbols, `*ADDR` and `*(char|short|int*)ADDR` memory reads by
- * linear address, `& ADDR` of a symbol, unary - ~ !, * / % + - << >> & ^ |, comparisons and
- * && ||. Everything is 32-bit unsigned except comparisons, which give 0 or 1.
+ * bare `eax` in conditions), symbols, the value history (`$N`, `$`, `$$`, `$$N`), `*ADDR` and
+ * `*(char|short|int*)ADDR` memory reads by linear address, `& ADDR` of a symbol, unary - ~ !,
+ * * / % + - << >> & ^ |, comparisons and && ||. Everything is 32-bit unsigned except
+ * comparisons, which give 0 or 1.
  */
 export interface ExpressionContext {
   register(name: string): number | undefined;
   symbol(name: string): number | undefined;
   /** Reads `size` bytes at a linear address; throws an Error when it does not translate. */
   memory(address: number, size: 1 | 2 | 4): number;
+  /** GDB's value history, oldest first: `$1` is `history[0]`. */
+  readonly history: readonly number[];
 }
 
 export class ExpressionError extends Error {}
@@ -36,6 +39,27 @@ export function memoryLvalue(text: string, ctx: ExpressionContext): MemoryTarget
   const size = m[1] ? TYPES[m[1].replace(/\s+/g, ' ')] : 4;
   if (!size) throw new ExpressionError(`unknown type '${m[1]}'`);
   return { address: evaluate(m[2]!, ctx), size };
+}
+
+/** `$`, `$$`, `$N`, `$$N`: GDB's spellings of a value-history reference (a register name has a letter after the `$`). */
+const HISTORY_REFERENCE = /^\$(\$?)(\d*)(?![A-Za-z0-9_$])/;
+
+/** Whether `text` is a whole value-history reference (which is not an lvalue). */
+export function isHistoryReference(text: string): boolean {
+  const m = HISTORY_REFERENCE.exec(text.trim());
+  return m !== null && m[0].length === text.trim().length;
+}
+
+/**
+ * A value-history reference as GDB resolves it (value.c, access_value_history): `num` > 0 is `$num`;
+ * 0 and below count back from the last value (`$` and `$0` are 0, `$$` is -1, `$$N` is -N). The
+ * errors are GDB's words.
+ */
+export function historyValue(history: readonly number[], num: number): number {
+  const absolute = num <= 0 ? num + history.length : num;
+  if (absolute <= 0) throw new ExpressionError(num === 0 ? 'The history is empty.' : `History does not go back to $$${-num}.`);
+  if (absolute > history.length) throw new ExpressionError(`History has not yet reached $${absolute}.`);
+  return history[absolute - 1]!;
 }
 
 class Parser {
@@ -92,6 +116,12 @@ class Parser {
     const rest = this.s.slice(this.at);
     const num = /^(0x[0-9a-f]+|[0-9]+)/i.exec(rest);
     if (num) { this.at += num[0].length; return Number(num[0]) >>> 0; }
+    const past = HISTORY_REFERENCE.exec(rest);
+    if (past) {
+      this.at += past[0].length;
+      const n = past[2] ? Number(past[2]) : past[1] ? 1 : 0; // `$$` alone is one back, `$` none
+      return historyValue(this.ctx.history, past[1] ? -n : n);
+    }
     const name = /^\$?[A-Za-z_.][A-Za-z0-9_.@$]*/.exec(rest);
     if (name) {
       this.at += name[0].length;

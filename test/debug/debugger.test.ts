@@ -268,6 +268,36 @@ describe('debugger commands laid out as GDB lays them out', () => {
     expect(s.run('p $eip')).toEqual([`$3 = ${0x100020}`]);
   });
 
+  it('$N, $, $$ and $$N name earlier values in every expression, with GDB\'s errors; registers keep their $ names', () => {
+    const s = session(HELLO, 'bare');
+    expect(() => s.run('print $')).toThrow('The history is empty.');
+    expect(() => s.run('print $$')).toThrow('History does not go back to $$1.');
+    expect(() => s.run('print $1')).toThrow('History has not yet reached $1.');
+    expect(() => s.run('print')).toThrow('The history is empty.');
+    expect(s.run('print message + 1')).toEqual([`$1 = ${0x100039}`]);
+    expect(s.run('print/x 0x6c')).toEqual(['$2 = 0x6c']); // 'l'
+    expect(s.run('print $1 + $')).toEqual([`$3 = ${0x100039 + 0x6c}`]);
+    expect(s.run('print $$2')).toEqual([`$4 = ${0x100039}`]); // two back from $3, the last before this print
+    expect(s.run('print/x $$')).toEqual(['$5 = 0x1000a5']); // $3
+    expect(s.run('print/x $$0')).toEqual(['$6 = 0x1000a5']); // $$0 is $
+    expect(s.run('print/x')).toEqual(['$7 = 0x1000a5']); // print alone shows $ again
+    expect(() => s.run('print $$7')).toThrow('History does not go back to $$7.');
+    expect(() => s.run('print $9 + 1')).toThrow('History has not yet reached $9.');
+    expect(s.run('print $eip - $pc + $sp - $esp + $al - $eax % 256')).toEqual(['$8 = 0']);
+    // x, set (registers and memory), break locations and conditions all read the history.
+    expect(s.run('x/2xb $1')).toEqual(['0x00100039 <message+0x1>:\t0x65\t0x6c']);
+    s.run('set var $esi = $1');
+    expect(s.dbg.evaluate('$esi')).toBe(0x100039);
+    s.run('set *(char*)$4 = $2'); // "Hello" -> "Hlllo"
+    expect(s.run('x/s message')[0]).toMatch(/"Hlllo from/);
+    expect(() => s.run('set var $2 = 5')).toThrow('Left operand of assignment is not a modifiable lvalue.');
+    expect(s.run('print start.next + 1')).toEqual([`$9 = ${0x10002a}`]);
+    s.run('break *$9 if $al == $2');
+    expect(s.run('continue')[0]).toBe('Breakpoint 1, start.next+0x1');
+    expect(s.console()).toBe('H'); // the first 'l' (the patched 'e') is the first al == 0x6c
+    expect(s.dbg.evaluate('$al == $2')).toBe(1);
+  });
+
   it('info breakpoints keeps GDB\'s columns, widening Type for "read watchpoint"', () => {
     const s = session(HELLO, 'bare');
     s.run('break start');
@@ -280,8 +310,8 @@ describe('debugger commands laid out as GDB lays them out', () => {
       'Num     Type            Disp Enb Address    What',
       '1       breakpoint      keep y   0x00100020 start',
       '2       pbreakpoint     del  y   0x00100033 0x100033',
-      '3       hw watchpoint   keep y   0x00100039 *(char*)0x100039 (1 bytes)',
-      '4       read watchpoint keep y   0x0010003a *(char*)0x10003a (1 bytes, physical)',
+      '3       hw watchpoint   keep y   0x00100039 *(char*)0x100039 (1 byte)',
+      '4       read watchpoint keep y   0x0010003a *(char*)0x10003a (1 byte, physical)',
       '5       acc watchpoint  keep y   0x00100038 *(short*)message (2 bytes)',
       '6       catchpoint      keep y              exception 13',
     ]);
