@@ -61,4 +61,5 @@ function main(): void {
   console.log(`  wrote         ${path}`);
 }
 
-main();
+// Also imported (bench/decoder.ts uses benchmarkSource): run only as the script itself.
+if (process.argv[1]?.endsWith('assembler.ts')) main();

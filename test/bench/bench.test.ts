@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildGuest } from '../../bench/build-guest.js';
+import { measureDecoder } from '../../bench/decoder.js';
 import { qemuAvailable } from '../../bench/engines.js';
 import { EXIT_GUESTS, exitGuestInstructions } from '../../bench/exit-guests.js';
 import type { ExitsResult } from '../../bench/exits.js';
@@ -172,6 +173,18 @@ describe('trapvisor bench (--quick)', () => {
     expect(runCompare(a, b, { stdout: (t) => { out += t; }, stderr: () => {} })).toBe(ExitCode.OK);
     expectTable(out, 2);
     expect(out).toMatch(/alu +\| hv \/ bare +\| +0\.950 \| +0\.990 \| +\+4\.2% \| same/);
+  });
+});
+
+describe('decoder benchmark', () => {
+  it('decodes the golden corpus and kernel-like code, the disassembler finding the same instructions', () => {
+    const [corpus, kernelLike] = measureDecoder(1, 1);
+    expect(corpus!.instructions).toBeGreaterThan(40_000); // every form of the table, 16- and 32-bit
+    expect(kernelLike!.instructions).toBeGreaterThan(5_000);
+    for (const row of [corpus!, kernelLike!]) {
+      expect(row.disassembledLines).toBe(row.instructions);
+      expect(row.decodePerSecond).toBeGreaterThan(0);
+    }
   });
 });
 
