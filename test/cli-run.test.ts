@@ -126,6 +126,21 @@ describe('trapvisor boot --snapshot-at / trapvisor restore', () => {
     expect(bad.stderr).toMatch(/cannot read the snapshot: no such file/);
   });
 
+  it('checks the snapshot options before it reads an image', async () => {
+    const { io, o } = capture();
+    const missing = join(dir, 'no-such-image.asm');
+    for (const [opts, message] of [
+      [{ snapshotAt: '1000' }, /--snapshot-at and --snapshot-file go together/],
+      [{ snapshotAt: 'soon', snapshotFile: join(dir, 'x.snap') }, /--snapshot-at/],
+    ] as const) {
+      const err = await runVms([missing], { mem: '16M', cmdline: '', engine: 'blocks', include: [], ...opts }, io).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as UserError).exitCode).toBe(ExitCode.USAGE); // not BAD_INPUT for the missing image
+      expect((err as UserError).message).toMatch(message);
+    }
+    expect(o.stdout).toBe('');
+  });
+
   it('refuses a corrupted snapshot before anything runs', async () => {
     const { writeFileSync } = await import('node:fs');
     const path = join(dir, 'corrupt.snap');

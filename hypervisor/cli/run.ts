@@ -114,6 +114,12 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   if (replication && !single) throw new UserError('--replicate-to: one VM at a time', ExitCode.USAGE);
   if (replication && (opts.snapshotAt !== undefined || opts.migrateTo !== undefined)) throw new UserError('--replicate-to goes with neither --snapshot-at nor --migrate-to', ExitCode.USAGE);
   if (opts.after !== undefined && opts.migrateTo === undefined) throw new UserError('--after goes with --migrate-to', ExitCode.USAGE);
+  // Every option is checked before any image is read or assembled.
+  if ((opts.snapshotAt === undefined) !== (opts.snapshotFile === undefined)) {
+    throw new UserError('--snapshot-at and --snapshot-file go together', ExitCode.USAGE);
+  }
+  if (opts.snapshotAt !== undefined && !single) throw new UserError('--snapshot-at: one VM at a time', ExitCode.USAGE);
+  const snapshotAt = opts.snapshotAt === undefined ? undefined : parseNumber(opts.snapshotAt, '--snapshot-at');
   // Output commit: with a backup, the console is released only as the backup acknowledges checkpoints.
   const stdout = io.stdout;
   const output = replication ? new OutputCommit(stdout) : null;
@@ -149,12 +155,8 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
       io.stderr(`[${vm.name}] exit ${EXIT_REASON_NAMES.get(exit.reason) ?? exit.reason} rip=${hex(exit.guestRip)} qual=${hex(exit.qualification)} ${decoded.kind}${'port' in decoded ? ` port=${hex(decoded.port)}` : ''} -> ${action}\n`);
     };
   }
-  if ((opts.snapshotAt === undefined) !== (opts.snapshotFile === undefined)) {
-    throw new UserError('--snapshot-at and --snapshot-file go together', ExitCode.USAGE);
-  }
-  if (opts.snapshotAt !== undefined && !single) throw new UserError('--snapshot-at: one VM at a time', ExitCode.USAGE);
-  if (opts.snapshotAt !== undefined) {
-    const at = parseNumber(opts.snapshotAt, '--snapshot-at');
+  if (snapshotAt !== undefined) {
+    const at = snapshotAt;
     const reached = at <= budget.left();
     hv.run(Math.min(at, budget.left()));
     const vm = vms[0]!;
