@@ -361,6 +361,16 @@ function flagsUnseenAcross(d: DecodedInsn): boolean {
   return op === 'MOV' && ops.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k));
 }
 
+type BlockFactory = (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;
+
+/**
+ * Compiled source text to the function that makes blocks of it, shared by every CPU in the
+ * process: the same code compiled again (another CPU, a VM booted again, a flushed cache) is not
+ * parsed again, and its blocks share what V8 learned and optimized for that code.
+ */
+const FACTORIES = new Map<string, BlockFactory>();
+const MAX_FACTORIES = 16_384;
+
 function mayStore(d: DecodedInsn): boolean {
   return d.hasMemory || /^(PUSH|POP|CALL|ENTER|PUSHA|PUSHF|MOVS|STOS|INS|CMPXCHG8B|XCHG|LEAVE)/.test(d.form.op);
 }
@@ -571,8 +581,13 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   const lines = selfLoop ? `for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n');
   const body = regions.size ? `let sk = 0;\ntry {\n${lines}\n} catch (err) { c.blockSkipped = sk; throw err; }` : lines;
   const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${body}\n};`;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('X', 'D', 'R', source) as (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;
+  let factory = FACTORIES.get(source);
+  if (factory === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    factory = new Function('X', 'D', 'R', source) as BlockFactory;
+    if (FACTORIES.size >= MAX_FACTORIES) FACTORIES.clear();
+    FACTORIES.set(source, factory);
+  }
   return {
     run: factory(executors, insns, RUNTIME), starts, csBase: c.segBase[1]!, count: n, source,
     valid: true, chainEip: -1, chainEpoch: -1, chainCsBase: 0, chainBlock: null, chainEip2: -1, chainBlock2: null,
