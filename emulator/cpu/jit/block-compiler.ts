@@ -521,8 +521,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         selfLoop = true;
         const retired = regions.size ? `${i + 1} - sk` : String(i + 1);
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} c.icount += ${retired};`,
-          `if (c.icount + ${n} > c.chainBudget || c.stopRequest !== null || c.history !== null`
-          + ` || (((lf.flags & ${IF}) !== 0 || c.vmx.nonRoot) && c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = ${target}; return; }`,
+          `if (c.icount > lastStart || c.stopRequest !== null || (ints !== null && ints.hasPendingInterrupt())) { c.eip = ${target}; return; }`,
           `${regions.size ? 'sk = 0; ' : ''}continue; }`, exit(String(next), i + 1));
       } else if (op === 'Jcc') {
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
@@ -578,7 +577,13 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   }
   const header = e.locals.length ? `let ${e.locals.join(', ')};\n` : '';
   // With if-converted regions, a fault must report how many skipped instructions did not retire.
-  const lines = selfLoop ? `for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n');
+  // What a loop checks at its back edge that cannot change while the block runs, read once: the
+  // last count at which another whole iteration fits the run's budget (-1 with a debugger
+  // recording block history: every iteration returns), and the interrupt source to ask (pending
+  // interrupts matter with IF set, and in non-root operation even with IF clear).
+  const loopInvariants = `const lastStart = c.history === null ? c.chainBudget - ${n} : -1;\n`
+    + `const ints = c.intr !== null && ((lf.flags & ${IF}) !== 0 || c.vmx.nonRoot) ? c.intr : null;\n`;
+  const lines = selfLoop ? `${loopInvariants}for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n');
   const body = regions.size ? `let sk = 0;\ntry {\n${lines}\n} catch (err) { c.blockSkipped = sk; throw err; }` : lines;
   const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${body}\n};`;
   let factory = FACTORIES.get(source);
