@@ -219,11 +219,14 @@ export class Hypervisor {
     for (;;) {
       const live = this.vcpus.filter((v) => v.vm.stop === null);
       if (live.length === 0) return { kind: 'all-stopped' };
-      if (this.guestInstructions >= end) return { kind: 'budget' };
+      const done = this.guestInstructions;
+      if (done >= end) return { kind: 'budget' };
       const runnable: Vcpu[] = [];
       for (const v of live) {
-        v.vm.sync();
         if (v.halted) {
+          // Only a sleeping VM needs its devices brought up to now here (to see whether it
+          // wakes); one that runs is synced as its slice begins.
+          v.vm.sync();
           const w = v.wakeable();
           if (w === 'never') { v.vm.halt({ kind: 'halted' }); continue; }
           if (w === 'later') continue;
@@ -241,7 +244,7 @@ export class Hypervisor {
         continue;
       }
       const vcpu = this.scheduler.pick(runnable)!;
-      const budget = Math.min(this.slice, end - this.guestInstructions);
+      const budget = Math.min(this.slice, end - done);
       const ran = this.runVcpu(vcpu, budget);
       this.scheduler.charge(vcpu, ran);
       if (this.pauseRequested) {
