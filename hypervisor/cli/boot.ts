@@ -18,7 +18,7 @@ import { BareMachine, type IoEvent, type MachineStop } from '../../emulator/mach
 import { buildBootInfo, ImageError, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot, rawImage } from '../loader/multiboot.js';
 import { projectRoot } from './demo.js';
 import { ExitCode } from './exit-codes.js';
-import { parseEngine, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseMaxInstructions, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { formatCpuReport } from './report.js';
 import { runVms } from './run.js';
 
@@ -140,7 +140,7 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
   if (ramSize % 4096 !== 0 || ramSize < 0x100000 || ramSize > 0xc0000000) {
     throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 1M and 3G`, ExitCode.USAGE);
   }
-  const budget = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const budget = parseMaxInstructions(opts.maxInstructions);
   const engine = parseEngine(opts.engine);
   const debugconPort = portOption(opts.debugcon ?? (opts.debugconFile ? true : undefined), 0xe9, '--debugcon');
   const postPort = portOption(opts.postPort, 0x80, '--post-port');

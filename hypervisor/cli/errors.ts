@@ -42,6 +42,11 @@ export function parseNumber(text: string, what: string): number {
 }
 
 /** An --engine value: blocks or interpret (a usage error otherwise). */
+/** --max-instructions: a number of guest instructions, or Infinity when not given. */
+export function parseMaxInstructions(text: string | undefined): number {
+  return text === undefined ? Infinity : parseNumber(text, '--max-instructions');
+}
+
 export function parseEngine(name: string): 'blocks' | 'interpret' {
   if (name !== 'blocks' && name !== 'interpret') throw new UserError(`--engine must be blocks or interpret, not '${name}'`, ExitCode.USAGE);
   return name;

@@ -14,7 +14,7 @@ import { Hypervisor } from '../hypervisor.js';
 import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationMessage, type MigrationReport } from '../migration.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
-import { parseEngine, parseNumber, runAction, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseMaxInstructions, parseNumber, runAction, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { ackingSocketChannel, connectTo, FrameReader, frame, listenOn, refuse } from './frames.js';
 
@@ -54,7 +54,7 @@ export interface ListenOptions {
 export function parseListenOptions(opts: ListenOptions): { engine: 'blocks' | 'interpret'; budget: number } {
   return {
     engine: parseEngine(opts.engine),
-    budget: opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions'),
+    budget: parseMaxInstructions(opts.maxInstructions),
   };
 }
 

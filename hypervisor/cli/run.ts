@@ -21,7 +21,7 @@ import { parseReplicationOptions, runReplicated } from './replicate.js';
 import { OutputCommit } from '../replication.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
-import { parseEngine, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseMaxInstructions, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 
 export interface RunOptions {
@@ -102,7 +102,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
     throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 2M and 1G`, ExitCode.USAGE);
   }
   const engine = parseEngine(opts.engine);
-  const maxInstructions = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const maxInstructions = parseMaxInstructions(opts.maxInstructions);
   const slice = opts.slice === undefined ? undefined : parseNumber(opts.slice, '--slice');
   if (slice !== undefined && slice < 1000) throw new UserError('--slice must be at least 1000 instructions', ExitCode.USAGE);
   const weights = opts.weights === undefined ? images.map(() => 1) : opts.weights.split(',').map((w) => parseNumber(w.trim(), '--weights'));
@@ -120,6 +120,9 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   }
   if (opts.snapshotAt !== undefined && !single) throw new UserError('--snapshot-at: one VM at a time', ExitCode.USAGE);
   const snapshotAt = opts.snapshotAt === undefined ? undefined : parseNumber(opts.snapshotAt, '--snapshot-at');
+  const after = opts.after === undefined ? 0 : parseNumber(opts.after, '--after');
+  if (opts.migrateTo !== undefined && !single) throw new UserError('--migrate-to: one VM at a time', ExitCode.USAGE);
+  const migrationTarget = opts.migrateTo === undefined ? undefined : parseHostPort(opts.migrateTo, '--migrate-to');
   // Output commit: with a backup, the console is released only as the backup acknowledges checkpoints.
   const stdout = io.stdout;
   const output = replication ? new OutputCommit(stdout) : null;
@@ -174,17 +177,14 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
       return ExitCode.OK;
     }
   }
-  if (opts.migrateTo !== undefined) {
-    if (!single) throw new UserError('--migrate-to: one VM at a time', ExitCode.USAGE);
-    const target = parseHostPort(opts.migrateTo, '--migrate-to');
-    const after = opts.after === undefined ? 0 : parseNumber(opts.after, '--after');
+  if (migrationTarget !== undefined) {
     const reached = after <= budget.left();
     hv.run(Math.min(after, budget.left()));
     const vm = vms[0]!;
     if (vm.stop === null && !reached) {
       io.stderr(`trapvisor: the instruction budget of ${budget.limit} ran out before --after ${after}; no migration\n`);
     } else if (vm.stop === null) {
-      const report = await migrateOverTcp(hv, vm, target);
+      const report = await migrateOverTcp(hv, vm, migrationTarget);
       io.stderr(formatMigrationReport(report));
       if (report.ok) return ExitCode.OK;
       io.stderr(`trapvisor: the guest keeps running here\n`);
@@ -261,7 +261,7 @@ export async function restoreFromFile(path: string, opts: { maxInstructions?: st
     if (e instanceof SnapshotError) throw new UserError(`${path}: ${e.message}; nothing restored`, ExitCode.BAD_INPUT);
     throw e;
   }
-  const maxInstructions = opts.maxInstructions === undefined ? Infinity : parseNumber(opts.maxInstructions, '--max-instructions');
+  const maxInstructions = parseMaxInstructions(opts.maxInstructions);
   const hv = new Hypervisor({ ramSize: file.body.vm.memorySize + (16 << 20), engine });
   let vm: Vm;
   try {
