@@ -108,7 +108,7 @@ export const EntryCheck = {
  * and VMWRITE, which is why the SDM leaves the region's memory undefined while it is current.)
  */
 export const HeldByProcessor = {
-  /** The controls VM entry turns into the processor's own state (`Vmx.enterNonRoot`). */
+  /** The controls VM entry turns into the processor's own state (`Vmx.loadControls`, which reads HELD_CONTROLS). */
   CONTROLS: 8,
   /**
    * The guest state that stays on the processor after an exit whose host state is deferred:
@@ -124,6 +124,7 @@ const GUEST_LOADED_AT_EVERY_ENTRY: readonly VmcsFieldName[] = [
   'GUEST_PENDING_DBG_EXCEPTIONS', 'VMX_PREEMPTION_TIMER_VALUE',
 ];
 
+/** The fields `Vmx.loadControls` copies into the processor: keep the two lists the same. */
 const HELD_CONTROLS: readonly VmcsFieldName[] = [
   'PIN_BASED_VM_EXEC_CONTROL', 'CPU_BASED_VM_EXEC_CONTROL', 'SECONDARY_VM_EXEC_CONTROL', 'VM_EXIT_CONTROLS',
   'EXCEPTION_BITMAP', 'PAGE_FAULT_ERROR_CODE_MASK', 'PAGE_FAULT_ERROR_CODE_MATCH', 'CR0_GUEST_HOST_MASK',

@@ -405,12 +405,7 @@ export class Vmx {
       return this.succeedWithoutFlags();
     }
     if (this.controlsFrom !== vmcs.address || !(verified & HeldByProcessor.CONTROLS)) this.loadControls(vmcs);
-    // The guest this VMCS exited from is still on the processor (its host state deferred) and no
-    // field of what it holds was changed: only the registers every entry loads are loaded.
-    if (this.hostPending === vmcs && verified & HeldByProcessor.GUEST && ((this.cpu.lf.flags & VM) !== 0) === v86) {
-      this.loadEntryGuestState(vmcs, rflags);
-      this.heldEntries++;
-    } else this.loadGuestState(vmcs);
+    if (this.loadGuestState(vmcs, rflags, verified)) this.heldEntries++;
     const nowVerified = ALL_VERIFIED | (v86 ? VERIFIED_V86 : 0) | HELD;
     if (verified !== nowVerified) vmcs.verifiedChecks = nowVerified;
     const msrFailure = this.entryMsrLoads === 0 ? 0 : this.loadMsrList(vmcs.read(F.VM_ENTRY_MSR_LOAD_ADDR), this.entryMsrLoads);
@@ -605,18 +600,32 @@ export class Vmx {
     if (vmcs.read(F.GUEST_GDTR_LIMIT) > 0xffff || vmcs.read(F.GUEST_IDTR_LIMIT) > 0xffff) bad('GDTR or IDTR limit above 0xFFFF');
   }
 
-  /** Loads guest CRs, registers, segments and MSRs from the VMCS (SDM 26.3.2). */
-  private loadGuestState(vmcs: VmcsRegion): void {
+  /**
+   * Loads guest CRs, registers, segments and MSRs from the VMCS (SDM 26.3.2), or, when the
+   * processor still holds this guest (`verified`: the region's verified word), only what every
+   * entry loads. Returns whether the guest was held.
+   */
+  private loadGuestState(vmcs: VmcsRegion, rflags: number, verified: number): boolean {
     const cpu = this.cpu, mmu = cpu.mmu;
-    mmu.cr0 = vmcs.read(F.GUEST_CR0) | CR0_NE;
-    mmu.cr3 = vmcs.read(F.GUEST_CR3);
-    mmu.cr4 = vmcs.read(F.GUEST_CR4);
-    cpu.dr[7] = vmcs.read(F.GUEST_DR7) | 0x400;
-    cpu.updateDebugState();
-    const rflags = vmcs.read(F.GUEST_RFLAGS);
-    cpu.lf.load(rflags);
-    cpu.r[4] = vmcs.read(F.GUEST_RSP);
-    cpu.eip = cpu.nextEip = vmcs.read(F.GUEST_RIP);
+    // The guest this VMCS exited from is still on the processor (its host state deferred) and no
+    // field of what it holds was changed: only the registers every entry loads are loaded.
+    const held = this.hostPending === vmcs && (verified & HeldByProcessor.GUEST) !== 0 && ((cpu.lf.flags ^ rflags) & VM) === 0;
+    if (!held) {
+      mmu.cr0 = vmcs.read(F.GUEST_CR0) | CR0_NE;
+      mmu.cr3 = vmcs.read(F.GUEST_CR3);
+      mmu.cr4 = vmcs.read(F.GUEST_CR4);
+      cpu.dr[7] = vmcs.read(F.GUEST_DR7) | 0x400;
+      cpu.updateDebugState();
+      cpu.lf.load(rflags); // the segment bounds below depend on RFLAGS.VM
+      this.loadGuestSegmentsAndTables(vmcs, rflags);
+    }
+    this.loadEntryGuestState(vmcs, rflags);
+    return held;
+  }
+
+  /** The rest of a full guest load: segment registers, CPL, GDTR/IDTR, SYSENTER MSRs. */
+  private loadGuestSegmentsAndTables(vmcs: VmcsRegion, rflags: number): void {
+    const cpu = this.cpu;
     const f = GUEST_SEGMENT_FIELDS;
     for (let s = 0, i = 0; s < 8; s++, i += 4) {
       cpu.segSel[s] = vmcs.read(f[i]!);
@@ -634,16 +643,9 @@ export class Vmx {
     loadStoredMsr32(cpu, 0x175, vmcs.read(F.GUEST_SYSENTER_ESP));
     loadStoredMsr32(cpu, 0x176, vmcs.read(F.GUEST_SYSENTER_EIP));
     this.msrWritesSeen = cpu.msrWrites;
-    const intr = vmcs.read(F.GUEST_INTERRUPTIBILITY_INFO);
-    cpu.interruptShadow = (intr & 3) !== 0;
-    cpu.movSsShadow = (intr & 2) !== 0;
-    cpu.halted = vmcs.read(F.GUEST_ACTIVITY_STATE) === 1;
   }
 
-  /**
-   * The guest state every entry loads, when the rest is still on the processor
-   * (HeldByProcessor.GUEST, same RFLAGS.VM): RIP, RSP, RFLAGS, interruptibility and activity.
-   */
+  /** The guest state every entry loads: RIP, RSP, RFLAGS, interruptibility and activity. */
   private loadEntryGuestState(vmcs: VmcsRegion, rflags: number): void {
     const cpu = this.cpu;
     cpu.lf.load(rflags);
@@ -881,23 +883,31 @@ export class Vmx {
     e[6] = exit.interruptionInfo; e[7] = exit.interruptionErrorCode; e[8] = exit.idtVectoringInfo; e[9] = exit.idtVectoringErrorCode;
     writeChanged(vmcs, EXIT_INFO_FIELDS, EXIT_INFO_WORDS, e);
     if (this.exitMsrStores > 0) this.storeMsrList(vmcs.read(F.VM_EXIT_MSR_STORE_ADDR), this.exitMsrStores);
-    this.markGuestHeld(vmcs);
-    if (this.deferHostState && this.stopOnExit && this.exitMsrLoads === 0) {
-      this.nonRoot = false;
-      this.timerDeadline = Infinity;
-      this.hostPending = vmcs;
-    } else {
-      this.leaveNonRoot();
-      this.loadHostState(vmcs);
+    if (this.deferHostState && this.stopOnExit && this.exitMsrLoads === 0) this.deferHost(vmcs);
+    else {
+      this.loadHost(vmcs);
       if (this.exitMsrLoads > 0 && this.loadMsrList(vmcs.read(F.VM_EXIT_MSR_LOAD_ADDR), this.exitMsrLoads)) this.abort();
     }
     this.record(exit);
   }
 
-  /** After saving the guest state: the processor's guest state equals the VMCS's again. */
-  private markGuestHeld(vmcs: VmcsRegion): void {
+  /**
+   * Back in root operation with the guest left on the processor (just saved: it equals the
+   * VMCS's guest state), the host state owed until `loadPendingHostState`.
+   */
+  private deferHost(vmcs: VmcsRegion): void {
+    this.nonRoot = false;
+    this.timerDeadline = Infinity;
     const verified = vmcs.verifiedChecks;
     if (!(verified & HeldByProcessor.GUEST)) vmcs.verifiedChecks = verified | HeldByProcessor.GUEST;
+    this.hostPending = vmcs;
+  }
+
+  /** Back in root operation with the host state loaded from `vmcs` (SDM 27.5). */
+  private loadHost(vmcs: VmcsRegion): void {
+    this.hostPending = null;
+    this.leaveNonRoot();
+    this.loadHostState(vmcs);
   }
 
   /** A VMX abort: the processor stops (SDM 27.7). Reported as a shutdown of the machine. */
@@ -911,11 +921,7 @@ export class Vmx {
    * before anything runs in root operation or changes the current VMCS.
    */
   loadPendingHostState(): void {
-    const vmcs = this.hostPending;
-    if (vmcs === null) return;
-    this.hostPending = null;
-    this.leaveNonRoot();
-    this.loadHostState(vmcs);
+    if (this.hostPending !== null) this.loadHost(this.hostPending);
   }
 
   private record(exit: VmExit): void {
@@ -931,9 +937,7 @@ export class Vmx {
     exit.guestRip = vmcs.read(F.GUEST_RIP);
     vmcs.write(F.VM_EXIT_REASON, (reason | 0x80000000) >>> 0);
     vmcs.write(F.EXIT_QUALIFICATION, qualification);
-    this.hostPending = null;
-    this.leaveNonRoot();
-    this.loadHostState(vmcs);
+    this.loadHost(vmcs);
     this.record(exit);
   }
 
@@ -1170,10 +1174,7 @@ export class Vmx {
     const cpu = this.cpu, vmcs = this.vmcs;
     if (!vmcs || this.nonRoot) throw new Error('emulateInGuestContext: needs a current VMCS in root operation');
     if (this.hostPending !== null && this.hostPending !== vmcs) this.loadPendingHostState();
-    const rflags = vmcs.read(F.GUEST_RFLAGS);
-    if (this.hostPending === vmcs && vmcs.verifiedChecks & HeldByProcessor.GUEST && ((cpu.lf.flags & VM) !== 0) === ((rflags & VM) !== 0)) {
-      this.loadEntryGuestState(vmcs, rflags);
-    } else this.loadGuestState(vmcs);
+    this.loadGuestState(vmcs, vmcs.read(F.GUEST_RFLAGS), vmcs.verifiedChecks);
     const proc = vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL);
     const proc2 = proc & Proc.ACTIVATE_SECONDARY_CONTROLS ? vmcs.read(F.SECONDARY_VM_EXEC_CONTROL) : 0;
     this.ept = proc2 & Proc2.ENABLE_EPT ? this.eptWalkerOf(vmcs) : null;
@@ -1198,15 +1199,9 @@ export class Vmx {
       vmcs.write(F.GUEST_ACTIVITY_STATE, 0);
       cpu.halted = false;
       cpu.mmu.flush();
-      if (this.deferHostState) {
-        // As after an exit: the guest stays on the processor until root operation is needed.
-        this.markGuestHeld(vmcs);
-        this.hostPending = vmcs;
-      } else {
-        this.hostPending = null;
-        this.leaveNonRoot();
-        this.loadHostState(vmcs);
-      }
+      // As after an exit: the guest may stay on the processor until root operation is needed.
+      if (this.deferHostState) this.deferHost(vmcs);
+      else this.loadHost(vmcs);
     }
     return fault;
   }
