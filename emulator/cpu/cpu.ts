@@ -736,9 +736,17 @@ export class Cpu {
 
   // ---------------------------------------------------------------- execution
 
-  /** Executes one instruction (or delivers one pending event). Returns false on triple fault. */
+  /**
+   * Executes one instruction (or delivers one pending event). After a VM exit whose host state
+   * was deferred, the host is loaded first: root operation runs.
+   */
   step(): void {
-    if (this.vmx.hostPending !== null) this.vmx.loadPendingHostState(); // root operation runs: the host must be loaded
+    if (this.vmx.hostPending !== null) this.vmx.loadPendingHostState();
+    this.execute();
+  }
+
+  /** `step` for `run`, whose loop has already loaded any deferred host state. */
+  private execute(): void {
     const start = this.eip;
     this.insnStart = start;
     // Single-step traps follow TF as it was when the instruction began: POPF/IRET that set TF trap
@@ -885,12 +893,12 @@ export class Cpu {
       }
       if (this.halted) return { kind: 'halted' };
       if (this.debugHooked) {
-        if (!this.debugBoundary()) this.step();
+        if (!this.debugBoundary()) this.execute();
         continue;
       }
       if (this.engine === 'blocks' && !this.interruptShadow && !(this.lf.flags & TF) && !this.debugActive
         && !this.vmx.needsBoundaryChecks && this.runBlock()) continue;
-      this.step();
+      this.execute();
     }
     if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };
     return { kind: 'budget' };
