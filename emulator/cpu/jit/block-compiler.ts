@@ -168,6 +168,11 @@ class Emitter {
   }
 }
 
+/** A MOV between registers, immediates and r/m operands: the forms the MOV template emits. */
+function isTemplateMov(d: DecodedInsn): boolean {
+  return d.form.op === 'MOV' && d.form.operands.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k));
+}
+
 /** Emits an inline template for `d`, or returns false to use the executor. */
 function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): boolean {
   const f = d.form, op = f.op, ops = f.operands;
@@ -267,7 +272,7 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     return true;
   }
 
-  if (op === 'MOV' && ops.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k))) {
+  if (isTemplateMov(d)) {
     const [dk, sk] = ops as [string, string];
     const w = widthOf(d, dk);
     if (dk[0] === 'E' && d.hasMemory) {
@@ -358,7 +363,7 @@ function flagsUnseenAcross(d: DecodedInsn): boolean {
   if (op in ALU_LAZY) return op !== 'ADC' && op !== 'SBB' && ops.length === 2;
   if (op === 'INC' || op === 'DEC' || op === 'LEA' || op === 'MOVZX' || op === 'MOVSX') return true;
   if (op === 'SHL' || op === 'SHR' || op === 'SAR') return ops[1] !== 'CL';
-  return op === 'MOV' && ops.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k));
+  return isTemplateMov(d);
 }
 
 type BlockFactory = (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c: Cpu) => void;
