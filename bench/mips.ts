@@ -10,10 +10,9 @@
  * run), in wall time and in the main thread's CPU time, so that two engines can be compared repeat by
  * repeat (bench/mips-hv.ts takes the median of those paired ratios).
  */
-import { readFileSync } from 'node:fs';
 import { buildGuest } from './build-guest.js';
 import type { Engine } from './engines.js';
-import { median } from './stats.js';
+import { mainThreadCpuNs, median } from './stats.js';
 import type { Workload } from './workloads.js';
 
 export interface MipsRow {
@@ -52,23 +51,6 @@ const MAX_SIZE: Record<Workload['name'], number> = { alu: 0x7fffffff, mem: 1 << 
 
 /** The next size up: about twice the instructions. */
 const grow = (w: Workload, n: number): number => (w.name === 'call' ? n + 2 : n * 2);
-
-/**
- * CPU time of the main thread so far, ns: the scheduler's count in /proc/thread-self/schedstat
- * where Linux has it, else the whole process's (process.cpuUsage, which also counts V8's compiler
- * and GC threads: 4-6 % on top of a run here, a point more for the hypervisor's runs, which
- * allocate more memory around the guest; that is the benchmark's doing, not virtualization's).
- */
-const cpuNs: () => number = (() => {
-  try {
-    const read = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-    if (Number.isFinite(read())) return read;
-  } catch { /* not Linux */ }
-  return () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) * 1000;
-  };
-})();
 
 /** Instructions per second in millions; NaN when the time is not positive (nothing measured). */
 const mipsOf = (instructions: number, ns: number): number => (ns > 0 ? (instructions / ns) * 1e3 : NaN);
@@ -116,11 +98,11 @@ export async function measureMips(o: MipsOptions): Promise<MipsRow[]> {
         if (i === 0) o.progress?.(`${w.name} on ${engine.name}...`);
         // The models' counts are worked out before the clocks start (branchy's walks every bit).
         const fullImage = image(sizes[k]!), fullModel = w.instructions(sizes[k]!), baseModel = w.instructions(w.baselineSize);
-        const c0 = cpuNs();
+        const c0 = mainThreadCpuNs();
         const b = await engine.run(base, baseModel);
-        const c1 = cpuNs();
+        const c1 = mainThreadCpuNs();
         const f = await engine.run(fullImage, fullModel);
-        const c2 = cpuNs();
+        const c2 = mainThreadCpuNs();
         if (engine.name.startsWith('trapvisor') && (f.instructions !== fullModel || b.instructions !== baseModel)) {
           throw new Error(`${w.name}: ${engine.name} executed ${f.instructions} instructions, the model says ${fullModel}`);
         }

@@ -1,4 +1,5 @@
-/** Small statistics for the benchmarks: medians over repeats, spread, Jain's fairness index. */
+/** Small statistics for the benchmarks: medians over repeats, spread, Jain's fairness index; a CPU clock. */
+import { readFileSync } from 'node:fs';
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
@@ -42,3 +43,20 @@ export function fmt(x: number, digits = 0): string {
   if (!Number.isFinite(x)) return '-';
   return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
+
+/**
+ * CPU time of the main thread so far, ns: the scheduler's count in /proc/thread-self/schedstat
+ * where Linux has it, else the whole process's (process.cpuUsage, which also counts V8's compiler
+ * and GC threads: 4-6 % on top of a run here, a point more for the hypervisor's runs, which
+ * allocate more memory around the guest; that is the benchmark's doing, not virtualization's).
+ */
+export const mainThreadCpuNs: () => number = (() => {
+  try {
+    const read = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+    if (Number.isFinite(read())) return read;
+  } catch { /* not Linux */ }
+  return () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) * 1000;
+  };
+})();
