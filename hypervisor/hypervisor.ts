@@ -39,10 +39,10 @@ export interface HypervisorOptions {
  * slices and shares see it), about what an exit round trip costs the host here: 0.9-1.2 us for
  * the instruction exits, 1.5-3.7 us for exceptions, interrupt injection and MMIO
  * (`trapvisor bench exits`), while 500 guest instructions take 0.4-2.5 us at this machine's
- * 200-1,400 MIPS (about 1,000 cycles on real VT-x). Without it a guest that exits every other instruction (an interrupt storm) would be
- * charged only its instructions and take most of the host's time from its neighbours, as exit
- * handling is paid by the host; with it, the storm only slows that guest down, as CFS charging a
- * KVM vCPU thread does.
+ * 200-1,400 MIPS (about 1,000 cycles on real VT-x). Without it a guest that exits every other
+ * instruction (an interrupt storm) would be charged only its instructions and take most of the
+ * host's time from its neighbours, as exit handling is paid by the host; with it, the storm only
+ * slows that guest down, as CFS charging a KVM vCPU thread does.
  */
 export const EXIT_COST = 500;
 
