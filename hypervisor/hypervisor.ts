@@ -237,10 +237,10 @@ export class Hypervisor {
       }
       if (runnable.length === 0) {
         if (!this.skipIdle(live)) continue;
-        if (this.guestInstructions === lastCount) {
+        if (done === lastCount) {
           if (++stalledWakes > MAX_STALLED_WAKES) for (const v of live) v.vm.halt({ kind: 'halted' });
         } else stalledWakes = 0;
-        lastCount = this.guestInstructions;
+        lastCount = done;
         continue;
       }
       const vcpu = this.scheduler.pick(runnable)!;
