@@ -26,7 +26,7 @@ import { buildBootInfo, ImageError, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot }
 import { loadImage, pvImagePath } from './boot.js';
 import { readSymbolFile } from './disasm.js';
 import { ExitCode } from './exit-codes.js';
-import { parseNumber, runAction, UserError } from './errors.js';
+import { parseNumber, parseVmMemory, runAction, UserError } from './errors.js';
 
 export interface DebugOptions {
   pv?: boolean;
@@ -67,8 +67,7 @@ function isCommandError(e: unknown): e is Error {
 /** Builds the machine, boots the images and attaches the debugger. */
 function attach(images: string[], opts: DebugOptions, io: DebugIo, console: (vm: number, bytes: Uint8Array) => void): Debugger {
   if (images.length === 0) throw new UserError('debug: give an IMAGE', ExitCode.USAGE);
-  const memory = parseNumber(opts.mem, '--mem');
-  if (memory % 4096 !== 0 || memory < 0x200000 || memory > 0x40000000) throw new UserError('--mem must be a multiple of 4 KiB between 2M and 1G', ExitCode.USAGE);
+  const memory = parseVmMemory(opts.mem);
   if (opts.symbols && images.length > 1) throw new UserError('--symbols: only with one IMAGE (each image\'s own .sym is read beside it)', ExitCode.USAGE);
   const paths = images.map((p) => (opts.pv && !p.endsWith('.asm') ? pvImagePath(p) : p));
   const loaded = paths.map((p) => loadImage(p, opts.include, io, opts.pv ? { PV: '1' } : {}));

@@ -42,6 +42,15 @@ export function parseNumber(text: string, what: string): number {
 }
 
 /** An --engine value: blocks or interpret (a usage error otherwise). */
+/** --mem for a VM under the hypervisor: a multiple of 4 KiB between 2 MiB and 1 GiB. */
+export function parseVmMemory(text: string): number {
+  const memory = parseNumber(text, '--mem');
+  if (memory % 4096 !== 0 || memory < 0x200000 || memory > 0x40000000) {
+    throw new UserError(`--mem ${text}: must be a multiple of 4 KiB between 2M and 1G`, ExitCode.USAGE);
+  }
+  return memory;
+}
+
 /** --max-instructions: a number of guest instructions, or Infinity when not given. */
 export function parseMaxInstructions(text: string | undefined): number {
   return text === undefined ? Infinity : parseNumber(text, '--max-instructions');

@@ -21,7 +21,7 @@ import { parseReplicationOptions, runReplicated } from './replicate.js';
 import { OutputCommit } from '../replication.js';
 import type { Vm } from '../vm.js';
 import { loadImageBytes, type BootIo } from './boot.js';
-import { parseEngine, parseMaxInstructions, parseNumber, runAction, UserError, exitOnCommanderError } from './errors.js';
+import { parseEngine, parseMaxInstructions, parseNumber, parseVmMemory, runAction, UserError, exitOnCommanderError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 
 export interface RunOptions {
@@ -97,10 +97,7 @@ function instructionBudget(hv: Hypervisor, limit: number): InstructionBudget {
 
 export async function runVms(images: string[], opts: RunOptions, io: BootIo): Promise<number> {
   if (images.length === 0) throw new UserError('run: give at least one IMAGE', ExitCode.USAGE);
-  const memory = parseNumber(opts.mem, '--mem');
-  if (memory % 4096 !== 0 || memory < 0x200000 || memory > 0x40000000) {
-    throw new UserError(`--mem ${opts.mem}: must be a multiple of 4 KiB between 2M and 1G`, ExitCode.USAGE);
-  }
+  const memory = parseVmMemory(opts.mem);
   const engine = parseEngine(opts.engine);
   const maxInstructions = parseMaxInstructions(opts.maxInstructions);
   const slice = opts.slice === undefined ? undefined : parseNumber(opts.slice, '--slice');
