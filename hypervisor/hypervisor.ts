@@ -13,10 +13,11 @@
 import { Cpu } from '../emulator/cpu/cpu.js';
 import { writeMsr } from '../emulator/cpu/msr.js';
 import { enterFlatProtectedMode, SegReg } from '../emulator/cpu/segments.js';
-import { VMCS_REVISION } from '../emulator/vmx/controls.js';
+import { ExitReason, Proc, VMCS_REVISION } from '../emulator/vmx/controls.js';
 import { VmcsField as F } from '../emulator/vmx/fields.js';
-import type { VmExit } from '../emulator/vmx/vmx.js';
+import { FastExit, type VmExit } from '../emulator/vmx/vmx.js';
 import type { ExitAction, ExitContext } from './exits/context.js';
+import { guestCpuid } from './exits/cpuid.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
 import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
@@ -32,6 +33,11 @@ export interface HypervisorOptions {
   nsPerInstruction?: number;
   /** Scheduler time slice in guest instructions (default 1,000,000: 10 ms of virtual time). */
   slice?: number;
+  /**
+   * Complete CPUID exits on the fast path (`fastExit`; default true). Off, every exit takes the
+   * full round trip: the same results, counts and clocks, only slower (the tests compare the two).
+   */
+  fastExits?: boolean;
 }
 
 /**
@@ -60,6 +66,20 @@ function timingWeight(n: number): number {
 
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
 export type ExitObserver = (vm: Vm, exit: VmExit, decoded: GuestExit, action: ExitAction) => void;
+
+/** One vCPU's slice, as the run loop and the exit fast path both keep it. */
+interface Slice {
+  vcpu: Vcpu;
+  budget: number;
+  /** What the slice used so far: guest instructions, emulated instructions, EXIT_COST per exit. */
+  ran: number;
+  /** cpu.icount when the guest's instructions were last counted (at entry, at a fast exit). */
+  counted: number;
+  /** When another VM's sleep ends (otherWakesAt). */
+  otherWakesAt: number;
+  /** The exit `enter` returns was handled by the fast path already (FastExit.EXIT_AFTER). */
+  handled: boolean;
+}
 
 export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: 'paused' };
 
@@ -103,6 +123,7 @@ export class Hypervisor {
     // No host x86 code ever runs: exits leave the guest on the processor until another VM's
     // VMPTRLD needs root operation (Vmx.deferHostState), so resuming the same VM loads little.
     cpu.vmx.deferHostState = true;
+    if (options.fastExits !== false) cpu.vmx.fastExit = (reason, qualification, length) => this.fastExit(reason, qualification, length);
     // Every port exits (bitmaps all ones); MSRs exit except SYSENTER_CS/ESP/EIP (switched by the
     // VMCS) and TSC reads (TSC offsetting).
     this.ioBitmaps = [this.frames.allocate(PAGE), this.frames.allocate(PAGE)];
@@ -281,66 +302,135 @@ export class Hypervisor {
       vm.halt({ kind: 'crash', reason: `VMPTRLD failed: ${vmx.lastFailureDetail}` });
       return 0;
     }
-    let ran = 0;
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
-    const otherWakesAt = this.otherWakesAt(vcpu);
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), handled: false };
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    for (;;) {
-      vm.sync();
-      if (vcpu.halted) {
-        if (vcpu.wakeable() !== 'now') break;
-        vcpu.halted = false;
+    this.running = s;
+    try {
+      for (;;) {
+        const timer = this.entryTimer(s);
+        if (timer === 0) break;
+        vcpu.prepareEntry();
+        vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
+        s.counted = cpu.icount;
+        vcpu.load(cpu);
+        // Reading the clock costs some 70 ns, a tenth of a round trip: see EXIT_TIMING_SAMPLE.
+        const entryWeight = timingWeight(vcpu.enterCalls++);
+        vcpu.entries++;
+        const t0 = entryWeight ? performance.now() : 0;
+        const result = vmx.enter(!vcpu.launched, timer + 1);
+        let t1 = entryWeight ? performance.now() : 0;
+        if (entryWeight) vcpu.enterNs += (t1 - t0) * 1e6 * entryWeight;
+        this.countExecuted(s);
+        if (result.kind === 'fail') {
+          vm.halt({ kind: 'crash', reason: `VM entry failed (VM-instruction error ${result.status.ok ? 0 : result.status.invalid ? 'invalid' : result.status.error}): ${vmx.lastFailureDetail}` });
+          break;
+        }
+        vcpu.launched = true;
+        if (result.kind !== 'exit') {
+          vm.halt({ kind: 'crash', reason: `the guest stopped without a VM exit (${result.kind})` });
+          break;
+        }
+        vcpu.save(cpu);
+        if (s.handled) {
+          // The fast path emulated the instruction and left the next entry to this loop.
+          s.handled = false;
+          continue;
+        }
+        ctx.raw = result.exit;
+        const stat = vm.exitStat(result.exit.reason);
+        const handlerWeight = timingWeight(stat.count++);
+        if (handlerWeight && !entryWeight) t1 = performance.now();
+        const emulatedBefore = vcpu.emulated;
+        const decoded = decodeExit(result.exit);
+        const action = handleExit(ctx, decoded);
+        if (handlerWeight) stat.handlerNs += (performance.now() - t1) * 1e6 * handlerWeight; // decoding included
+        this.chargeExit(s, vcpu.emulated - emulatedBefore);
+        this.observer?.(vm, result.exit, decoded, action);
+        if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer' || this.pauseRequested) break;
       }
-      const left = budget - ran;
-      if (left <= 0) break;
-      // Another VM sleeping until an event that is due now: end the slice so that it can wake
-      // (once this one has run its wake granularity).
-      const untilWake = otherWakesAt === Infinity ? Infinity : Math.max(0, Math.ceil((otherWakesAt - this.now()) / this.nsPerInstruction));
-      if (untilWake <= 0 && ran >= this.wakeGranularity) break;
-      vcpu.prepareEntry();
-      const untilEvent = Math.ceil((vm.nextDeadline() - vm.now()) / this.nsPerInstruction);
-      const timer = Math.max(1, Math.min(left, untilEvent, Math.max(untilWake, this.wakeGranularity - ran)));
-      vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
-      const before = cpu.icount, emulatedBefore = vcpu.emulated;
-      vcpu.load(cpu);
-      // Reading the clock costs some 70 ns, a tenth of a round trip: see EXIT_TIMING_SAMPLE.
-      const entryWeight = timingWeight(vcpu.entries++);
-      const t0 = entryWeight ? performance.now() : 0;
-      const result = vmx.enter(!vcpu.launched, timer + 1);
-      let t1 = entryWeight ? performance.now() : 0;
-      if (entryWeight) vcpu.enterNs += (t1 - t0) * 1e6 * entryWeight;
-      const executed = cpu.icount - before;
-      vcpu.executed += executed;
-      ran += executed;
-      if (result.kind === 'fail') {
-        vm.halt({ kind: 'crash', reason: `VM entry failed (VM-instruction error ${result.status.ok ? 0 : result.status.invalid ? 'invalid' : result.status.error}): ${vmx.lastFailureDetail}` });
-        break;
-      }
-      vcpu.launched = true;
-      if (result.kind !== 'exit') {
-        vm.halt({ kind: 'crash', reason: `the guest stopped without a VM exit (${result.kind})` });
-        break;
-      }
-      vcpu.save(cpu);
-      ctx.raw = result.exit;
-      const stat = vm.exitStat(result.exit.reason);
-      const handlerWeight = timingWeight(stat.count++);
-      if (handlerWeight && !entryWeight) t1 = performance.now();
-      const decoded = decodeExit(result.exit);
-      const action = handleExit(ctx, decoded);
-      if (handlerWeight) stat.handlerNs += (performance.now() - t1) * 1e6 * handlerWeight; // decoding included
-      const emulated = vcpu.emulated - emulatedBefore;
-      if (emulated > 0) {
-        this.emulatedInstructions += emulated;
-        cpu.addTscOffset(emulated);
-        ran += emulated;
-      }
-      ran += EXIT_COST; // charged to the slice and the scheduler, never to any clock
-      this.observer?.(vm, result.exit, decoded, action);
-      if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer' || this.pauseRequested) break;
+    } finally {
+      this.running = null;
     }
-    return ran;
+    return s.ran;
+  }
+
+  /** The slice being run (null between slices): what the fast exit path works on. */
+  private running: Slice | null = null;
+
+  /**
+   * What the run loop does before each VM entry: brings the VM's devices up to now, and decides
+   * whether the slice goes on. Returns the preemption timer for the entry (at least 1), or 0
+   * when the slice ends here.
+   */
+  private entryTimer(s: Slice): number {
+    const vcpu = s.vcpu, vm = vcpu.vm;
+    vm.sync();
+    if (vcpu.halted) {
+      if (vcpu.wakeable() !== 'now') return 0;
+      vcpu.halted = false;
+    }
+    const left = s.budget - s.ran;
+    if (left <= 0) return 0;
+    // Another VM sleeping until an event that is due now: end the slice so that it can wake
+    // (once this one has run its wake granularity).
+    const untilWake = s.otherWakesAt === Infinity ? Infinity : Math.max(0, Math.ceil((s.otherWakesAt - this.now()) / this.nsPerInstruction));
+    if (untilWake <= 0 && s.ran >= this.wakeGranularity) return 0;
+    const untilEvent = Math.ceil((vm.nextDeadline() - vm.now()) / this.nsPerInstruction);
+    return Math.max(1, Math.min(left, untilEvent, Math.max(untilWake, this.wakeGranularity - s.ran)));
+  }
+
+  /** Counts the guest instructions retired since the last count (entry or fast exit). */
+  private countExecuted(s: Slice): void {
+    const executed = this.cpu.icount - s.counted;
+    s.counted = this.cpu.icount;
+    s.vcpu.executed += executed;
+    s.ran += executed;
+  }
+
+  /** After a handler: the instructions it emulated take time (one instruction each), and the exit its cost. */
+  private chargeExit(s: Slice, emulated: number): void {
+    if (emulated > 0) {
+      this.emulatedInstructions += emulated;
+      this.cpu.addTscOffset(emulated);
+      s.ran += emulated;
+    }
+    s.ran += EXIT_COST; // charged to the slice and the scheduler, never to any clock
+  }
+
+  /**
+   * The exit fast path (Vmx.fastExit), as KVM handles some exits before leaving its inner run
+   * loop: CPUID, whose emulation touches only the vCPU's registers, is answered on the live
+   * registers, counted, charged and timed exactly as the run loop would, and when the run loop
+   * would make the next entry with nothing to inject, the guest resumes without the VMCS round
+   * trip. Anything watching exits (an observer, a pause) gets every exit the usual way.
+   */
+  private fastExit(reason: number, _qualification: number, _length: number): number {
+    const s = this.running;
+    if (s === null || reason !== ExitReason.CPUID || this.observer !== null || this.pauseRequested) return FastExit.DECLINED;
+    const cpu = this.cpu, vcpu = s.vcpu, vm = vcpu.vm;
+    this.countExecuted(s);
+    const stat = vm.exitStat(reason);
+    const weight = timingWeight(stat.count++);
+    const t0 = weight ? performance.now() : 0;
+    const r = cpu.r, answer = guestCpuid(r[0]!);
+    r[0] = answer[0]; r[3] = answer[1]; r[1] = answer[2]; r[2] = answer[3];
+    vcpu.emulated++;
+    this.chargeExit(s, 1);
+    const timer = this.entryTimer(s);
+    let answerToCpu: number = FastExit.EXIT_AFTER;
+    if (timer > 0 && !vm.hasPendingInterrupt() && !(vcpu.vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL) & Proc.INTERRUPT_WINDOW_EXITING)) {
+      vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
+      vcpu.entries++;
+      answerToCpu = timer + 1;
+    } else s.handled = true;
+    if (weight) {
+      const ns = (performance.now() - t0) * 1e6 * weight;
+      stat.handlerNs += ns;
+      vcpu.fastHandlerNs += ns;
+    }
+    return answerToCpu;
   }
 
   /**

@@ -41,7 +41,12 @@ export class Vcpu {
    * like the handler times (EXIT_TIMING_SAMPLE in hypervisor.ts). `entries` counts the entries.
    */
   enterNs = 0;
+  /** VM entries, also those of the exit fast path (which happen inside `vmx.enter`). */
   entries = 0;
+  /** Calls of `vmx.enter` (the sampling of enterNs counts these). */
+  enterCalls = 0;
+  /** The fast path's handler time, inside enterNs (sampled as Vm.exitStats). */
+  fastHandlerNs = 0;
 
   constructor(readonly vm: Vm, cpu: Cpu, frames: FrameAllocator, host: HostState, ioBitmaps: [number, number], msrBitmap: number) {
     const addr = frames.allocate(PAGE);

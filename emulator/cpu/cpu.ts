@@ -733,6 +733,19 @@ export class Cpu {
    * chaining respects it, and so do blocks that loop back to their own start.
    */
   chainBudget = 0;
+  /**
+   * Instruction count at which the current `run` returns { kind: 'budget' }. A VM entry the
+   * processor performs without returning from `run` (Vmx.fastExit) renews it, as its own
+   * `enter` would have.
+   */
+  runEnd = 0;
+
+  /** Sets chainBudget: the run's end, and in non-root operation the preemption timer's deadline. */
+  armChainBudget(): void {
+    const deadline = this.vmx.nonRoot ? this.vmx.timerDeadline : Infinity;
+    this.chainBudget = deadline === Infinity ? this.runEnd
+      : Math.min(this.runEnd, this.icount + Math.max(1, deadline - (this.icount + this.tscOffsetNumber)));
+  }
 
   // ---------------------------------------------------------------- execution
 
@@ -868,23 +881,18 @@ export class Cpu {
    * fault, or stopRequest. External interrupts are taken between instructions when IF allows.
    */
   run(maxInstructions: number): StopReason {
-    const end = this.icount + maxInstructions;
-    this.chainBudget = end;
+    this.runEnd = this.icount + maxInstructions;
+    this.chainBudget = this.runEnd;
     this.stopRequest = null;
-    while (this.icount < end) {
+    while (this.icount < this.runEnd) {
       if (this.stopRequest !== null) {
         if (this.tripleFaulted) return { kind: 'triple-fault', vector: this.tripleFaulted.vector };
         return { kind: 'stopped', why: this.stopRequest };
       }
       if (this.vmx.nonRoot) {
         if (this.vmx.boundaryExit() || this.vmx.externalInterruptExit()) continue;
-        if (this.vmx.timerDeadline !== Infinity) {
-          this.chainBudget = Math.min(end, this.icount + Math.max(1, this.vmx.timerDeadline - (this.icount + this.tscOffsetNumber)));
-        } else this.chainBudget = end;
-      } else {
-        if (this.vmx.hostPending !== null) this.vmx.loadPendingHostState();
-        this.chainBudget = end;
-      }
+      } else if (this.vmx.hostPending !== null) this.vmx.loadPendingHostState();
+      this.armChainBudget();
       if (!this.interruptShadow && (this.lf.flags & IF) && this.intr?.hasPendingInterrupt()) {
         this.halted = false;
         const vector = this.intr.acknowledge();

@@ -48,6 +48,13 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
   private counters: readonly [PitCounter, PitCounter, PitCounter];
   private deliveredTick: number;
   private irq0Level = false;
+  /**
+   * nextDeadline() as of the last advanceTo, while nothing has changed the counters since (NaN:
+   * something did). Exits call advanceTo and nextDeadline thousands of times per PIT tick.
+   */
+  private settledDeadline = NaN;
+  /** When the tick after deliveredTick happens (valid with settledDeadline). */
+  private nextTickAt = 0;
 
   constructor(options: Pit8254Options) {
     this.clock = options.clock;
@@ -71,7 +78,8 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
   }
 
   nextDeadline(): number {
-    return timeOfTick(this.counters[0].nextRisingEdge(this.deliveredTick), PIT_INPUT_HZ);
+    const settled = this.settledDeadline;
+    return settled === settled ? settled : timeOfTick(this.counters[0].nextRisingEdge(this.deliveredTick), PIT_INPUT_HZ);
   }
 
   /**
@@ -79,6 +87,8 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
    * into one, as they would in the PIC's single IRR bit.
    */
   advanceTo(now: number): void {
+    // Done already for this tick, and nothing touched the counters since: it would change nothing.
+    if (now < this.nextTickAt && this.settledDeadline === this.settledDeadline) return;
     const tick = ticksAt(now, PIT_INPUT_HZ);
     if (tick < this.deliveredTick) return;
     const edge = this.counters[0].nextRisingEdge(this.deliveredTick);
@@ -89,11 +99,14 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
       this.drive(true);
     }
     this.drive(this.counters[0].outAt(tick));
+    this.settledDeadline = timeOfTick(this.counters[0].nextRisingEdge(tick), PIT_INPUT_HZ);
+    this.nextTickAt = timeOfTick(tick + 1, PIT_INPUT_HZ);
   }
 
   /** Brings the chip to clock.now() before a register access, and returns the tick. */
   private catchUp(): number {
     this.advanceTo(this.clock.now());
+    this.settledDeadline = NaN; // the caller may change the counters
     return this.deliveredTick;
   }
 
@@ -145,6 +158,7 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
     const tick = this.tickNow();
     this.counters = [new PitCounter(true, tick), new PitCounter(true, tick), new PitCounter(false, tick)];
     this.deliveredTick = tick;
+    this.settledDeadline = NaN;
     this.drive(this.counters[0].outAt(tick));
   }
 
@@ -167,5 +181,6 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
     counters.forEach((s, i) => this.counters[i]!.applyState(s));
     this.deliveredTick = deliveredTick;
     this.irq0Level = irq0Level;
+    this.settledDeadline = NaN;
   }
 }

@@ -72,6 +72,21 @@ export type EnterResult =
   | { kind: 'budget' }
   | { kind: 'halted' };
 
+/**
+ * What a hypervisor's fast exit handler (`Vmx.fastExit`) answers: a number >= 0 means it
+ * emulated the instruction and the guest resumes at once, for at most that many instructions
+ * (as `enter`'s `maxInstructions`), with the preemption timer the VMCS now holds.
+ */
+export const FastExit = {
+  /** Not handled: the exit happens as always. */
+  DECLINED: -1,
+  /**
+   * The instruction was emulated, but the hypervisor's run loop must prepare the next entry
+   * (inject an interrupt, end the slice): the exit happens, after the instruction.
+   */
+  EXIT_AFTER: -2,
+} as const;
+
 /** Signal used internally by the entry checks. */
 class EntryFailure {
   constructor(readonly kind: 'control' | 'host' | 'guest' | 'msr', readonly detail: string, readonly qualification = 0) {}
@@ -194,6 +209,21 @@ export class Vmx {
   hostPending: VmcsRegion | null = null;
   /** VM entries that found their guest still on the processor (loaded only RIP, RSP, RFLAGS...). */
   heldEntries = 0;
+  /**
+   * Set by a TypeScript hypervisor (with `deferHostState`), as KVM's exit fastpath: an
+   * instruction that exits in `enter()` first offers its exit here, with the guest still on the
+   * processor (its general registers in cpu.r, cpu.eip the instruction) and nothing of the exit
+   * done yet. The handler may emulate the instruction on the live registers and answer a budget
+   * (>= 0): the processor then skips the instruction (ending STI/MOV SS blocking, as completing
+   * it would) and resumes the guest without saving or loading anything, the VM entry the
+   * handler would otherwise make with only the preemption timer changed. Held state makes this
+   * safe: the VMCS's guest area is what the processor holds (see `deferHostState`), except the
+   * registers the next exit saves anyway, and the handler reads nothing from it. FastExit.DECLINED
+   * takes the exit as always, FastExit.EXIT_AFTER takes it after the emulated instruction.
+   * `fastExits` counts the resumed ones.
+   */
+  fastExit: ((reason: number, qualification: number, instructionLength: number) => number) | null = null;
+  fastExits = 0;
   /** Why the last VMfail happened, in words (the SDM only gives a number). */
   lastFailureDetail = '';
 
@@ -378,7 +408,9 @@ export class Vmx {
     const cpu = this.cpu;
     const vmcs = this.vmcs;
     if (!vmcs) return this.failInvalid(`${launch ? 'VMLAUNCH' : 'VMRESUME'} without a current VMCS`);
-    if (cpu.interruptShadow && cpu.movSsShadow) return this.fail(VmInstructionError.ENTRY_EVENTS_BLOCKED_BY_MOV_SS, 'VM entry right after MOV SS');
+    // Blocking by MOV SS in root operation: with the host state pending, the shadow the processor
+    // holds is the guest's, and the host's (which the exit loads clear) is not blocked.
+    if (this.hostPending === null && cpu.interruptShadow && cpu.movSsShadow) return this.fail(VmInstructionError.ENTRY_EVENTS_BLOCKED_BY_MOV_SS, 'VM entry right after MOV SS');
     if (launch && vmcs.launchState !== LaunchState.CLEAR) return this.fail(VmInstructionError.VMLAUNCH_NON_CLEAR, 'VMLAUNCH with a VMCS that is not clear');
     if (!launch && vmcs.launchState !== LaunchState.LAUNCHED) return this.fail(VmInstructionError.VMRESUME_NON_LAUNCHED, 'VMRESUME with a VMCS that is not launched');
     // Another VMCS's exit still owes its host state: load it (this one's is what the processor holds).
@@ -826,13 +858,55 @@ export class Vmx {
    * instruction. Same outcome as `exitFor`, without a throw (V8 spends some 300 ns on each).
    */
   exitInstead(reason: number, qualification = 0, instructionLength = 0, instructionInfo = 0): true {
-    return this.exitInsteadWith(this.exitRecord(reason, qualification, instructionLength, instructionInfo));
+    this.exitTaken = true;
+    if (this.fastExit !== null && this.tryFastExit(reason, qualification, instructionLength)) return true;
+    this.performExit(this.exitRecord(reason, qualification, instructionLength, instructionInfo));
+    return true;
   }
 
   exitInsteadWith(exit: VmExit): true {
-    this.performExit(exit);
     this.exitTaken = true;
+    if (this.fastExit !== null && this.tryFastExit(exit.reason, exit.qualification, exit.instructionLength)) return true;
+    this.performExit(exit);
     return true;
+  }
+
+  /**
+   * Offers an instruction's exit to `fastExit`. True when the guest resumed (the exit is over);
+   * false when the exit is to happen, before the instruction or (FastExit.EXIT_AFTER) after it.
+   */
+  private tryFastExit(reason: number, qualification: number, instructionLength: number): boolean {
+    if (!this.stopOnExit || this.exitMsrStores !== 0 || this.proc & Proc.MONITOR_TRAP_FLAG) return false;
+    const tsc = this.rawTsc();
+    const answer = this.fastExit!(reason, qualification, instructionLength);
+    if (answer === FastExit.DECLINED) return false;
+    const cpu = this.cpu;
+    cpu.eip = cpu.nextEip = ((cpu.eip >>> 0) + instructionLength) >>> 0;
+    cpu.interruptShadow = false;
+    cpu.movSsShadow = false;
+    if (answer < 0) {
+      // The exit happened before the emulation took its time: the timer is saved as of then.
+      this.exitTsc = tsc;
+      return false;
+    }
+    this.resumeHeld(answer);
+    return true;
+  }
+
+  /**
+   * The VM entry after a fast exit: the guest never left, no field but the preemption timer
+   * changed, so the entry checks and loads have nothing to do; the timer is armed as entry
+   * arms it and the run's budget renewed.
+   */
+  private resumeHeld(budget: number): void {
+    const cpu = this.cpu;
+    this.fastExits++;
+    this.entryIcount = cpu.icount;
+    if (this.pin & Pin.PREEMPTION_TIMER) {
+      this.timerDeadline = this.rawTsc() + this.vmcs!.read(F.VMX_PREEMPTION_TIMER_VALUE) * 2 ** PREEMPTION_TIMER_RATE;
+    }
+    cpu.runEnd = cpu.icount + budget;
+    cpu.armChainBudget();
   }
 
   /** Set by `exitInstead`: the current instruction exited; its dispatcher clears it. */
@@ -992,11 +1066,15 @@ export class Vmx {
       writeChanged(vmcs, SYSENTER_FIELDS, SYSENTER_WORDS, m);
       this.msrWritesSeen = cpu.msrWrites;
     }
+    const tsc = this.exitTsc === this.exitTsc ? this.exitTsc : this.rawTsc();
+    this.exitTsc = NaN;
     if (this.pin & Pin.PREEMPTION_TIMER && this.exitControls & ExitCtl.SAVE_PREEMPTION_TIMER) {
-      const left = Math.max(0, this.timerDeadline - this.rawTsc());
+      const left = Math.max(0, this.timerDeadline - tsc);
       vmcs.update(F.VMX_PREEMPTION_TIMER_VALUE, Math.ceil(left / (1 << PREEMPTION_TIMER_RATE)));
     }
   }
+  /** The TSC at an exit taken after a fast exit handler's emulation (NaN: the TSC now). */
+  private exitTsc = NaN;
   private readonly gathered = new Int32Array(SAVED_FIELDS.length);
   private readonly gatheredMsrs = new Int32Array(3);
   private readonly gatheredSegments = new Int32Array(32);

@@ -9,7 +9,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { SegReg } from '../../emulator/cpu/segments.js';
-import { Proc } from '../../emulator/vmx/controls.js';
+import { ExitReason as R, Pin, Proc } from '../../emulator/vmx/controls.js';
 import { FIELDS, VmcsField as F } from '../../emulator/vmx/fields.js';
 import { HOST, VmxHost } from './harness.js';
 
@@ -112,6 +112,22 @@ describe('deferred host state', () => {
     // Most entries found the guest still on the processor; the eager host never does.
     expect(deferred.cpu.vmx.heldEntries).toBeGreaterThan(150);
     expect(eager.cpu.vmx.heldEntries).toBe(0);
+  });
+
+  test('a guest stopped in its MOV SS shadow resumes: the shadow held is the guest\'s, not the host\'s', () => {
+    // The host's own MOV SS blocking fails VMRESUME (VM-instruction error 26); a deferring host
+    // still holds the guest's blocking, which must not count as the host's.
+    for (const defer of [false, true]) {
+      const h = new VmxHost({ engine: 'blocks', pin: Pin.PREEMPTION_TIMER });
+      h.cpu.vmx.deferHostState = defer;
+      h.vmcs.write(F.VM_EXIT_CONTROLS, h.vmcs.read(F.VM_EXIT_CONTROLS) | (1 << 22));
+      h.load('mov ax, ss\nmov ss, ax\nnop\nhlt');
+      h.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, 2);
+      expect(h.run().reason).toBe(R.PREEMPTION_TIMER);
+      expect(h.vmcs.read(F.GUEST_INTERRUPTIBILITY_INFO)).toBe(2); // blocking by MOV SS, saved
+      h.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, 1000);
+      expect(h.run().reason).toBe(R.HLT);
+    }
   });
 
   test('root operation after a deferred exit has exactly the host state an eager exit loads', () => {

@@ -426,6 +426,20 @@ for (const engine of ['interpret', 'blocks'] as const) {
       expect(h.vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE)).toBe(0); // saved on exit
     });
 
+    test('an instruction exit saves the preemption timer less exactly the instructions before it', () => {
+      // The CPUID ends a straight run of five instructions (one compiled block): the count the exit
+      // sees must include them, as the interpreter's does.
+      const h = host({ pin: Pin.PREEMPTION_TIMER });
+      h.vmcs.write(F.VM_EXIT_CONTROLS, h.vmcs.read(F.VM_EXIT_CONTROLS) | (1 << 22));
+      h.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, 1000);
+      h.load('mov eax, 1\nmov ebx, 2\nadd eax, ebx\nshl eax, 2\nxor ecx, ecx\ncpuid\nhlt');
+      const before = h.cpu.icount;
+      const e = h.run();
+      expect(e.reason).toBe(R.CPUID);
+      expect(h.cpu.icount - before).toBe(5);
+      expect(h.vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE)).toBe(995);
+    });
+
     test('NMI injection reaches vector 2 and software interrupts push the next RIP', () => {
       const h = host();
       h.setGate(2, 0x2000);

@@ -1,0 +1,97 @@
+/**
+ * The exit fast path (Hypervisor `fastExits`, Vmx.fastExit): CPUID exits completed with the guest
+ * still on the processor must change nothing but the speed. The same guests run with it and
+ * without it, and everything is required to be identical: console output, why each VM stopped,
+ * exit counts, instruction counts and clocks, and the whole saved VM state (every VMCS field,
+ * registers, devices, scheduler) at every point a run with a small budget stops at.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { FastExit } from '../../emulator/vmx/vmx.js';
+import { Hypervisor } from '../../hypervisor/hypervisor.js';
+import { saveVmState } from '../../hypervisor/snapshot.js';
+import type { Vm } from '../../hypervisor/vm.js';
+import { buildKernel } from '../kernels/run-kernel.js';
+
+const STORM = buildKernel(join(__dirname, 'guests', 'cpuid-storm.asm')).binary;
+
+interface Setup { fast: boolean; vms: number; slice?: number }
+
+function boot(o: Setup): { hv: Hypervisor; vms: Vm[]; out: string[]; answers: Set<string> } {
+  const hv = new Hypervisor({ ramSize: o.vms * (4 << 20) + (8 << 20), fastExits: o.fast, slice: o.slice });
+  const out: string[] = [];
+  const vms: Vm[] = [];
+  for (let i = 0; i < o.vms; i++) {
+    out.push('');
+    const vm = hv.createVm({ name: `storm${i}`, memory: 4 << 20, weight: i + 1, console: (b) => { out[i] += Buffer.from(b).toString('latin1'); } });
+    hv.bootMultiboot(vm, STORM);
+    vms.push(vm);
+  }
+  // What the fast path answered, to show that each of its ways was taken.
+  const answers = new Set<string>();
+  const inner = hv.cpu.vmx.fastExit;
+  if (inner !== null) {
+    hv.cpu.vmx.fastExit = (reason, qualification, length) => {
+      const a = inner(reason, qualification, length);
+      answers.add(a === FastExit.DECLINED ? 'declined' : a === FastExit.EXIT_AFTER ? 'exit-after' : 'resumed');
+      return a;
+    };
+  }
+  return { hv, vms, out, answers };
+}
+
+/** Everything about a VM: its saved state (VMCS, registers, devices, scheduler) and memory. */
+function stateOf(hv: Hypervisor, vm: Vm): string {
+  const exits = [...vm.exitStats].map(([reason, s]) => [reason, s.count]).sort((a, b) => a[0]! - b[0]!);
+  return JSON.stringify({ state: saveVmState(hv, vm), exits, memory: createHash('sha256').update(vm.ram.view()).digest('hex') });
+}
+
+function summary(hv: Hypervisor, vms: Vm[], out: string[]): string {
+  return JSON.stringify({
+    out, now: hv.now(), guest: hv.guestInstructions, emulated: hv.emulatedInstructions, idle: hv.idleInstructions,
+    vms: vms.map((vm) => stateOf(hv, vm)),
+  });
+}
+
+describe('exit fast path', () => {
+  test('one guest: the same run, exit for exit, with and without it', () => {
+    const runs = [true, false].map((fast) => {
+      const r = boot({ fast, vms: 1 });
+      expect(r.hv.run(50_000_000).kind).toBe('all-stopped');
+      return r;
+    });
+    const [fast, slow] = runs as [ReturnType<typeof boot>, ReturnType<typeof boot>];
+    expect(fast.out[0]).toMatch(/ticks \d+, checksum [0-9a-f]{8}, interrupted at [0-9a-f]{8}\n/);
+    expect(fast.out[0]).toContain('ok 1');
+    expect(fast.vms[0]!.stop).toEqual({ kind: 'exit', status: 1 });
+    expect(summary(fast.hv, fast.vms, fast.out)).toBe(summary(slow.hv, slow.vms, slow.out));
+    // 4 CPUIDs a round: most resumed at once, some (an IRQ0 to inject) through the run loop.
+    expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(10_000);
+    expect(slow.hv.cpu.vmx.fastExits).toBe(0);
+    // (The port I/O exits are offered too, and declined.)
+    expect(fast.answers).toEqual(new Set(['resumed', 'exit-after', 'declined']));
+  });
+
+  test('stopped every few thousand instructions, the saved state matches at every stop', () => {
+    const fast = boot({ fast: true, vms: 1 }), slow = boot({ fast: false, vms: 1 });
+    for (let i = 0; i < 400 && fast.vms[0]!.stop === null; i++) {
+      const budget = 1 + ((i * 7919) % 9973);
+      expect(fast.hv.run(budget).kind).toBe(slow.hv.run(budget).kind);
+      expect(stateOf(fast.hv, fast.vms[0]!)).toBe(stateOf(slow.hv, slow.vms[0]!));
+    }
+    expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(1_000);
+  });
+
+  test('three guests with weights 1:2:3 on short slices: the same schedule and results', () => {
+    const runs = [true, false].map((fast) => {
+      const r = boot({ fast, vms: 3, slice: 20_000 });
+      expect(r.hv.run(100_000_000).kind).toBe('all-stopped');
+      return r;
+    });
+    const [fast, slow] = runs as [ReturnType<typeof boot>, ReturnType<typeof boot>];
+    for (const vm of fast.vms) expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
+    expect(summary(fast.hv, fast.vms, fast.out)).toBe(summary(slow.hv, slow.vms, slow.out));
+    expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(30_000);
+  });
+});
