@@ -99,10 +99,9 @@ function call(ctx: ExitContext, nr: number, a0: number, a1: number, a2: number, 
   }
 }
 
-export function handleHypercall(ctx: ExitContext): ExitAction {
-  const r = ctx.vcpu.regs;
-  ctx.vcpu.skipInstruction();
-  if (ctx.vcpu.cpl !== 0) {
+/** A VMCALL on a register file (EAX..EDI) from a guest at privilege `cpl`. */
+export function hypercall(ctx: ExitContext, r: Int32Array, cpl: number): ExitAction {
+  if (cpl !== 0) {
     r[0] = HcError.EPERM;
     return 'resume';
   }
@@ -110,4 +109,9 @@ export function handleHypercall(ctx: ExitContext): ExitAction {
   r[0] = result.value | 0;
   if (result.high !== undefined) r[2] = result.high | 0;
   return result.action;
+}
+
+export function handleHypercall(ctx: ExitContext): ExitAction {
+  ctx.vcpu.skipInstruction();
+  return hypercall(ctx, ctx.vcpu.regs, ctx.vcpu.cpl);
 }

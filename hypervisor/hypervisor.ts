@@ -13,13 +13,13 @@
 import { Cpu } from '../emulator/cpu/cpu.js';
 import { writeMsr } from '../emulator/cpu/msr.js';
 import { enterFlatProtectedMode, SegReg } from '../emulator/cpu/segments.js';
-import { ExitReason, Proc, VMCS_REVISION } from '../emulator/vmx/controls.js';
+import { Proc, VMCS_REVISION } from '../emulator/vmx/controls.js';
 import { VmcsField as F } from '../emulator/vmx/fields.js';
 import { FastExit, type VmExit } from '../emulator/vmx/vmx.js';
 import type { ExitAction, ExitContext } from './exits/context.js';
-import { guestCpuid } from './exits/cpuid.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
+import { handleInPlace } from './exits/in-place.js';
 import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
 import { FrameAllocator, PAGE } from './memory.js';
 import { Scheduler } from './scheduler.js';
@@ -34,7 +34,7 @@ export interface HypervisorOptions {
   /** Scheduler time slice in guest instructions (default 1,000,000: 10 ms of virtual time). */
   slice?: number;
   /**
-   * Complete CPUID exits on the fast path (`fastExit`; default true). Off, every exit takes the
+   * Complete the exits that allow it on the fast path (`fastExit`, exits/in-place.ts; default true). Off, every exit takes the
    * full round trip: the same results, counts and clocks, only slower (the tests compare the two).
    */
   fastExits?: boolean;
@@ -77,8 +77,10 @@ interface Slice {
   counted: number;
   /** When another VM's sleep ends (otherWakesAt). */
   otherWakesAt: number;
-  /** The exit `enter` returns was handled by the fast path already (FastExit.EXIT_AFTER). */
-  handled: boolean;
+  /** The run loop's context for handlers. */
+  ctx: ExitContext;
+  /** What the handler said, when the exit `enter` returns was handled on the fast path (FastExit.EXIT_AFTER). */
+  handled: ExitAction | null;
 }
 
 export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: 'paused' };
@@ -123,7 +125,7 @@ export class Hypervisor {
     // No host x86 code ever runs: exits leave the guest on the processor until another VM's
     // VMPTRLD needs root operation (Vmx.deferHostState), so resuming the same VM loads little.
     cpu.vmx.deferHostState = true;
-    if (options.fastExits !== false) cpu.vmx.fastExit = (reason, qualification, length) => this.fastExit(reason, qualification, length);
+    if (options.fastExits !== false) cpu.vmx.fastExit = (reason, qualification) => this.fastExit(reason, qualification);
     // Every port exits (bitmaps all ones); MSRs exit except SYSENTER_CS/ESP/EIP (switched by the
     // VMCS) and TSC reads (TSC offsetting).
     this.ioBitmaps = [this.frames.allocate(PAGE), this.frames.allocate(PAGE)];
@@ -304,8 +306,8 @@ export class Hypervisor {
     }
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), handled: false };
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, handled: null };
     this.running = s;
     try {
       for (;;) {
@@ -333,9 +335,11 @@ export class Hypervisor {
           break;
         }
         vcpu.save(cpu);
-        if (s.handled) {
-          // The fast path emulated the instruction and left the next entry to this loop.
-          s.handled = false;
+        if (s.handled !== null) {
+          // The fast path completed this exit and left what follows to this loop.
+          const action = s.handled;
+          s.handled = null;
+          if (action === 'stop' || vm.stop !== null || action === 'yield' || this.pauseRequested) break;
           continue;
         }
         ctx.raw = result.exit;
@@ -400,37 +404,45 @@ export class Hypervisor {
   }
 
   /**
-   * The exit fast path (Vmx.fastExit), as KVM handles some exits before leaving its inner run
-   * loop: CPUID, whose emulation touches only the vCPU's registers, is answered on the live
-   * registers, counted, charged and timed exactly as the run loop would, and when the run loop
-   * would make the next entry with nothing to inject, the guest resumes without the VMCS round
-   * trip. Anything watching exits (an observer, a pause) gets every exit the usual way.
+   * The exit fast path (Vmx.fastExit), as KVM completes some exits before leaving its inner run
+   * loop. Exits whose handling touches only registers, devices and guest memory
+   * (exits/in-place.ts) are handled on the live registers, then counted, charged and timed
+   * exactly as the run loop would do it. When the run loop would re-enter with nothing to inject,
+   * the guest resumes without the VMCS round trip. Otherwise (an interrupt to inject, a halt, the
+   * slice or the VM ending) the exit completes after the instruction and the loop takes over.
+   * Anything watching exits (an observer, a pause) gets every exit the usual way.
    */
-  private fastExit(reason: number, _qualification: number, _length: number): number {
+  private fastExit(reason: number, qualification: number): number {
     const s = this.running;
-    if (s === null || reason !== ExitReason.CPUID || this.observer !== null || this.pauseRequested) return FastExit.DECLINED;
+    if (s === null || this.observer !== null || this.pauseRequested) return FastExit.DECLINED;
     const cpu = this.cpu, vcpu = s.vcpu, vm = vcpu.vm;
-    this.countExecuted(s);
     const stat = vm.exitStat(reason);
-    const weight = timingWeight(stat.count++);
+    const weight = timingWeight(stat.count);
     const t0 = weight ? performance.now() : 0;
-    const r = cpu.r, answer = guestCpuid(r[0]!);
-    r[0] = answer[0]; r[3] = answer[1]; r[1] = answer[2]; r[2] = answer[3];
-    vcpu.emulated++;
-    this.chargeExit(s, 1);
-    const timer = this.entryTimer(s);
-    let answerToCpu: number = FastExit.EXIT_AFTER;
-    if (timer > 0 && !vm.hasPendingInterrupt() && !(vcpu.vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL) & Proc.INTERRUPT_WINDOW_EXITING)) {
-      vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
-      vcpu.entries++;
-      answerToCpu = timer + 1;
-    } else s.handled = true;
+    const emulatedBefore = vcpu.emulated;
+    const action = handleInPlace(s.ctx, cpu.r, cpu.cpl, reason, qualification);
+    if (action === null) return FastExit.DECLINED;
+    stat.count++;
+    vcpu.emulated++; // the instruction the processor skips
+    this.countExecuted(s);
+    this.chargeExit(s, vcpu.emulated - emulatedBefore);
+    let answer: number = FastExit.EXIT_AFTER;
+    if (action === 'resume' && vm.stop === null && !vcpu.halted) {
+      const timer = this.entryTimer(s);
+      // The entry the run loop would make: nothing to inject, no interrupt window to close.
+      if (timer > 0 && !vm.hasPendingInterrupt() && !(vcpu.vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL) & Proc.INTERRUPT_WINDOW_EXITING)) {
+        vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
+        vcpu.entries++;
+        answer = timer + 1;
+      }
+    }
+    if (answer < 0) s.handled = action;
     if (weight) {
       const ns = (performance.now() - t0) * 1e6 * weight;
       stat.handlerNs += ns;
       vcpu.fastHandlerNs += ns;
     }
-    return answerToCpu;
+    return answer;
   }
 
   /**

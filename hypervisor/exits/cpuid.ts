@@ -36,9 +36,14 @@ function computeGuestCpuid(leaf: number): [number, number, number, number] {
   return [a, b, c, d];
 }
 
-export function handleCpuid(ctx: ExitContext): ExitAction {
-  const r = ctx.vcpu.regs, answer = guestCpuid(r[0]!);
+/** CPUID on a register file (EAX..EDI): the leaf in EAX, the answer in EAX, EBX, ECX, EDX. */
+export function answerCpuid(r: Int32Array): void {
+  const answer = guestCpuid(r[0]!);
   r[0] = answer[0]; r[3] = answer[1]; r[1] = answer[2]; r[2] = answer[3];
+}
+
+export function handleCpuid(ctx: ExitContext): ExitAction {
+  answerCpuid(ctx.vcpu.regs);
   ctx.vcpu.skipInstruction();
   return 'resume';
 }

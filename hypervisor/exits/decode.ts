@@ -33,13 +33,17 @@ export function reasonName(reason: number): string {
   return EXIT_REASON_NAMES.get(reason) ?? `REASON_${reason}`;
 }
 
+/** An I/O instruction's exit qualification (SDM table 28-5). */
+export function decodeIo(q: number): Extract<GuestExit, { kind: 'io' }> {
+  return { kind: 'io', port: q >>> 16, size: ((q & 7) + 1) as 1 | 2 | 4, input: (q & 8) !== 0, string: (q & 16) !== 0, rep: (q & 32) !== 0 };
+}
+
 export function decodeExit(e: VmExit): GuestExit {
   const q = e.qualification >>> 0;
   if (e.entryFailure) return { kind: 'entry-failure', reason: e.reason, qualification: q };
   switch (e.reason) {
     case R.CPUID: return { kind: 'cpuid' };
-    case R.IO_INSTRUCTION:
-      return { kind: 'io', port: q >>> 16, size: ((q & 7) + 1) as 1 | 2 | 4, input: (q & 8) !== 0, string: (q & 16) !== 0, rep: (q & 32) !== 0 };
+    case R.IO_INSTRUCTION: return decodeIo(q);
     case R.CR_ACCESS:
       return { kind: 'cr', cr: q & 15, access: (['mov-to', 'mov-from', 'clts', 'lmsw'] as const)[(q >>> 4) & 3]!, gpr: (q >>> 8) & 15, lmswSource: q >>> 16 };
     case R.RDMSR: return { kind: 'msr', write: false };

@@ -11,6 +11,7 @@ import type { ExitAction, ExitContext } from './context.js';
 import { mergeRegister } from './context.js';
 import type { GuestExit } from './decode.js';
 import type { Vcpu } from '../vcpu.js';
+import type { Vm } from '../vm.js';
 
 /** Elements emulated per exit before the guest re-executes the REP for the rest. */
 const STRING_BATCH = 4096;
@@ -36,17 +37,25 @@ function translateElement(vcpu: Vcpu, linear: number, size: number, write: boole
   return bytes;
 }
 
-export function handleIo(ctx: ExitContext, io: Extract<GuestExit, { kind: 'io' }>): ExitAction {
-  const { vm, vcpu } = ctx;
+/** IN or OUT (not string I/O) on a register file: AL/AX/EAX to or from the VM's port. */
+export function portIo(vm: Vm, r: Int32Array, port: number, size: 1 | 2 | 4, input: boolean): ExitAction {
   vm.sync();
   const ports = vm.devices.ports;
+  if (input) r[0] = mergeRegister(r[0]!, ports.portRead(port, size), size);
+  else ports.portWrite(port, size, r[0]! & (size === 4 ? -1 : (1 << (size * 8)) - 1));
+  return vm.stop ? 'stop' : 'resume';
+}
+
+export function handleIo(ctx: ExitContext, io: Extract<GuestExit, { kind: 'io' }>): ExitAction {
+  const { vm, vcpu } = ctx;
   const r = vcpu.regs;
   if (!io.string) {
-    if (io.input) r[0] = mergeRegister(r[0]!, ports.portRead(io.port, io.size), io.size);
-    else ports.portWrite(io.port, io.size, r[0]! & (io.size === 4 ? -1 : (1 << (io.size * 8)) - 1));
+    const action = portIo(vm, r, io.port, io.size, io.input);
     vcpu.skipInstruction();
-    return vm.stop ? 'stop' : 'resume';
+    return action;
   }
+  vm.sync();
+  const ports = vm.devices.ports;
   const info = vcpu.vmcs.read(F.VMX_INSTRUCTION_INFO);
   const wide = ((info >>> 7) & 7) === 1; // 32-bit addresses
   const seg = io.input ? 0 : (info >>> 15) & 7; // INS always writes ES:EDI

@@ -11,14 +11,30 @@ import type { GuestExit } from './decode.js';
 
 const TSC = 0x10, FEATURE_CONTROL = 0x3a, TSC_AUX = 0xc0000103;
 
+/**
+ * Does this access change nothing but registers and VM state (no #GP to inject, no TSC offset to
+ * write)? Such an access can be completed in place (the exit fast path).
+ */
+export function msrInPlace(index: number, write: boolean): boolean {
+  index >>>= 0;
+  return index === TSC_AUX || !write && (index === TSC || index === FEATURE_CONTROL);
+}
+
 export function handleMsr(ctx: ExitContext, msr: Extract<GuestExit, { kind: 'msr' }>): ExitAction {
+  const action = msrAccess(ctx, ctx.vcpu.regs, msr.write);
+  if (action !== null) ctx.vcpu.skipInstruction();
+  else ctx.vcpu.injectException(13, 0);
+  return 'resume';
+}
+
+/** RDMSR/WRMSR on a register file (ECX the index, EDX:EAX the value); null: #GP(0). */
+export function msrAccess(ctx: ExitContext, r: Int32Array, write: boolean): 'resume' | null {
   const { vm, vcpu } = ctx;
-  const r = vcpu.regs;
   const index = r[1]! >>> 0;
   const value = (BigInt(r[2]! >>> 0) << 32n) | BigInt(r[0]! >>> 0);
   let result: bigint | null = null;
   let ok = true;
-  if (msr.write) {
+  if (write) {
     if (index === TSC) vcpu.vmcs.write64(F.TSC_OFFSET, BigInt.asUintN(64, value - ctx.hostTsc()));
     else if (index === TSC_AUX) vm.tscAux = Number(value & 0xffffffffn);
     else ok = false;
@@ -28,14 +44,10 @@ export function handleMsr(ctx: ExitContext, msr: Extract<GuestExit, { kind: 'msr
     else if (index === TSC_AUX) result = BigInt(vm.tscAux);
     else ok = false;
   }
-  if (!ok) {
-    vcpu.injectException(13, 0);
-    return 'resume';
-  }
+  if (!ok) return null;
   if (result !== null) {
     r[0] = Number(result & 0xffffffffn) | 0;
     r[2] = Number(result >> 32n) | 0;
   }
-  vcpu.skipInstruction();
   return 'resume';
 }

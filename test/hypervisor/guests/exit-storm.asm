@@ -1,9 +1,10 @@
-; CPUID exits in every circumstance the hypervisor's exit fast path meets: thousands in a row,
-; with the PIT interrupting every 100 ticks (an interrupt pending at some exits, an interrupt
-; window at others), right after STI and MOV SS (the shadow the emulated CPUID must end), with
-; interrupts off, and between port I/O. The answers and the interrupt count go into a checksum
-; printed at the end, so a run with the fast path and one without can be compared byte for byte.
-; Runs under `trapvisor boot` only (CPUID's hypervisor leaves).
+; The exits the hypervisor completes in place (its exit fast path), in every circumstance that path
+; meets: thousands in a row with the PIT interrupting every 100 ticks (an interrupt pending at some
+; exits, an interrupt window open at others), CPUID right after STI and MOV SS (the shadow the
+; emulated instruction must end), with interrupts off, port I/O, RDMSR/WRMSR, VMCALL (the clock,
+; and a yield now and then) and an HLT now and then. The answers, the clock readings and where
+; each interrupt came in go into checksums printed at the end, so that a run with the fast path
+; and one without can be compared byte for byte. Runs under `trapvisor boot` only.
 bits 32
 org 0x100000
 %include "multiboot.inc"
@@ -12,6 +13,7 @@ org 0x100000
 %include "check.inc"
 %include "system.inc"
 %include "pit.inc"
+%include "hypercalls.inc"
 
 %define ROUNDS 3000
 
@@ -19,7 +21,7 @@ start:
         mov esp, KERNEL_STACK_TOP
         call serial_init
         call system_init
-        PRINT "# cpuid storm", 10
+        PRINT "# exit storm", 10
         call pic_init
         SET_GATE PIC_MASTER_VECTOR, irq0, 0x8e
         PIC_MASK 0xfe
@@ -80,6 +82,40 @@ cli_end:
         in al, dx
         movzx eax, al
         add esi, eax
+        ; MSRs: IA32_FEATURE_CONTROL read, IA32_TSC_AUX written and read back.
+        mov ecx, 0x3a
+        rdmsr
+        call mix
+        mov ecx, 0xc0000103
+        mov eax, edi
+        xor edx, edx
+        wrmsr
+        xor eax, eax
+        rdmsr
+        cmp eax, edi
+        je tsc_aux_ok
+        inc dword [tsc_aux_wrong]
+tsc_aux_ok:
+        ; The clock, which must never go backwards.
+        mov eax, HC_GET_TIME
+        vmcall
+        call mix
+        cmp eax, [last_time]
+        jae time_ok
+        inc dword [time_backwards]
+time_ok:
+        mov [last_time], eax
+        ; Every 64 rounds an HLT until the next IRQ0; every 256 a YIELD.
+        test edi, 63
+        jnz no_hlt
+        hlt
+no_hlt:
+        test edi, 255
+        jnz no_yield
+        mov eax, HC_YIELD
+        vmcall
+        add esi, eax
+no_yield:
         dec edi
         jnz storm_round
 
@@ -100,6 +136,8 @@ cli_end:
         CHECK_EQ [early_sti], 0, "no interrupt between STI and the CPUID in its shadow"
         CHECK_EQ [early_movss], 0, "no interrupt between MOV SS and the CPUID in its shadow"
         CHECK_EQ [with_if_clear], 0, "no interrupt with IF clear"
+        CHECK_EQ [tsc_aux_wrong], 0, "IA32_TSC_AUX reads back what was written"
+        CHECK_EQ [time_backwards], 0, "the clock (GET_TIME) never goes backwards"
         TEST_DONE
 
 ; ESI = rol(ESI, 5) ^ EAX ^ EBX ^ ECX ^ EDX
@@ -143,4 +181,7 @@ leaf1_changes: dd 0
 early_sti: dd 0
 early_movss: dd 0
 with_if_clear: dd 0
+tsc_aux_wrong: dd 0
+time_backwards: dd 0
+last_time: dd 0
         MULTIBOOT_END

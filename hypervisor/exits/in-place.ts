@@ -1,0 +1,39 @@
+/**
+ * The exits the hypervisor can complete in place, on the exit fast path (Hypervisor.fastExit,
+ * Vmx.fastExit): those whose handling reads and writes only the general registers, the VM's
+ * devices and memory and its PV state, never the VMCS. They are CPUID, IN/OUT, VMCALL, and the
+ * RDMSR/WRMSR that need no #GP and no TSC-offset write. String I/O is left out, because it walks
+ * the guest's paging through the guest state in the VMCS. Each runs the same code as its handler
+ * in the run loop, on the live register file instead of the saved copy.
+ */
+import { ExitReason as R } from '../../emulator/vmx/controls.js';
+import { hypercall } from '../hypercalls.js';
+import type { ExitAction, ExitContext } from './context.js';
+import { answerCpuid } from './cpuid.js';
+import { decodeIo } from './decode.js';
+import { portIo } from './io.js';
+import { msrAccess, msrInPlace } from './msr.js';
+
+/**
+ * Handles the exit on `r` (EAX..EDI, on the processor) for a guest at privilege `cpl`. The caller
+ * skips the instruction. Returns what the run loop should do next, or null, with nothing done,
+ * when this exit cannot be completed in place.
+ */
+export function handleInPlace(ctx: ExitContext, r: Int32Array, cpl: number, reason: number, qualification: number): ExitAction | null {
+  switch (reason) {
+    case R.CPUID:
+      answerCpuid(r);
+      return 'resume';
+    case R.IO_INSTRUCTION: {
+      const io = decodeIo(qualification >>> 0);
+      return io.string ? null : portIo(ctx.vm, r, io.port, io.size, io.input);
+    }
+    case R.RDMSR:
+    case R.WRMSR:
+      return msrInPlace(r[1]!, reason === R.WRMSR) ? msrAccess(ctx, r, reason === R.WRMSR) : null;
+    case R.VMCALL:
+      return hypercall(ctx, r, cpl);
+    default:
+      return null;
+  }
+}
