@@ -24,7 +24,7 @@ import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loa
 import { FrameAllocator, PAGE } from './memory.js';
 import { Scheduler } from './scheduler.js';
 import { Vcpu, type HostState } from './vcpu.js';
-import { Vm, type VmConfig, type VmStop } from './vm.js';
+import { Vm, type ExitStat, type VmConfig, type VmStop } from './vm.js';
 
 export interface HypervisorOptions {
   /** Host RAM in bytes (everything: VMCSs, EPT tables, every guest's memory). */
@@ -79,6 +79,9 @@ interface Slice {
   otherWakesAt: number;
   /** The run loop's context for handlers. */
   ctx: ExitContext;
+  /** The statistics of the last reason the fast path handled (one map lookup per run of exits). */
+  statReason: number;
+  stat: ExitStat | null;
   /** What the handler said, when the exit `enter` returns was handled on the fast path (FastExit.EXIT_AFTER). */
   handled: ExitAction | null;
 }
@@ -307,7 +310,7 @@ export class Hypervisor {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, handled: null };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null };
     this.running = s;
     try {
       for (;;) {
@@ -369,8 +372,8 @@ export class Hypervisor {
    * when the slice ends here.
    */
   private entryTimer(s: Slice): number {
-    const vcpu = s.vcpu, vm = vcpu.vm;
-    vm.sync();
+    const vcpu = s.vcpu, vm = vcpu.vm, now = this.now(), vmNow = now - vm.bootNs;
+    vm.sync(vmNow);
     if (vcpu.halted) {
       if (vcpu.wakeable() !== 'now') return 0;
       vcpu.halted = false;
@@ -379,9 +382,9 @@ export class Hypervisor {
     if (left <= 0) return 0;
     // Another VM sleeping until an event that is due now: end the slice so that it can wake
     // (once this one has run its wake granularity).
-    const untilWake = s.otherWakesAt === Infinity ? Infinity : Math.max(0, Math.ceil((s.otherWakesAt - this.now()) / this.nsPerInstruction));
+    const untilWake = s.otherWakesAt === Infinity ? Infinity : Math.max(0, Math.ceil((s.otherWakesAt - now) / this.nsPerInstruction));
     if (untilWake <= 0 && s.ran >= this.wakeGranularity) return 0;
-    const untilEvent = Math.ceil((vm.nextDeadline() - vm.now()) / this.nsPerInstruction);
+    const untilEvent = Math.ceil((vm.nextDeadline() - vmNow) / this.nsPerInstruction);
     return Math.max(1, Math.min(left, untilEvent, Math.max(untilWake, this.wakeGranularity - s.ran)));
   }
 
@@ -416,7 +419,8 @@ export class Hypervisor {
     const s = this.running;
     if (s === null || this.observer !== null || this.pauseRequested) return FastExit.DECLINED;
     const cpu = this.cpu, vcpu = s.vcpu, vm = vcpu.vm;
-    const stat = vm.exitStat(reason);
+    if (s.statReason !== reason) { s.stat = vm.exitStat(reason); s.statReason = reason; }
+    const stat = s.stat!;
     const weight = timingWeight(stat.count);
     const t0 = weight ? performance.now() : 0;
     const emulatedBefore = vcpu.emulated;
@@ -429,8 +433,9 @@ export class Hypervisor {
     let answer: number = FastExit.EXIT_AFTER;
     if (action === 'resume' && vm.stop === null && !vcpu.halted) {
       const timer = this.entryTimer(s);
-      // The entry the run loop would make: nothing to inject, no interrupt window to close.
-      if (timer > 0 && !vm.hasPendingInterrupt() && !(vcpu.vmcs.read(F.CPU_BASED_VM_EXEC_CONTROL) & Proc.INTERRUPT_WINDOW_EXITING)) {
+      // The entry the run loop would make: nothing to inject, no interrupt window to close (the
+      // controls the processor holds are the VMCS's: nothing was written since the entry).
+      if (timer > 0 && !vm.hasPendingInterrupt() && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING)) {
         vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
         vcpu.entries++;
         answer = timer + 1;

@@ -115,10 +115,9 @@ export class Vm {
     this.pvEvents |= 1 << event;
   }
 
-  /** Brings devices and the PV timer up to now. */
-  sync(): void {
-    this.devices.sync();
-    const now = this.now();
+  /** Brings devices and the PV timer up to now (`now`: this.now(), when the caller has it). */
+  sync(now = this.now()): void {
+    this.devices.sync(now);
     if (now >= this.pvTimerDeadline) {
       this.raiseEvent(PvEvent.TIMER);
       if (this.pvTimerPeriod > 0) {

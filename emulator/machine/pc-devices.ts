@@ -44,9 +44,8 @@ export class PcDevices {
     return Math.min(this.pit.nextDeadline(), this.uart.nextDeadline());
   }
 
-  /** Performs every device event due by the clock's now. */
-  sync(): void {
-    const now = this.clock.now();
+  /** Performs every device event due by the clock's now (`now`: what the clock reads now, when the caller has it). */
+  sync(now = this.clock.now()): void {
     this.pit.advanceTo(now);
     this.uart.advanceTo(now);
   }

@@ -17,15 +17,20 @@ const signature = (i: number): number => {
 /** The four registers a guest sees for `leaf` (the answers never change: each is made once). */
 export function guestCpuid(leaf: number): readonly [number, number, number, number] {
   leaf >>>= 0;
+  if (leaf === lastLeaf) return lastAnswer;
   let answer = answers.get(leaf);
   if (answer === undefined) {
     if (answers.size >= 4096) answers.clear(); // a guest sweeping every leaf
     answer = Object.freeze(computeGuestCpuid(leaf));
     answers.set(leaf, answer);
   }
+  lastLeaf = leaf;
+  lastAnswer = answer;
   return answer;
 }
 const answers = new Map<number, readonly [number, number, number, number]>();
+/** The leaf asked last (a loop of CPUIDs asks one leaf over and over). */
+let lastLeaf = -1, lastAnswer: readonly [number, number, number, number] = [0, 0, 0, 0];
 
 function computeGuestCpuid(leaf: number): [number, number, number, number] {
   if (leaf === HYPERVISOR_CPUID_BASE) return [HYPERVISOR_CPUID_FEATURES, signature(0), signature(4), signature(8)];
