@@ -9,9 +9,13 @@
  * the bare CPU, in a process as warm as it was for them).
  * The split of an exit, from the hypervisor's own clocks (performance.now around each part):
  *   exit+entry = the time inside vmx.enter (VM entry with its checks and guest-state load, VM exit
- *                with guest-state save and host-state load) minus the loop's instructions
- *   handler    = decoding and handling the exit (vm.exitStats)
+ *                with guest-state save and host-state load) minus the loop's instructions and the
+ *                handlers of the exits completed there (the fast path)
+ *   handler    = decoding and handling the exit (vm.exitStats); on the fast path also the run
+ *                loop's decisions for the next entry, which it makes itself
  *   run loop   = the rest: device sync, interrupt injection, scheduling, the clocks themselves.
+ *   in place   = the share of exits completed on the fast path (the guest resumed without the
+ *                VMCS round trip, Hypervisor.fastExit).
  */
 import { buildGuest } from './build-guest.js';
 import { EXIT_GUESTS, eventInstructions, exitGuestCmdline, exitGuestInstructions, type ExitGuest } from './exit-guests.js';
@@ -39,6 +43,8 @@ export interface ExitRow {
   transitionNs: number;
   handlerNs: number;
   runLoopNs: number;
+  /** The share of the exits completed on the fast path. */
+  inPlace: number;
   /** Guest instructions per iteration, counted by the emulator (and the model, where it has one). */
   instructionsPerIteration: number;
   instructions: number;
@@ -109,7 +115,8 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
       last = runGuest(g, image, n);
       times.push(last.nanoseconds);
       handlerTimes.push((handlerTotal(last) - handlerTotal(base)) / n);
-      enterTimes.push((last.guests[0]!.enterNs - base.guests[0]!.enterNs) / n);
+      const inEnter = (r: HvRun): number => r.guests[0]!.enterNs - r.guests[0]!.fastHandlerNs;
+      enterTimes.push((inEnter(last) - inEnter(base)) / n);
     }
     const t0 = median(baseTimes);
     const perRepeat = times.map((t) => Math.max(0, t - t0) / n);
@@ -120,6 +127,7 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
     const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
     const exits = g.exitReason === null ? 0 : exitsOf(s, g.exitReason).count - exitsOf(s0, g.exitReason).count;
     const exitsPerIteration = exits / n;
+    const inPlace = exits > 0 ? (s.fastExits - s0.fastExits) / exits : 0;
     // The parts, like the total, are medians over the repeats (per iteration).
     const handlerNs = exits > 0 ? median(handlerTimes) : 0;
     rows.push((aluNs) => {
@@ -130,7 +138,7 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
         iterationNs, iterationNsRepeats: perRepeat, spread: relativeSpread(perRepeat),
         exitNs, exitsPerSecond: exitsPerIteration > 0 ? exitsPerIteration * 1e9 / iterationNs : 0,
         aluEquivalents: exitNs / aluNs,
-        transitionNs, handlerNs, runLoopNs: exits > 0 ? Math.max(0, exitNs - transitionNs - handlerNs) : 0,
+        transitionNs, handlerNs, runLoopNs: exits > 0 ? Math.max(0, exitNs - transitionNs - handlerNs) : 0, inPlace,
         instructionsPerIteration, instructions: s.instructions, modelInstructions: exitGuestInstructions(g, n),
       };
     });
@@ -141,11 +149,11 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
 }
 
 export function formatExits(r: ExitsResult): string {
-  const header = ['reason', 'exits/iter', 'round trip ns', 'spread', 'exits/s', 'ALU-instr equiv', 'exit+entry ns', 'handler ns', 'run loop ns', 'what'];
+  const header = ['reason', 'exits/iter', 'round trip ns', 'spread', 'exits/s', 'ALU-instr equiv', 'exit+entry ns', 'handler ns', 'run loop ns', 'in place', 'what'];
   const rows = r.rows.map((x) => [
     x.reason, fmt(x.exitsPerIteration, 2), fmt(x.exitNs, 0), `${fmt(x.spread * 100, 1)}%`,
     x.exitsPerSecond ? fmt(x.exitsPerSecond, 0) : '-', fmt(x.aluEquivalents, 1),
-    ...(x.exitsPerIteration ? [fmt(x.transitionNs, 0), fmt(x.handlerNs, 0), fmt(x.runLoopNs, 0)] : ['-', '-', '-']), x.description,
+    ...(x.exitsPerIteration ? [fmt(x.transitionNs, 0), fmt(x.handlerNs, 0), fmt(x.runLoopNs, 0), `${fmt((x.inPlace ?? 0) * 100, 0)}%`] : ['-', '-', '-', '-']), x.description,
   ]);
   return formatTable(header, rows) + `ALU workload: ${fmt(r.aluNsPerInstruction, 2)} ns per instruction (${fmt(1000 / r.aluNsPerInstruction, 0)} MIPS, bare CPU, block compiler)\n`;
 }

@@ -77,7 +77,14 @@ describe('trapvisor bench (--quick)', () => {
       expect(row.exitsPerIteration).toBe(row.reason === 'pf' ? 0 : 1);
       expect(row.iterationNsRepeats.length).toBeGreaterThan(0);
       for (const k of ['iterationNs', 'exitNs', 'aluEquivalents', 'transitionNs', 'handlerNs', 'runLoopNs'] as const) expect(Number.isFinite(row[k])).toBe(true);
+      expect(row.inPlace).toBeGreaterThanOrEqual(0);
+      expect(row.inPlace).toBeLessThanOrEqual(1);
     }
+    // The exit fast path: CPUID, port I/O, VMCALL and the MSR read complete in place nearly always
+    // (not when an exit ends a slice); a TSC write, HLT, CR, MMIO, exceptions and interrupts never do.
+    const inPlace = (reason: string) => j.rows.find((x) => x.reason === reason)!.inPlace;
+    for (const reason of ['cpuid', 'io-in', 'io-out', 'vmcall', 'msr']) expect(inPlace(reason), reason).toBeGreaterThan(0.9);
+    for (const reason of ['wrmsr', 'hlt', 'cr', 'mmio', 'exception', 'irq']) expect(inPlace(reason), reason).toBe(0);
     for (const g of EXIT_GUESTS) if (g.perIteration !== null) expect(j.rows.find((x) => x.reason === g.name)!.instructionsPerIteration).toBe(g.perIteration);
     expectTable(r.stdout, EXIT_GUESTS.length);
     expect(r.stdout).toMatch(/ALU workload: [\d.]+ ns per instruction/);
