@@ -3,7 +3,8 @@
  * VMCSs, EPT tables and guest memory, and runs several VMs on the CPU with the scheduler, as KVM
  * runs VMs on VT-x. It never executes x86 code of its own: every VM entry and exit goes through
  * the processor's TypeScript VMX API (`cpu.vmx.enter`), which performs the same entry checks and
- * exits as VMLAUNCH/VMRESUME executed by x86 code.
+ * exits as VMLAUNCH/VMRESUME executed by x86 code. The exits it can complete in place it handles
+ * inside `enter`, from the processor's `fastExit` call (the exit fast path, `fastExit` below).
  *
  * Time: host time is (retired instructions + emulated instructions + skipped idle time) x
  * nsPerInstruction, the same clock the bare machine keeps; each VM's clock and TSC read host time
@@ -54,10 +55,11 @@ export const EXIT_COST = 500;
 
 /**
  * Exit timing (Vm.exitStats handler time, Vcpu.enterNs) reads the clock for every exit of a kind
- * until 64 have been seen, then for one in this many, counted this many times: an estimate of
- * the totals that leaves the clock's own cost (2-3 reads of some 70 ns per exit) off nearly all.
+ * until 256 have been seen, then for one in this many, counted this many times: an estimate of
+ * the totals that leaves the clock's own cost (2 reads of 30-70 ns per timed exit, as much as a
+ * whole exit on the fast path) off nearly all.
  */
-export const EXIT_TIMING_SAMPLE = 16;
+export const EXIT_TIMING_SAMPLE = 64;
 
 /** What the `n`th (from 0) entry or exit of a kind counts for if timed: 1, EXIT_TIMING_SAMPLE, or 0 (not timed). */
 function timingWeight(n: number): number {
@@ -320,7 +322,7 @@ export class Hypervisor {
         vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
         s.counted = cpu.icount;
         vcpu.load(cpu);
-        // Reading the clock costs some 70 ns, a tenth of a round trip: see EXIT_TIMING_SAMPLE.
+        // Reading the clock costs 30-70 ns: see EXIT_TIMING_SAMPLE.
         const entryWeight = timingWeight(vcpu.enterCalls++);
         vcpu.entries++;
         const t0 = entryWeight ? performance.now() : 0;
