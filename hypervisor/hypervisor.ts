@@ -43,10 +43,12 @@ export interface HypervisorOptions {
 
 /**
  * The scheduler charges a vCPU this many instructions per VM exit (never added to any clock: only
- * slices and shares see it), about what an exit round trip costs the host here: 0.9-1.2 us for
- * the instruction exits, 1.5-3.7 us for exceptions, interrupt injection and MMIO
- * (`trapvisor bench exits`), while 500 guest instructions take 0.4-2.5 us at this machine's
- * 200-1,400 MIPS (about 1,000 cycles on real VT-x). Without it a guest that exits every other
+ * slices and shares see it), about what a full exit round trip costs the host here: 1.2-1.4 us
+ * for the instruction exits that go through the run loop, 1.9-3.6 us for exceptions, interrupt
+ * injection and MMIO (`trapvisor bench exits`), while 500 guest instructions take 0.3-2.5 us at
+ * this machine's 200-1,800 MIPS (about 1,000 cycles on real VT-x). Exits completed on the fast
+ * path cost 0.1-0.17 us and are charged the same: one price per exit keeps a schedule the same
+ * with the fast path on or off. Without it a guest that exits every other
  * instruction (an interrupt storm) would be charged only its instructions and take most of the
  * host's time from its neighbours, as exit handling is paid by the host; with it, the storm only
  * slows that guest down, as CFS charging a KVM vCPU thread does.
