@@ -443,6 +443,7 @@ export class Hypervisor {
         vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
         vcpu.entries++;
         vcpu.fastExits++;
+        stat.inPlace++;
         answer = timer + 1;
       }
     }

@@ -32,10 +32,14 @@ export type VmStop =
   /** Moved to another hypervisor by live migration: it runs there now. */
   | { kind: 'migrated' };
 
-/** Per-reason exit accounting (`perf kvm stat`): count and total handling time in wall ns. */
+/**
+ * Per-reason exit accounting (`perf kvm stat`): count, total handling time in wall ns, and how
+ * many of them the exit fast path completed in place (the guest resumed without the round trip).
+ */
 export interface ExitStat {
   count: number;
   handlerNs: number;
+  inPlace: number;
 }
 
 export class Vm {
@@ -157,7 +161,7 @@ export class Vm {
   /** The statistics of one exit reason (created at its first exit). */
   exitStat(reason: number): ExitStat {
     let s = this.exitStats.get(reason);
-    if (s === undefined) { s = { count: 0, handlerNs: 0 }; this.exitStats.set(reason, s); }
+    if (s === undefined) { s = { count: 0, handlerNs: 0, inPlace: 0 }; this.exitStats.set(reason, s); }
     return s;
   }
 

@@ -176,6 +176,7 @@ describe('trapvisor boot --bare', () => {
       [ECHO, { maxInstructions: '100000', failAt: '5000' }, ExitCode.USAGE, /--fail-at is for a VM under the hypervisor; drop --bare/],
       [ECHO, { maxInstructions: '100000', traceExits: true }, ExitCode.USAGE, /--trace-exits is for a VM under the hypervisor; drop --bare/],
       [ECHO, { maxInstructions: '100000', stats: true }, ExitCode.USAGE, /--stats is for a VM under the hypervisor; drop --bare/],
+      [ECHO, { maxInstructions: '100000', fastExits: false }, ExitCode.USAGE, /--no-fast-exits is for a VM under the hypervisor; drop --bare/],
     ];
     for (const [image, opts, code, message] of cases) {
       const err = await boot(image, opts).then(() => null, (e: unknown) => e);

@@ -46,6 +46,18 @@ describe('trapvisor boot IMAGE (under the hypervisor)', () => {
     expect(r.stderr).toMatch(/IO_INSTRUCTION +\d+ +100\.0%/);
   });
 
+  it('--stats shows the exits completed in place; --no-fast-exits takes every one the long way, with the same result', async () => {
+    const fast = await boot(K('hello.asm'), { stats: true });
+    const slow = await boot(K('hello.asm'), { stats: true, fastExits: false });
+    expect(slow.code).toBe(fast.code);
+    expect(slow.stdout).toBe(fast.stdout);
+    const row = (stderr: string) => stderr.match(/IO_INSTRUCTION +(\d+) +100\.0% +\d+ +\d+ +(\d+)/)!.slice(1).map(Number);
+    const [count, inPlace] = row(fast.stderr);
+    expect(fast.stderr).toMatch(/reason +count +share +total us +mean ns +in place/);
+    expect(inPlace).toBeGreaterThan(count! / 2); // the serial port's OUTs and INs: most resume at once
+    expect(row(slow.stderr)).toEqual([count, 0]);
+  });
+
   it('traces every exit with --trace-exits', async () => {
     const r = await boot(K('hello.asm'), { traceExits: true });
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('[hello] exit'));

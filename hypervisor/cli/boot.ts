@@ -38,6 +38,8 @@ export interface BootOptions {
   include: string[];
   traceExits?: boolean;
   stats?: boolean;
+  /** false (--no-fast-exits): every exit takes the full round trip. */
+  fastExits?: boolean;
   pv?: boolean;
   snapshotAt?: string;
   snapshotFile?: string;
@@ -123,14 +125,15 @@ export async function runBoot(image: string | undefined, opts: BootOptions, io: 
     if (opts.pv && !image.endsWith('.asm')) image = pvImagePath(image);
     return runVms([image], {
       mem: opts.mem, cmdline: opts.cmdline, maxInstructions: opts.maxInstructions, engine: opts.engine,
-      include: opts.include, traceExits: opts.traceExits, stats: opts.stats, pv: opts.pv,
+      include: opts.include, traceExits: opts.traceExits, stats: opts.stats, pv: opts.pv, fastExits: opts.fastExits,
       snapshotAt: opts.snapshotAt, snapshotFile: opts.snapshotFile, migrateTo: opts.migrateTo, after: opts.after,
       replicateTo: opts.replicateTo, epoch: opts.epoch, failAt: opts.failAt,
     }, io);
   }
   if (opts.pv) throw new UserError('boot: --pv needs the hypervisor (a PV guest talks to it); drop --bare', ExitCode.USAGE);
   const vmOnly = [['--snapshot-at', opts.snapshotAt], ['--snapshot-file', opts.snapshotFile], ['--migrate-to', opts.migrateTo], ['--after', opts.after],
-    ['--replicate-to', opts.replicateTo], ['--epoch', opts.epoch], ['--fail-at', opts.failAt], ['--trace-exits', opts.traceExits], ['--stats', opts.stats]] as const;
+    ['--replicate-to', opts.replicateTo], ['--epoch', opts.epoch], ['--fail-at', opts.failAt], ['--trace-exits', opts.traceExits], ['--stats', opts.stats],
+    ['--no-fast-exits', opts.fastExits === false ? true : undefined]] as const;
   for (const [flag, set] of vmOnly) {
     if (set !== undefined && set !== false) throw new UserError(`boot: ${flag} is for a VM under the hypervisor; drop --bare`, ExitCode.USAGE);
   }
@@ -288,6 +291,7 @@ export function registerBoot(program: Command): void {
     .option('--epoch <n>', 'with --replicate-to: guest instructions per epoch (default 1000000)')
     .option('--fail-at <n>', 'with --replicate-to: the primary dies at guest instruction N, as a crashed host would (exit 12); the backup takes over')
     .option('--stats', 'under the hypervisor: print VM exits per reason at the end (like perf kvm stat)')
+    .option('--no-fast-exits', 'under the hypervisor: every VM exit takes the full round trip (no exit fast path)')
     .exitOverride(exitOnCommanderError)
     .action(runAction(async (image: string | undefined, opts: BootOptions) => {
       const stdin = readStdin();

@@ -35,6 +35,8 @@ export interface RunOptions {
   consoleDir?: string;
   traceExits?: boolean;
   stats?: boolean;
+  /** false (--no-fast-exits): every exit takes the full round trip through the run loop. */
+  fastExits?: boolean;
   /** Assemble .asm images with -D PV=1 (the paravirtualized build). */
   pv?: boolean;
   /** Checkpoint the (single) VM after this many guest instructions into snapshotFile, and stop. */
@@ -58,10 +60,10 @@ function hex(v: number): string {
 export function formatExitStats(vm: Vm): string {
   const rows = [...vm.exitStats].sort((a, b) => b[1].count - a[1].count);
   const total = vm.totalExits;
-  const lines = [`VM exits of ${vm.name}: ${total}`, `  ${'reason'.padEnd(20)} ${'count'.padStart(9)} ${'share'.padStart(7)} ${'total us'.padStart(10)} ${'mean ns'.padStart(9)}`];
+  const lines = [`VM exits of ${vm.name}: ${total}`, `  ${'reason'.padEnd(20)} ${'count'.padStart(9)} ${'share'.padStart(7)} ${'total us'.padStart(10)} ${'mean ns'.padStart(9)} ${'in place'.padStart(9)}`];
   for (const [reason, s] of rows) {
     const name = EXIT_REASON_NAMES.get(reason) ?? String(reason);
-    lines.push(`  ${name.padEnd(20)} ${String(s.count).padStart(9)} ${((100 * s.count) / total).toFixed(1).padStart(6)}% ${(s.handlerNs / 1000).toFixed(0).padStart(10)} ${(s.handlerNs / s.count).toFixed(0).padStart(9)}`);
+    lines.push(`  ${name.padEnd(20)} ${String(s.count).padStart(9)} ${((100 * s.count) / total).toFixed(1).padStart(6)}% ${(s.handlerNs / 1000).toFixed(0).padStart(10)} ${(s.handlerNs / s.count).toFixed(0).padStart(9)} ${String(s.inPlace).padStart(9)}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -128,7 +130,7 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
   const bytes = images.map((p) => loadImageBytes(p, opts.include, io, opts.pv ? { PV: '1' } : {}));
 
   const hostRam = images.length * (memory + (2 << 20)) + (16 << 20);
-  const hv = new Hypervisor({ ramSize: hostRam, engine, slice });
+  const hv = new Hypervisor({ ramSize: hostRam, engine, slice, fastExits: opts.fastExits !== false });
   const budget = instructionBudget(hv, maxInstructions);
   const logs = names.map(() => [] as number[]);
   const pending = names.map(() => [] as number[]);
@@ -303,6 +305,7 @@ export function registerRun(program: Command): void {
     .option('--max-instructions <n>', 'stop (exit 10) after this many guest instructions in all')
     .option('--trace-exits', 'print every VM exit on stderr')
     .option('--stats', 'print each VM\'s exits per reason at the end')
+    .option('--no-fast-exits', 'every VM exit takes the full round trip (no exit fast path)')
     .option('--pv', 'assemble .asm images with -D PV=1 (their paravirtualized build)')
     .option('--engine <name>', 'blocks or interpret', 'blocks')
     .option('-I, --include <dir>', 'include directory for .asm images (repeatable)', collect, [])
