@@ -16,6 +16,8 @@
  *   run loop   = the rest: device sync, interrupt injection, scheduling, the clocks themselves.
  *   in place   = the share of exits completed on the fast path (the guest resumed without the
  *                VMCS round trip, Hypervisor.fastExit).
+ * For the reasons completed in place, the round trip is measured again with the fast path off
+ * (`full round trip`): what the same exit costs through the run loop.
  */
 import { buildGuest } from './build-guest.js';
 import { EXIT_GUESTS, eventInstructions, exitGuestCmdline, exitGuestInstructions, type ExitGuest } from './exit-guests.js';
@@ -45,6 +47,8 @@ export interface ExitRow {
   runLoopNs: number;
   /** The share of the exits completed on the fast path. */
   inPlace: number;
+  /** For reasons completed in place: the round trip with the fast path off (null otherwise). */
+  fullRoundTripNs: number | null;
   /** Guest instructions per iteration, counted by the emulator (and the model, where it has one). */
   instructionsPerIteration: number;
   instructions: number;
@@ -65,8 +69,8 @@ export interface ExitsOptions {
   progress?: (line: string) => void;
 }
 
-function runGuest(g: ExitGuest, image: Uint8Array, n: number): HvRun {
-  const run = runUnderHypervisor([{ name: g.name, image, cmdline: exitGuestCmdline(n), memory: 8 << 20 }]);
+function runGuest(g: ExitGuest, image: Uint8Array, n: number, fastExits = true): HvRun {
+  const run = runUnderHypervisor([{ name: g.name, image, cmdline: exitGuestCmdline(n), memory: 8 << 20 }], { fastExits });
   const s = run.guests[0]!;
   expectExit(s);
   const model = exitGuestInstructions(g, n);
@@ -99,29 +103,35 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
   do {
     for (const [i, g] of guests.entries()) runGuest(g, images[i]!, o.quick ? 64 : 4096);
   } while (process.hrtime.bigint() < warmUntil);
-  for (const [i, g] of guests.entries()) {
-    o.progress?.(`${g.name}: ${g.description}...`);
-    const image = images[i]!;
+  /**
+   * Rounds of n iterations (n doubled until a round takes roundNs) and of 0, `repeats` times:
+   * each repeat's ns per iteration, and the runs' figures per iteration.
+   */
+  const measure = (g: ExitGuest, image: Uint8Array, fastExits: boolean) => {
     let n = o.quick ? 256 : 1024;
     // The faster of two runs decides, so one run slowed by a collection does not end the doubling early.
-    const roundTime = (k: number): number => Math.min(runGuest(g, image, k).nanoseconds, o.quick ? Infinity : runGuest(g, image, k).nanoseconds);
+    const roundTime = (k: number): number => Math.min(runGuest(g, image, k, fastExits).nanoseconds, o.quick ? Infinity : runGuest(g, image, k, fastExits).nanoseconds);
     while (n < maxIterations && roundTime(n) < roundNs) n *= 2;
     const times: number[] = [], baseTimes: number[] = [], handlerTimes: number[] = [], enterTimes: number[] = [];
     let last: HvRun | null = null, base: HvRun | null = null;
     const handlerTotal = (r: HvRun): number => (g.exitReason === null ? 0 : exitsOf(r.guests[0]!, g.exitReason).handlerNs);
+    const inEnter = (r: HvRun): number => r.guests[0]!.enterNs - r.guests[0]!.fastHandlerNs;
     for (let i = 0; i < repeats; i++) {
-      base = runGuest(g, image, 0);
+      base = runGuest(g, image, 0, fastExits);
       baseTimes.push(base.nanoseconds);
-      last = runGuest(g, image, n);
+      last = runGuest(g, image, n, fastExits);
       times.push(last.nanoseconds);
       handlerTimes.push((handlerTotal(last) - handlerTotal(base)) / n);
-      const inEnter = (r: HvRun): number => r.guests[0]!.enterNs - r.guests[0]!.fastHandlerNs;
       enterTimes.push((inEnter(last) - inEnter(base)) / n);
     }
     const t0 = median(baseTimes);
     const perRepeat = times.map((t) => Math.max(0, t - t0) / n);
-    const iterationNs = median(perRepeat);
-    const s = last!.guests[0]!, s0 = base!.guests[0]!;
+    return { n, perRepeat, iterationNs: median(perRepeat), handlerTimes, enterTimes, s: last!.guests[0]!, s0: base!.guests[0]! };
+  };
+  for (const [i, g] of guests.entries()) {
+    o.progress?.(`${g.name}: ${g.description}...`);
+    const image = images[i]!;
+    const { n, perRepeat, iterationNs, handlerTimes, enterTimes, s, s0 } = measure(g, image, true);
     // The command line "n" has more digits than "0": 8 parsing instructions each (exits.inc).
     const instructionsPerIteration = (s.instructions - s0.instructions - 8 * (exitGuestCmdline(n).length - 1)) / n;
     const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
@@ -130,6 +140,13 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
     const inPlace = exits > 0 ? (s.fastExits - s0.fastExits) / exits : 0;
     // The parts, like the total, are medians over the repeats (per iteration).
     const handlerNs = exits > 0 ? median(handlerTimes) : 0;
+    let fullIterationNs: number | null = null;
+    if (inPlace > 0) {
+      o.progress?.(`${g.name}: the same with the exit fast path off...`);
+      const full = measure(g, image, false);
+      if (full.s.fastExits !== 0) throw new Error(`${g.name}: exits completed in place with the fast path off`);
+      fullIterationNs = full.iterationNs;
+    }
     rows.push((aluNs) => {
       const exitNs = Math.max(0, iterationNs - loop * aluNs);
       const transitionNs = exits > 0 ? Math.max(0, median(enterTimes) - loop * aluNs) : 0;
@@ -139,6 +156,7 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
         exitNs, exitsPerSecond: exitsPerIteration > 0 ? exitsPerIteration * 1e9 / iterationNs : 0,
         aluEquivalents: exitNs / aluNs,
         transitionNs, handlerNs, runLoopNs: exits > 0 ? Math.max(0, exitNs - transitionNs - handlerNs) : 0, inPlace,
+        fullRoundTripNs: fullIterationNs === null ? null : Math.max(0, fullIterationNs - loop * aluNs),
         instructionsPerIteration, instructions: s.instructions, modelInstructions: exitGuestInstructions(g, n),
       };
     });
@@ -149,24 +167,26 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
 }
 
 export function formatExits(r: ExitsResult): string {
-  const header = ['reason', 'exits/iter', 'round trip ns', 'spread', 'exits/s', 'ALU-instr equiv', 'exit+entry ns', 'handler ns', 'run loop ns', 'in place', 'what'];
+  const header = ['reason', 'exits/iter', 'round trip ns', 'spread', 'exits/s', 'ALU-instr equiv', 'exit+entry ns', 'handler ns', 'run loop ns', 'in place', 'full round trip ns', 'what'];
   const rows = r.rows.map((x) => [
     x.reason, fmt(x.exitsPerIteration, 2), fmt(x.exitNs, 0), `${fmt(x.spread * 100, 1)}%`,
     x.exitsPerSecond ? fmt(x.exitsPerSecond, 0) : '-', fmt(x.aluEquivalents, 1),
-    ...(x.exitsPerIteration ? [fmt(x.transitionNs, 0), fmt(x.handlerNs, 0), fmt(x.runLoopNs, 0), `${fmt((x.inPlace ?? 0) * 100, 0)}%`] : ['-', '-', '-', '-']), x.description,
+    ...(x.exitsPerIteration ? [fmt(x.transitionNs, 0), fmt(x.handlerNs, 0), fmt(x.runLoopNs, 0), `${fmt((x.inPlace ?? 0) * 100, 0)}%`] : ['-', '-', '-', '-']),
+    x.fullRoundTripNs == null ? '-' : fmt(x.fullRoundTripNs, 0), x.description,
   ]);
   return formatTable(header, rows) + `ALU workload: ${fmt(r.aluNsPerInstruction, 2)} ns per instruction (${fmt(1000 / r.aluNsPerInstruction, 0)} MIPS, bare CPU, block compiler)\n`;
 }
 
 export function exitsChart(r: ExitsResult): BarChart {
   return {
-    title: 'VM-exit round trip', unit: 'ns per exit (median); split: exit+entry, handler, run loop',
+    title: 'VM-exit round trip', unit: 'ns per exit (median); split: exit+entry, handler, run loop; and with the fast path off',
     categories: r.rows.map((x) => x.reason),
     series: [
       { name: 'total', values: r.rows.map((x) => x.exitNs) },
       { name: 'exit+entry', values: r.rows.map((x) => (x.exitsPerIteration ? x.transitionNs : null)) },
       { name: 'handler', values: r.rows.map((x) => (x.exitsPerIteration ? x.handlerNs : null)) },
       { name: 'run loop', values: r.rows.map((x) => (x.exitsPerIteration ? x.runLoopNs : null)) },
+      { name: 'full round trip (fast path off)', values: r.rows.map((x) => x.fullRoundTripNs ?? null) },
     ],
   };
 }

@@ -41,10 +41,10 @@ export interface HvGuest {
   weight?: number;
 }
 
-export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: number; engine?: 'blocks' | 'interpret'; maxInstructions?: number; allowBudget?: boolean } = {}): HvRun {
+export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: number; engine?: 'blocks' | 'interpret'; maxInstructions?: number; allowBudget?: boolean; fastExits?: boolean } = {}): HvRun {
   const memory = guests.map((g) => g.memory ?? 8 << 20);
   const ramSize = memory.reduce((a, b) => a + b, 0) + (4 << 20) + guests.length * (2 << 20);
-  const hv = new Hypervisor({ ramSize: Math.ceil(ramSize / (1 << 20)) << 20, engine: o.engine ?? 'blocks', slice: o.slice });
+  const hv = new Hypervisor({ ramSize: Math.ceil(ramSize / (1 << 20)) << 20, engine: o.engine ?? 'blocks', slice: o.slice, fastExits: o.fastExits });
   const vms = guests.map((g, i) => {
     const vm = hv.createVm({ name: g.name, memory: memory[i]!, weight: g.weight });
     hv.bootMultiboot(vm, g.image, g.cmdline ?? '');
