@@ -48,6 +48,11 @@ export interface MigrationOptions {
   threshold?: number;
   /** At most this many rounds after the first full copy (default 30). */
   maxRounds?: number;
+  /**
+   * Guest instructions the pre-copy rounds may run in all (default: no limit), such as what is
+   * left of an instruction budget. Once they are spent, the stop-and-copy starts at once.
+   */
+  maxInstructions?: number;
 }
 
 export interface MigrationReport {
@@ -85,6 +90,7 @@ export async function migrateOut(hv: Hypervisor, vm: Vm, channel: MigrationChann
   const perPage = options.instructionsPerPage ?? 3_200;
   const threshold = options.threshold ?? 16;
   const maxRounds = options.maxRounds ?? 30;
+  const runUntil = hv.guestInstructions + (options.maxInstructions ?? Infinity);
   const report: MigrationReport = { ok: false, rounds: 0, pagesPerRound: [], bytes: 0, totalMs: 0, downtimeMs: 0, downtimeInstructions: 0, converged: false };
   const start = performance.now();
   const send = async (m: MigrationMessage) => {
@@ -101,7 +107,9 @@ export async function migrateOut(hv: Hypervisor, vm: Vm, channel: MigrationChann
     let sent = first.pages.length;
     let dirty = new Set<number>();
     for (let round = 1; round <= maxRounds; round++) {
-      hv.run(Math.max(1_000, sent * perPage)); // the guest runs while the last round crosses the link
+      const left = runUntil - hv.guestInstructions;
+      if (left <= 0) break; // the budget is spent: the guest runs no more here
+      hv.run(Math.min(left, Math.max(1_000, sent * perPage))); // the guest runs while the last round crosses the link
       dirty = takeDirty(hv, vm);
       if (vm.stop !== null) break; // the guest finished meanwhile: send what is left and its end state
       if (dirty.size <= threshold) { report.converged = true; break; }

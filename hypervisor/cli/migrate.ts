@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import type { Command } from 'commander';
 import { Hypervisor } from '../hypervisor.js';
-import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationMessage, type MigrationReport } from '../migration.js';
+import { migrateOut, MigrationReceiver, type MigrationChannel, type MigrationMessage, type MigrationOptions, type MigrationReport } from '../migration.js';
 import type { Vm } from '../vm.js';
 import type { BootIo } from './boot.js';
 import { parseEngine, parseMaxInstructions, parseNumber, runAction, exitOnCommanderError } from './errors.js';
@@ -28,7 +28,7 @@ export function formatMigrationReport(r: MigrationReport): string {
 }
 
 /** Source side: migrate `vm` to host:port; resolves with the report (never rejects). */
-export async function migrateOverTcp(hv: Hypervisor, vm: Vm, target: { host: string; port: number }): Promise<MigrationReport> {
+export async function migrateOverTcp(hv: Hypervisor, vm: Vm, target: { host: string; port: number }, options: MigrationOptions = {}): Promise<MigrationReport> {
   let socket: Socket;
   try {
     socket = await connectTo(target);
@@ -36,7 +36,7 @@ export async function migrateOverTcp(hv: Hypervisor, vm: Vm, target: { host: str
     return { ok: false, error: (e as Error).message, rounds: 0, pagesPerRound: [], bytes: 0, totalMs: 0, downtimeMs: 0, downtimeInstructions: 0, converged: false };
   }
   const channel: MigrationChannel = ackingSocketChannel<MigrationMessage>(socket, (m) => m.type === 'done', 'destination');
-  const report = await migrateOut(hv, vm, channel);
+  const report = await migrateOut(hv, vm, channel, options);
   socket.end();
   return report;
 }

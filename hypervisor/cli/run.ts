@@ -183,7 +183,8 @@ export async function runVms(images: string[], opts: RunOptions, io: BootIo): Pr
     if (vm.stop === null && !reached) {
       io.stderr(`trapvisor: the instruction budget of ${budget.limit} ran out before --after ${after}; no migration\n`);
     } else if (vm.stop === null) {
-      const report = await migrateOverTcp(hv, vm, migrationTarget);
+      // The pre-copy rounds run the guest too: within what is left of the budget.
+      const report = await migrateOverTcp(hv, vm, migrationTarget, { maxInstructions: budget.left() });
       io.stderr(formatMigrationReport(report));
       if (report.ok) return ExitCode.OK;
       io.stderr(`trapvisor: the guest keeps running here\n`);
