@@ -11,7 +11,7 @@ import { FIELDS, VmcsField } from '../../emulator/vmx/fields.js';
 import { decode, isDecodeFailure } from '../../emulator/isa/decoder.js';
 import { decodeEflags } from '../cli/report.js';
 import { describeExit, registerValue, setRegister, type Debugger, type ReverseExecution, type StopEvent, type WatchAccess } from './debugger.js';
-import { isHistoryReference, memoryLvalue } from './expression.js';
+import { checkExpression, isHistoryReference, memoryLvalue, VOID, type Value } from './expression.js';
 import { readLinear, walkGuest, walkTargetEpt, writeLinear } from './page-walk.js';
 import { TimeTravelReverse } from './reverse.js';
 import { GPR_NAMES, SEGMENT_NAMES, VmTarget, type DebugTarget } from './target.js';
@@ -136,6 +136,9 @@ export class CommandInterpreter {
   private breakCmd(rest: string, temporary: boolean): CommandResult {
     const { spec, vm, condition, physical } = this.parseVmAndCondition(rest);
     const loc = spec ? this.location(spec) : { address: this.dbg.pc(), description: `*${hex(this.dbg.pc())}` };
+    // As GDB, a condition that does not parse (or names no symbol) refuses the breakpoint now;
+    // one that fails when evaluated stops there with its error (Debugger.stopsAt).
+    if (condition !== null) checkExpression(condition, this.dbg.context(this.dbg.targets.find((t) => t.id === vm) ?? this.dbg.current));
     const bp = this.dbg.addBreakpoint({ space: physical ? 'physical' : 'virtual', address: loc.address >>> 0, vm, temporary, condition, spec: loc.description });
     const where = this.whereText(loc.address);
     return {
@@ -208,7 +211,12 @@ export class CommandInterpreter {
     const lines: string[] = [];
     const json: Record<string, unknown> = { stop: r.kind, vm: t.id };
     switch (r.kind) {
-      case 'breakpoint': lines.push(`${r.breakpoint.temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${r.breakpoint.id}, ${this.dbg.symbols.describe(this.dbg.pc(t)) ?? hex(this.dbg.pc(t))}`); json.breakpoint = r.breakpoint.id; break;
+      case 'breakpoint':
+        // GDB 14's words (GDB 13 says "Error in testing breakpoint condition:", without the number).
+        if (r.conditionError !== undefined) { lines.push(`Error in testing condition for breakpoint ${r.breakpoint.id}:`, r.conditionError); json.conditionError = r.conditionError; }
+        lines.push(`${r.breakpoint.temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${r.breakpoint.id}, ${this.dbg.symbols.describe(this.dbg.pc(t)) ?? hex(this.dbg.pc(t))}`);
+        json.breakpoint = r.breakpoint.id;
+        break;
       case 'watchpoint': {
         const w = r.watchpoint, now = this.dbg.watchValue(t, w);
         lines.push(`${w.access === 'write' ? 'Hardware watchpoint' : w.access === 'read' ? 'Hardware read watchpoint' : 'Hardware access (read/write) watchpoint'} ${w.id}: ${w.spec}`);
@@ -517,7 +525,13 @@ export class CommandInterpreter {
     };
   }
 
-  private examine(fmt: string, arg: string, physical: boolean): CommandResult {
+  /**
+   * `x/NFU ADDR` (`xp` for guest-physical). As GDB's x it sets `$_` to the address of the last
+   * unit shown and `$__` to that unit's contents, read as GDB's intN_t of the unit's size (so
+   * sign-extended; of a giant only the low 32 bits, as every value here), void after `x/s` and
+   * `x/i`. `disassemble` comes here too and, as GDB's, sets neither (`convenience` false).
+   */
+  private examine(fmt: string, arg: string, physical: boolean, convenience = true): CommandResult {
     const f = /^\/?(\d*)([xduotacsi]?)([bhwg]?)$/.exec(fmt);
     if (!f) throw new CommandError(`Invalid format ${fmt}`);
     const count = f[1] ? Number(f[1]) : 1;
@@ -528,25 +542,33 @@ export class CommandInterpreter {
     const t = this.dbg.current;
     const read = (a: number, n: number): Uint8Array | null => physical ? t.readPhys(a, n) : readLinear(t, a, n);
     const lines: string[] = [], values: (number | string)[] = [];
+    const examined = (last: number, contents: Value): void => {
+      if (convenience && count > 0) { this.dbg.convenience.set('_', last >>> 0); this.dbg.convenience.set('__', contents); }
+    };
     if (letter === 'i') {
-      let a = address;
+      let a = address, last = address;
       for (let i = 0; i < count; i++) {
         const d = this.disasmOne(t, a);
         lines.push(`${a === this.dbg.pc() ? '=> ' : '   '}${hex(a)}${this.symText(a)}:\t${d.text}`);
         values.push(d.text);
+        last = a;
         a = (a + d.length) >>> 0;
       }
       this.lastX = { address: a, format: 'i', physical };
+      examined(last, VOID);
       return { lines, json: { address, instructions: values } };
     }
     if (letter === 's') {
-      let a = address;
+      let a = address, last = address;
       for (let i = 0; i < count; i++) {
-        let s = '';
-        for (let k = 0; k < 4096; k++) { const b = read(a + k, 1); if (b === null || b[0] === 0) { a += k + 1; break; } s += String.fromCharCode(b[0]!); }
-        lines.push(`${hex(address)}:\t${JSON.stringify(s)}`);
+        let s = '', k = 0;
+        for (; k < 4096; k++) { const b = read(a + k, 1); if (b === null || b[0] === 0) break; s += String.fromCharCode(b[0]!); }
+        lines.push(`${hex(a)}:\t${JSON.stringify(s)}`);
         values.push(s);
+        last = a;
+        a = (a + k + 1) >>> 0;
       }
+      examined(last, VOID);
       return { lines, json: { address, strings: values } };
     }
     const size = letter === 'c' ? 1 : unit;
@@ -563,15 +585,21 @@ export class CommandInterpreter {
       lines[lines.length - 1] += `\t${text}`;
     }
     this.lastX = { address: address + count * size, format: letter, physical };
+    if (count > 0) {
+      let v = 0n;
+      for (let k = size - 1; k >= 0; k--) v = (v << 8n) | BigInt(bytes[(count - 1) * size + k]!);
+      examined(address + (count - 1) * size, Number(BigInt.asUintN(32, BigInt.asIntN(size * 8, v))));
+    }
     return { lines, json: { address, unit: size, values } };
   }
 
   /** `print EXPR`: shows the value as `$N = ...` and appends it to the value history; `print` alone shows the last value again (as `print $`). */
   private print(fmt: string, arg: string): CommandResult {
-    const v = this.num(arg.trim() || '$');
-    const text = fmt.includes('x') ? hex(v, 1) : fmt.includes('d') ? String(v | 0) : String(v);
+    const v = this.dbg.evaluateValue(arg.trim() || '$');
+    // Void (`$nosuch`) prints as GDB prints it, in any format, and is recorded like any value.
+    const text = v === VOID ? 'void' : fmt.includes('x') ? hex(v, 1) : fmt.includes('d') ? String(v | 0) : String(v);
     const history = this.dbg.recordValue(v);
-    return { lines: [`$${history} = ${text}`], json: { history, value: v } };
+    return { lines: [`$${history} = ${text}`], json: { history, value: v === VOID ? null : v } };
   }
 
   private set(rest: string): CommandResult {
@@ -580,7 +608,8 @@ export class CommandInterpreter {
     const [, lhs, rhs] = m as unknown as [string, string, string];
     // GDB's value history is read-only (value.c records its values unmodifiable).
     if (isHistoryReference(lhs)) throw new CommandError('Left operand of assignment is not a modifiable lvalue.');
-    const value = this.num(rhs);
+    const value = this.dbg.evaluateValue(rhs);
+    if (value === VOID) throw new CommandError('Invalid cast.'); // GDB's words for storing void in a register or memory
     const t = this.dbg.current;
     if (lhs.startsWith('$')) {
       if (!setRegister(t, lhs.slice(1), value)) throw new CommandError(`Invalid register \`${lhs}'`);
@@ -596,7 +625,7 @@ export class CommandInterpreter {
 
   private disassemble(arg: string): CommandResult {
     const start = arg ? this.location(arg).address : this.dbg.pc();
-    return this.examine('/16i', String(start), false);
+    return this.examine('/16i', String(start), false, false);
   }
 
   private backtrace(): CommandResult {
@@ -674,6 +703,7 @@ const HELP = [
   'inspection:  info registers [REG...], info segments, info gdt|idt|tss, x/NFU ADDR (F: x d u o t a c s i; U: b h w g),',
   '             xp/NFU GPA (guest-physical), print [EXPR], disassemble [LOC], list [LOC], bt, info line, info symbol',
   '             EXPR may use earlier values: $N (print\'s $N), $ (the last), $$ (the one before), $$N (N back)',
+  '             and $_ / $__ (the last address x examined, its contents); any other $NAME is void',
   'VMX:         info translate ADDR (guest paging, then EPT), info ept GPA, info vmcs [FIELD...], info exits [N], info exit-counts',
   'VMs:         info vms, vm N',
   'changing:    set $REG = EXPR, set *(char|short|int*)ADDR = EXPR',

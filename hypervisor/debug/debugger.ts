@@ -19,7 +19,7 @@ import type { ExitAction } from '../exits/context.js';
 import { reasonName, type GuestExit } from '../exits/decode.js';
 import type { Hypervisor, RunResult } from '../hypervisor.js';
 import type { Vm } from '../vm.js';
-import { evaluate, ExpressionError, type ExpressionContext } from './expression.js';
+import { evaluate, evaluateValue, ExpressionError, VOID, type ExpressionContext, type Value } from './expression.js';
 import { linearToPhysical, readLinear } from './page-walk.js';
 import { Symbols } from './symbols.js';
 import { BareTarget, GPR_NAMES, SEGMENT_INDEX, VmTarget, type DebugTarget } from './target.js';
@@ -80,7 +80,8 @@ export interface ExitRecord {
 
 /** Why the guest stopped. */
 export type StopReason =
-  | { kind: 'breakpoint'; breakpoint: Breakpoint }
+  /** `conditionError`: the breakpoint's condition could not be evaluated, so it stopped (as GDB does), with the error's text. */
+  | { kind: 'breakpoint'; breakpoint: Breakpoint; conditionError?: string }
   | { kind: 'watchpoint'; watchpoint: Watchpoint; pc: number; address: number; size: number; write: boolean; old: number | null; value: number | null }
   | { kind: 'catch-exit'; catchpoint: Catchpoint; exit: ExitRecord }
   | { kind: 'catch-exception'; catchpoint: Catchpoint; vector: number; pc: number }
@@ -142,7 +143,12 @@ export class Debugger {
    * expression reads it (`$N`, `$`, `$$`, `$$N`), breakpoint conditions included, so it lives here
    * with the session rather than with one command interpreter.
    */
-  readonly valueHistory: number[] = [];
+  readonly valueHistory: Value[] = [];
+  /**
+   * GDB's convenience variables by name without the `$`: `x` sets `_` (the address of the last unit
+   * it examined) and `__` (that unit's contents). A name never set reads as void.
+   */
+  readonly convenience = new Map<string, Value>();
   /** Preemption-timer exits the debugger caused, per VM (subtracted from exit counts). */
   readonly inducedExits = new Map<number, number>();
   /** Instruction trace sink (`trace on FILE`): every instruction as it executes, with exits interleaved. */
@@ -228,22 +234,29 @@ export class Debugger {
       symbol: (name) => this.symbolsOf(t).lookup(name),
       memory: (address, size) => {
         const b = readLinear(t, address, size);
-        if (b === null) throw new ExpressionError(`cannot access memory at address 0x${address.toString(16)}`);
+        if (b === null) throw new ExpressionError(`Cannot access memory at address 0x${address.toString(16)}`);
         let v = 0;
         for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
         return v;
       },
+      convenience: (name) => this.convenience.get(name),
       history: this.valueHistory,
     };
   }
 
+  /** An expression's value as a number (void is an error). */
   evaluate(text: string, t: DebugTarget = this.current): number {
     return evaluate(text, this.context(t));
   }
 
-  /** Appends a value to the value history; returns its number (the N of `$N`). */
-  recordValue(value: number): number {
-    return this.valueHistory.push(value >>> 0);
+  /** An expression's value, which may be void (`$nosuch`). */
+  evaluateValue(text: string, t: DebugTarget = this.current): Value {
+    return evaluateValue(text, this.context(t));
+  }
+
+  /** Appends a value (void too, as GDB keeps it) to the value history; returns its number (the N of `$N`). */
+  recordValue(value: Value): number {
+    return this.valueHistory.push(value === VOID ? value : value >>> 0);
   }
 
   /** The current instruction's linear address (CS base + EIP). */
@@ -457,13 +470,23 @@ export class Debugger {
         if (phys === undefined) phys = linearToPhysical(t, l);
         if (phys !== b.address) continue;
       }
+      // A condition that cannot be evaluated stops, with its error (GDB's "Error in testing
+      // condition for breakpoint N:"); a void one is false.
+      let conditionError: string | undefined;
       if (b.condition !== null) {
         let ok: boolean;
-        try { ok = this.evaluate(b.condition, t) !== 0; } catch { ok = true; }
+        try {
+          const v = this.evaluateValue(b.condition, t);
+          ok = v !== VOID && v !== 0;
+        } catch (e) {
+          if (!(e instanceof ExpressionError)) throw e;
+          ok = true;
+          conditionError = e.message;
+        }
         if (!ok) continue;
       }
       b.hits++;
-      this.stop({ kind: 'breakpoint', breakpoint: b }, t);
+      this.stop(conditionError === undefined ? { kind: 'breakpoint', breakpoint: b } : { kind: 'breakpoint', breakpoint: b, conditionError }, t);
       return true;
     }
     return false;

@@ -9,9 +9,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { debug } from './run-debug.js';
 import { session } from './session.js';
 
 const HELLO = 'guests/hello/fv.img';
+const HELLO_ASM = join(__dirname, '..', '..', 'guests', 'hello', 'fv.asm');
 
 describe.each(['bare', 'vm'] as const)('debugger on the hello guest (%s)', (mode) => {
   it('steps by instruction and by source line, showing instructions and lines', () => {
@@ -264,7 +266,7 @@ describe('debugger commands laid out as GDB lays them out', () => {
     const s = session(HELLO, 'bare');
     expect(s.run('print 1')).toEqual(['$1 = 1']);
     expect(s.run('print/x 255')).toEqual(['$2 = 0xff']);
-    expect(() => s.run('print $nosuch')).toThrow(); // a failed print records nothing
+    expect(() => s.run('print $nosuch + 1')).toThrow(); // a failed print records nothing
     expect(s.run('p $eip')).toEqual([`$3 = ${0x100020}`]);
   });
 
@@ -296,6 +298,108 @@ describe('debugger commands laid out as GDB lays them out', () => {
     expect(s.run('continue')[0]).toBe('Breakpoint 1, start.next+0x1');
     expect(s.console()).toBe('H'); // the first 'l' (the patched 'e') is the first al == 0x6c
     expect(s.dbg.evaluate('$al == $2')).toBe(1);
+  });
+
+  it('a breakpoint condition that cannot be evaluated stops with GDB\'s "Error in testing condition for breakpoint N:"; one that does not parse is refused', () => {
+    const s = session(HELLO, 'bare');
+    // GDB parses a condition when the breakpoint is set: a syntax error or an unknown symbol refuses the breakpoint.
+    expect(() => s.run('break *0x10002b if $nosuch +')).toThrow("A syntax error in expression, near `'.");
+    expect(() => s.run('break *0x10002b if nosuch == 1')).toThrow('No symbol "nosuch" in current context.');
+    expect(s.dbg.breakpoints).toHaveLength(0);
+    s.run('break *0x10002a if $nosuch'); // void is false: never stops
+    s.run('break *0x10002b if $nosuch + 1'); // arithmetic on void fails each time it is evaluated
+    expect(s.run('continue')).toEqual([
+      'Error in testing condition for breakpoint 2:',
+      'Argument to arithmetic operation not a number or boolean.',
+      'Breakpoint 2, start.next+0x2',
+      'guests/hello/fv.asm:11\tcmp esi, message_end',
+      '=> 0x0010002b <start.next+0x2>:\tcmp esi,0x10007f',
+    ]);
+    expect(s.console()).toBe('H'); // through breakpoint 1's OUT without stopping
+    expect(s.dbg.breakpoints.map((b) => b.hits)).toEqual([0, 1]);
+    s.run('delete');
+    s.run('break *0x10002b if *(int*)0xfffffff0 == 0x48'); // unreadable
+    expect(s.run('continue').slice(0, 3)).toEqual(['Error in testing condition for breakpoint 3:', 'Cannot access memory at address 0xfffffff0', 'Breakpoint 3, start.next+0x2']);
+    expect(s.console()).toBe('He');
+    s.run('delete');
+    // && evaluates its right side only when the left is true, so the unreadable read fails at the 'o' alone.
+    s.run('break *0x10002b if $al == 0x6f && *(int*)0xfffffff0 == 0');
+    expect(s.run('continue').slice(0, 3)).toEqual(['Error in testing condition for breakpoint 4:', 'Cannot access memory at address 0xfffffff0', 'Breakpoint 4, start.next+0x2']);
+    expect(s.console()).toBe('Hello');
+    s.run('delete');
+    s.run('break *0x10002b if 1 / ($al - 0x20)'); // the space after "Hello"
+    expect(s.run('continue').slice(0, 2)).toEqual(['Error in testing condition for breakpoint 5:', 'Division by zero']);
+    expect(s.console()).toBe('Hello ');
+  });
+
+  it('--json: the condition\'s error is the stop\'s conditionError, and void prints with a null value', async () => {
+    const r = await debug([HELLO_ASM], { json: true, ex: ['break *0x10002b if $nosuch + 1', 'continue', 'print $nosuch', 'break *0x10002b if $nosuch +'] });
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(records[1]).toMatchObject({
+      command: 'continue', ok: true,
+      output: ['Error in testing condition for breakpoint 1:', 'Argument to arithmetic operation not a number or boolean.', 'Breakpoint 1, start.next+0x2', expect.any(String), expect.any(String)],
+      result: { stop: 'breakpoint', breakpoint: 1, conditionError: 'Argument to arithmetic operation not a number or boolean.', pc: 0x10002b },
+    });
+    expect(records[2]).toEqual({ command: 'print $nosuch', ok: true, output: ['$1 = void'], result: { history: 1, value: null } });
+    expect(records[3]).toEqual({ command: 'break *0x10002b if $nosuch +', ok: false, error: "A syntax error in expression, near `'." });
+  });
+
+  it('a convenience variable nothing has set is void, as in GDB: printed and recorded, an error in arithmetic', () => {
+    const s = session(HELLO, 'bare');
+    expect(s.run('print $nosuch')).toEqual(['$1 = void']);
+    expect(s.run('print/x $')).toEqual(['$2 = void']); // kept in the value history
+    expect(() => s.run('print $nosuch + 1')).toThrow('Argument to arithmetic operation not a number or boolean.');
+    expect(() => s.run('print 1 * $1')).toThrow('Argument to arithmetic operation not a number or boolean.');
+    expect(() => s.run('print -$nosuch')).toThrow('Argument to negate operation not a number.');
+    expect(() => s.run('print ~$nosuch')).toThrow('Argument to complement operation not an integer, boolean.');
+    expect(() => s.run('print $nosuch == 0')).toThrow('Invalid type combination in equality test.');
+    expect(() => s.run('print $nosuch < 1')).toThrow('Invalid type combination in ordering comparison.');
+    expect(() => s.run('print *$nosuch')).toThrow('Attempt to take contents of a non-pointer value.');
+    expect(() => s.run('print *(char*)$nosuch')).toThrow('Invalid cast.');
+    expect(s.run('print $nosuch == $1')).toEqual(['$3 = 1']); // two voids are equal
+    expect(s.run('print !$nosuch')).toEqual(['$4 = 1']); // and void is false
+    expect(s.run('print $nosuch && 1')).toEqual(['$5 = 0']);
+    expect(s.run('print $nosuch || 1')).toEqual(['$6 = 1']);
+    // Where a number is needed.
+    expect(() => s.run('x/xb $nosuch')).toThrow("Value can't be converted to integer.");
+    expect(() => s.run('stepi $nosuch')).toThrow("Value can't be converted to integer.");
+    expect(() => s.run('set var $eax = $nosuch')).toThrow('Invalid cast.');
+    expect(() => s.run('set *(int*)$nosuch = 1')).toThrow('Invalid cast.');
+    expect(s.run('print $eip')).toEqual([`$7 = ${0x100020}`]); // registers are not convenience variables
+  });
+
+  it('x sets $_ to the address of the last unit examined and $__ to its contents, as GDB\'s x; disassemble sets neither', () => {
+    const s = session(HELLO, 'bare');
+    expect(s.run('print $_')).toEqual(['$1 = void']);
+    s.run('x/4xb message'); // "Hell"
+    expect(s.run('print/x $_')).toEqual(['$2 = 0x10003b']);
+    expect(s.run('print/x $__')).toEqual(['$3 = 0x6c']);
+    s.run('x/2xw message');
+    expect(s.run('print/x $_')).toEqual(['$4 = 0x10003c']);
+    expect(s.run('print/x $__')).toEqual(['$5 = 0x7266206f']); // "o fr"
+    expect(s.run('x/xh $_ - 2')).toEqual(['0x0010003a <message+0x2>:\t0x6c6c']); // expressions read them
+    expect(s.dbg.evaluate('$__')).toBe(0x6c6c);
+    // $__ is GDB's int8_t, int16_t or int32_t, whatever the format: 0xff read as a byte is -1.
+    s.run('set *(char*)0x100039 = 0xff');
+    s.run('x/ub 0x100039');
+    expect(s.dbg.evaluate('$__ == -1')).toBe(1);
+    s.run('set *(char*)0x100039 = 0x65');
+    // After x/s and x/i, $_ is the last string's or instruction's address and $__ is void.
+    expect(s.run('x/2s message')).toEqual(['0x00100038:\t"Hello from a full-virtualized guest: every byte is an OUT to the UART.\\n"', '0x00100080:\t""']);
+    expect(s.run('print/x $_')).toEqual(['$6 = 0x100080']);
+    expect(s.run('print $__')).toEqual(['$7 = void']);
+    s.run('x/2i $pc');
+    expect(s.run('print/x $_')).toEqual(['$8 = 0x100025']);
+    s.run('disassemble start.next');
+    s.run('x/0xb message');
+    expect(s.run('print/x $_')).toEqual(['$9 = 0x100025']);
+    expect(() => s.run('x/xw 0xfffffff0')).toThrow('Cannot access memory at address 0xfffffff0');
+    expect(s.run('print/x $_')).toEqual(['$10 = 0x100025']); // a failed x sets nothing
+    // A condition can use them: stop at the OUT once $al is the byte x last showed ('e').
+    expect(s.run('x/cb message + 1')).toEqual(["0x00100039 <message+0x1>:\t101 'e'"]);
+    s.run('break *0x10002a if $al == $__');
+    s.run('continue');
+    expect(s.console()).toBe('H');
   });
 
   it('info breakpoints keeps GDB\'s columns, widening Type for "read watchpoint"', () => {
