@@ -787,8 +787,8 @@ export class Cpu {
       this.movSsShadow = false;
       this.softwareEventDelivered = false;
       EXECUTORS[d.form.id]!(this, d);
-      if (this.vmx.exitTaken) { // a VM exit instead of the instruction: it did not retire
-        this.vmx.exitTaken = false;
+      if (this.vmx.exitTaken !== 0) { // a VM exit instead of the instruction: it did not retire
+        this.vmx.exitTaken = 0;
         return;
       }
       this.eip = this.nextEip;

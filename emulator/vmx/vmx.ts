@@ -87,6 +87,15 @@ export const FastExit = {
   EXIT_AFTER: -2,
 } as const;
 
+/** What became of an instruction's exit (Vmx.exitTaken), for the dispatcher that ran it. */
+export const enum InstructionExit {
+  NONE = 0,
+  /** The exit happened: the host (or the run loop) continues at cpu.nextEip. */
+  TAKEN = 1,
+  /** The exit was completed in place: the guest continues at cpu.nextEip, after the instruction. */
+  RESUMED = 2,
+}
+
 /** Signal used internally by the entry checks. */
 class EntryFailure {
   constructor(readonly kind: 'control' | 'host' | 'guest' | 'msr', readonly detail: string, readonly qualification = 0) {}
@@ -858,14 +867,14 @@ export class Vmx {
    * instruction. Same outcome as `exitFor`, without a throw (V8 spends some 300 ns on each).
    */
   exitInstead(reason: number, qualification = 0, instructionLength = 0, instructionInfo = 0): true {
-    this.exitTaken = true;
+    this.exitTaken = InstructionExit.TAKEN;
     if (this.fastExit !== null && this.tryFastExit(reason, qualification, instructionLength)) return true;
     this.performExit(this.exitRecord(reason, qualification, instructionLength, instructionInfo));
     return true;
   }
 
   exitInsteadWith(exit: VmExit): true {
-    this.exitTaken = true;
+    this.exitTaken = InstructionExit.TAKEN;
     if (this.fastExit !== null && this.tryFastExit(exit.reason, exit.qualification, exit.instructionLength)) return true;
     this.performExit(exit);
     return true;
@@ -890,6 +899,7 @@ export class Vmx {
       return false;
     }
     this.resumeHeld(answer);
+    this.exitTaken = InstructionExit.RESUMED;
     return true;
   }
 
@@ -909,8 +919,12 @@ export class Vmx {
     cpu.armChainBudget();
   }
 
-  /** Set by `exitInstead`: the current instruction exited; its dispatcher clears it. */
-  exitTaken = false;
+  /**
+   * Set by `exitInstead`: the current instruction exited (TAKEN), or its exit was completed on
+   * the fast path and the guest resumed after it (RESUMED); its dispatcher clears it (NONE).
+   * Either way the instruction did not retire.
+   */
+  exitTaken: InstructionExit = InstructionExit.NONE;
 
   /** An exit record to fill in further (guest-linear address...) before `raiseExit`. */
   exitRecord(reason: number, qualification = 0, instructionLength = 0, instructionInfo = 0): VmExit {

@@ -20,7 +20,12 @@
  *   page holding decoded code (`c.codeChanged`), so the next instruction is decoded afresh.
  * - Blocks end at control transfers and at instructions that may change how the following bytes
  *   are fetched or whether interrupts are taken (system instructions, segment loads, POPF, STI...).
- * - An instruction that may cause a VM exit (its row names one) starts a block.
+ * - An instruction that may cause a VM exit (its row names one) counts the instructions before it
+ *   into c.icount first (its exit reads the count). Its exit ends the block. So does its retiring,
+ *   when it is not straight-line, except one kind of completion. CPUID, IN, OUT, RDMSR, WRMSR and
+ *   VMCALL can have their exit completed in place by the hypervisor (Vmx.fastExit, exitTaken
+ *   RESUMED). The block then goes on past the instruction, which counts as not retired, while
+ *   the budget (the re-armed timer) covers the rest and no code was written.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
@@ -80,6 +85,16 @@ function isStraightLine(d: DecodedInsn): boolean {
   if (op === 'POP') return !['ES', 'SS', 'DS', 'FS', 'GS'].includes(d.form.operands[0]!);
   return STRAIGHT_LINE.has(op);
 }
+
+/**
+ * Instructions whose VM exit a hypervisor may complete in place (Vmx.fastExit) with the guest
+ * going on at the next instruction: the block goes on past them then. Otherwise (they retired,
+ * or their exit happened) the block ends after them, as after any instruction that is not
+ * straight-line.
+ */
+const RESUMABLE_EXITS = new Set(['CPUID', 'IN', 'OUT', 'RDMSR', 'WRMSR', 'VMCALL']);
+/** Where a loop's `lastStart` is read again after such an exit (filled in once the loop is known). */
+const SELF_LOOP_RELOAD = '/*reload*/';
 
 /** Raised from generated code (kept out of the generated text). */
 const RUNTIME = {
@@ -417,10 +432,6 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       throw err;
     }
     if (isDecodeFailure(r)) break;
-    // An instruction that may exit in VMX non-root operation starts a block of its own: its exit
-    // is performed by its executor without unwinding (Vmx.exitInstead), and the instructions
-    // before it must have retired by then (the exit saves the preemption timer from the count).
-    if (r.form.vmexit !== null && decoded.length > 0) break;
     decoded.push(r);
     starts.push(eip);
     visited.add(eip);
@@ -463,7 +474,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       phys = (firstPhys & ~0xfff) | (targetLinear & 0xfff);
       continue;
     }
-    if (!isStraightLine(r)) break;
+    if (!isStraightLine(r) && !RESUMABLE_EXITS.has(op)) break;
     if (r.form.rep !== 'none' && r.repPrefix) break; // REP strings are long: let interrupts in after
   }
   if (openRegion !== null) decoded.length = starts.length = openRegion.jcc + 1;
@@ -482,13 +493,18 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   const executors: Executor[] = [];
   const insns: DecodedInsn[] = [];
   const n = decoded.length;
+  // Instructions retired are added to c.icount where the block leaves, less `sk`: those an
+  // if-converted region skipped, those counted already (before an instruction that may exit, whose
+  // exit reads the count), and an instruction whose exit was completed in place (emulated, not
+  // retired).
+  const counting = regions.size > 0 || decoded.some((d) => d.form.vmexit !== null) && n > 1;
   for (let i = 0; i < n; i++) {
     const d = decoded[i]!;
     const start = starts[i]!;
     const next = i + 1 < n ? starts[i + 1]! : (bits === 16 ? (start + d.length) & 0xffff : (start + d.length) | 0);
     const last = i === n - 1;
     const exit = (target: string, retired: number): string =>
-      `c.eip = ${target}; c.icount += ${regions.size ? `${retired} - sk` : retired}; return;`;
+      `c.eip = ${target}; c.icount += ${counting ? `${retired} - sk` : retired}; return;`;
     const closing = [...regions.entries()].find(([, end]) => end === i);
     if (closing) {
       e.lines.push(`} else { sk += ${i - closing[0] - 1}; }`);
@@ -524,10 +540,10 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       if (op === 'Jcc' && target === starts[0] && followed.size === 0) {
         // A loop on itself: go round inside the function while the dispatcher would re-enter it.
         selfLoop = true;
-        const retired = regions.size ? `${i + 1} - sk` : String(i + 1);
+        const retired = counting ? `${i + 1} - sk` : String(i + 1);
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} c.icount += ${retired};`,
           `if (c.icount > lastStart || c.stopRequest !== null || (ints !== null && ints.hasPendingInterrupt())) { c.eip = ${target}; return; }`,
-          `${regions.size ? 'sk = 0; ' : ''}continue; }`, exit(String(next), i + 1));
+          `${counting ? 'sk = 0; ' : ''}continue; }`, exit(String(next), i + 1));
       } else if (op === 'Jcc') {
         e.lines.push(`if (${conditionExpr(e, d.form.cc)}) { ${check} ${exit(String(target), i + 1)} }`, exit(String(next), i + 1));
       } else {
@@ -565,10 +581,24 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       executors.push(EXECUTORS[d.form.id]!);
       insns.push(d);
       const k = executors.length - 1;
+      // An instruction that may exit finds the instructions before it counted: its exit reads
+      // the count (the preemption timer, the fast path's accounting).
+      if (d.form.vmexit !== null && i > 0) e.lines.push(`c.icount += ${i} - sk; sk = ${i};`);
       e.lines.push(`c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
+      if (d.form.vmexit !== null && !last && RESUMABLE_EXITS.has(op)) {
+        // Its exit completed in place (the guest resumed after it, not retiring it): go on with
+        // the next instruction while nothing else needs the dispatcher (the budget the timer
+        // re-armed, code the handler wrote, a stop). An exit taken ends the block; so does the
+        // instruction retired, as after any instruction that is not straight-line.
+        e.lines.push(`const x${i} = c.vmx.exitTaken;`,
+          `if (x${i} !== 0) { c.vmx.exitTaken = 0; if (x${i} === 1 || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1}) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
+          `else { ${exit('c.nextEip', i + 1)} }`);
+        e.flagSource = null;
+        continue;
+      }
       if (d.form.vmexit !== null) {
         // A VM exit instead of the instruction: it did not retire; the host continues at c.nextEip.
-        e.lines.push(`if (c.vmx.exitTaken) { c.vmx.exitTaken = false; c.eip = c.nextEip; c.icount += ${regions.size ? `${i} - sk` : i}; return; }`);
+        e.lines.push('if (c.vmx.exitTaken !== 0) { c.vmx.exitTaken = 0; c.eip = c.nextEip; return; }');
       }
       e.flagSource = null;
       if (last || !isStraightLine(d)) {
@@ -588,8 +618,11 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   // interrupts matter with IF set, and in non-root operation even with IF clear).
   const loopInvariants = `const lastStart = c.history === null ? c.chainBudget - ${n} : -1;\n`
     + `const ints = c.intr !== null && ((lf.flags & ${IF}) !== 0 || c.vmx.nonRoot) ? c.intr : null;\n`;
-  const lines = selfLoop ? `${loopInvariants}for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n');
-  const body = regions.size ? `let sk = 0;\ntry {\n${lines}\n} catch (err) { c.blockSkipped = sk; throw err; }` : lines;
+  // After an exit completed in place the timer was re-armed: a loop reads its last count again.
+  const reload = selfLoop ? ` lastStart = c.history === null ? c.chainBudget - ${n} : -1;` : '';
+  const lines = (selfLoop ? `${loopInvariants.replace('const lastStart', 'let lastStart')}for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n'))
+    .split(SELF_LOOP_RELOAD).join(reload);
+  const body = counting ? `let sk = 0;\ntry {\n${lines}\n} catch (err) { c.blockSkipped = sk; throw err; }` : lines;
   const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${body}\n};`;
   let factory = FACTORIES.get(source);
   if (factory === undefined) {

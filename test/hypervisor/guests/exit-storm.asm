@@ -105,10 +105,18 @@ tsc_aux_ok:
         inc dword [time_backwards]
 time_ok:
         mov [last_time], eax
-        ; Every 64 rounds an HLT until the next IRQ0; every 256 a YIELD.
+        ; Every 64 rounds an HLT until the next IRQ0, then 200 CPUIDs in a loop of their own (a
+        ; compiled block that goes round through its exits); every 256 rounds a YIELD.
         test edi, 63
         jnz no_hlt
         hlt
+        mov ebp, 200
+tight:  mov eax, ebp
+        and eax, 1
+        cpuid
+        add esi, eax
+        dec ebp
+        jnz tight
 no_hlt:
         test edi, 255
         jnz no_yield
