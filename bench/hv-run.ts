@@ -13,7 +13,8 @@ export interface GuestRunStats {
   instructions: number;
   executed: number;
   emulated: number;
-  exits: Record<string, { reason: number; count: number; handlerNs: number }>;
+  /** Per reason: count, handler time, and how many the exit fast path completed in place. */
+  exits: Record<string, { reason: number; count: number; handlerNs: number; inPlace: number }>;
   /**
    * Wall ns inside `vmx.enter`: VM entries, the guest's own instructions and VM exits, and the
    * exits completed on the fast path, handlers included (`fastHandlerNs` of it).
@@ -62,7 +63,7 @@ export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: numb
     guests: vms.map((vm) => {
       const v = hv.vcpuOf(vm);
       const exits: GuestRunStats['exits'] = {};
-      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs };
+      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs, inPlace: s.inPlace };
       return { name: vm.name, instructions: v.executed + v.emulated, executed: v.executed, emulated: v.emulated, exits, enterNs: v.enterNs, fastHandlerNs: v.fastHandlerNs, fastExits: v.fastExits, stop: vm.stop };
     }),
   };

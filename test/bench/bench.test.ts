@@ -142,6 +142,9 @@ describe('trapvisor bench (--quick)', () => {
     expect(fv!.exitsByReason.IO_INSTRUCTION).toBeGreaterThan(1000);
     expect(pv!.exitsByReason.VMCALL).toBeGreaterThan(0);
     expect(pv!.exits).toBeLessThan(fv!.exits / 10);
+    // The FV kernel's port I/O nearly all completes in place; the PV kernel's blocking calls cannot.
+    expect(fv!.inPlace).toBeGreaterThan(fv!.exitsByReason.IO_INSTRUCTION! * 0.9);
+    expect(pv!.inPlace).toBeLessThan(pv!.exits);
     expectTable(r.stdout, 2);
   });
 
