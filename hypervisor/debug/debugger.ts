@@ -22,7 +22,7 @@ import type { Vm } from '../vm.js';
 import { evaluate, evaluateValue, ExpressionError, VOID, type ExpressionContext, type Value } from './expression.js';
 import { linearToPhysical, readLinear } from './page-walk.js';
 import { Symbols } from './symbols.js';
-import { BareTarget, GPR_NAMES, SEGMENT_INDEX, VmTarget, type DebugTarget } from './target.js';
+import { BareTarget, GPR_NAMES, SEGMENT_INDEX, VmTarget, type DebugTarget, type TargetEnding } from './target.js';
 
 export interface Breakpoint {
   id: number;
@@ -93,7 +93,8 @@ export type StopReason =
   | { kind: 'budget' }
   /** Reverse execution reached the earliest point it can go back to. */
   | { kind: 'history-start' }
-  | { kind: 'exited'; why: string }
+  /** `ending`: how the guest ended (null when the run ended with every VM stopped and this one alive). */
+  | { kind: 'exited'; why: string; ending: TargetEnding | null }
   | { kind: 'halted'; why: string };
 
 export interface StopEvent {
@@ -347,7 +348,8 @@ export class Debugger {
   /** Resumes with hooks installed; returns why it stopped. */
   private resume(goal: StepGoal | null, budget: number): StopEvent {
     // A step needs the current target alive; continue, any VM (the others run on).
-    if (this.current.stopped() && (goal !== null || this.targets.every((t) => t.stopped()))) return { reason: { kind: 'exited', why: this.current.stopped()! }, target: this.current };
+    const ending = this.current.ending();
+    if (ending && (goal !== null || this.targets.every((t) => t.stopped()))) return { reason: { kind: 'exited', why: ending.why, ending }, target: this.current };
     this.goal = goal;
     this.pending = null;
     this.skip = this.lastStopWasBreak || goal !== null ? { target: this.current, retired: this.current.retired() } : null;
@@ -373,8 +375,8 @@ export class Debugger {
       const stop = this.machine.bare.run(budget);
       if (this.pending) return this.pending;
       switch (stop.kind) {
-        case 'exit': t.exited = `exited with status ${stop.status}`; return { reason: { kind: 'exited', why: t.exited }, target: t };
-        case 'triple-fault': t.exited = `triple fault (vector ${stop.vector})`; return { reason: { kind: 'exited', why: t.exited }, target: t };
+        case 'exit': t.end = { why: `exited with status ${stop.status}`, status: stop.status, fault: false }; return { reason: { kind: 'exited', why: t.end.why, ending: t.end }, target: t };
+        case 'triple-fault': t.end = { why: `triple fault (vector ${stop.vector})`, status: null, fault: true }; return { reason: { kind: 'exited', why: t.end.why, ending: t.end }, target: t };
         case 'halted': return { reason: { kind: 'halted', why: stop.interruptsEnabled ? 'halted, no interrupt will come' : 'halted with interrupts disabled' }, target: t };
         case 'budget': return { reason: { kind: 'budget' }, target: t };
         case 'debug': return { reason: { kind: 'interrupted' }, target: t };
@@ -383,7 +385,10 @@ export class Debugger {
     const hv = this.machine.hv;
     const r = this.runHypervisor ? this.runHypervisor(budget) : hv.run(budget);
     if (this.pending) return this.pending;
-    if (r.kind === 'all-stopped') return { reason: { kind: 'exited', why: this.current.stopped() ?? 'every VM stopped' }, target: this.current };
+    if (r.kind === 'all-stopped') {
+      const ending = this.current.ending();
+      return { reason: { kind: 'exited', why: ending?.why ?? 'every VM stopped', ending }, target: this.current };
+    }
     return { reason: { kind: r.kind === 'budget' ? 'budget' : 'interrupted' }, target: this.current };
   }
 

@@ -245,8 +245,9 @@ export class GdbSession {
     let s: string;
     switch (r.kind) {
       case 'exited': {
-        const status = /status (\d+)/.exec(r.why);
-        s = status ? `W${hex8(Number(status[1]))}` : /crash|fault/.test(r.why) ? 'X0b' : 'W00';
+        // W: exited with a status; X0b: ended by a fault, reported as SIGSEGV; W00 otherwise (halted for good).
+        const e = r.ending;
+        s = e !== null && e.status !== null ? `W${hex8(e.status)}` : e?.fault ? 'X0b' : 'W00';
         break;
       }
       case 'interrupted': s = `T02${thread}`; break;

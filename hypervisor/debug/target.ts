@@ -50,8 +50,21 @@ export interface DebugTarget {
   readonly onCpu: boolean;
   /** Why the guest can run no more, or null. */
   stopped(): string | null;
+  /** The same, with what the guest's end means for a debugger's exit report, or null. */
+  ending(): TargetEnding | null;
   readonly vcpu: Vcpu | null;
   readonly vm: Vm | null;
+}
+
+/**
+ * How a guest ended. `status`: what it exited with (isa-debug-exit, SHUTDOWN), or null when it did
+ * not exit by itself. `fault`: it was stopped by a fault (a triple fault, a crash), which GDB reports
+ * as a signal.
+ */
+export interface TargetEnding {
+  why: string;
+  status: number | null;
+  fault: boolean;
 }
 
 const u32 = (v: number): number => v >>> 0;
@@ -64,7 +77,8 @@ export class BareTarget implements DebugTarget {
   readonly vcpu = null;
   readonly vm = null;
   readonly onCpu = true;
-  exited: string | null = null;
+  /** Set by the debugger when the machine stops for good. */
+  end: TargetEnding | null = null;
   constructor(readonly machine: BareMachine) { this.cpu = machine.cpu; }
   getGpr(i: number): number { return u32(this.cpu.r[i]!); }
   setGpr(i: number, v: number): void { this.cpu.r[i] = v | 0; }
@@ -96,7 +110,8 @@ export class BareTarget implements DebugTarget {
   }
   guestPhysical(hostPhysical: number): number | null { return hostPhysical; }
   retired(): number { return this.cpu.icount; }
-  stopped(): string | null { return this.exited; }
+  stopped(): string | null { return this.end?.why ?? null; }
+  ending(): TargetEnding | null { return this.end; }
 }
 
 const SEG_FIELDS = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const;
@@ -176,9 +191,14 @@ export class VmTarget implements DebugTarget {
     return this.vcpu.executed + this.vcpu.emulated + inside;
   }
   stopped(): string | null {
+    return this.ending()?.why ?? null;
+  }
+  ending(): TargetEnding | null {
     const s = this.vm.stop;
     if (s === null) return null;
-    return s.kind === 'exit' ? `exited with status ${s.status}` : s.kind === 'crash' ? `crashed: ${s.reason}` : s.kind;
+    if (s.kind === 'exit') return { why: `exited with status ${s.status}`, status: s.status, fault: false };
+    if (s.kind === 'crash') return { why: `crashed: ${s.reason}`, status: null, fault: true };
+    return { why: s.kind, status: null, fault: s.kind === 'triple-fault' };
   }
 }
 

@@ -89,6 +89,15 @@ describe('GDB server protocol', () => {
     expect(s.dbg.watchpoints).toHaveLength(0);
   });
 
+  it('reports how a guest ended: W with its exit status, X0b (SIGSEGV) for a triple fault', async () => {
+    for (const mode of ['vm', 'bare'] as const) {
+      const hello = client(session(HELLO, mode));
+      expect(await hello.ask('c'), mode).toBe('W01'); // isa-debug-exit with 0: status 1
+      const triple = client(session('test/kernels/triple.asm', mode));
+      expect(await triple.ask('c'), mode).toBe('X0b');
+    }
+  });
+
   it('shows each VM as a thread', async () => {
     const s = session([HELLO, HELLO], 'vm');
     const { ask } = client(s);
