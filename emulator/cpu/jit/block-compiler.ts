@@ -497,7 +497,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   // if-converted region skipped, those counted already (before an instruction that may exit, whose
   // exit reads the count), and an instruction whose exit was completed in place (emulated, not
   // retired).
-  const counting = regions.size > 0 || decoded.some((d) => d.form.vmexit !== null) && n > 1;
+  const counting = regions.size > 0 || (n > 1 && decoded.some((d) => d.form.vmexit !== null));
   for (let i = 0; i < n; i++) {
     const d = decoded[i]!;
     const start = starts[i]!;
@@ -612,16 +612,16 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   }
   const header = e.locals.length ? `let ${e.locals.join(', ')};\n` : '';
   // With if-converted regions, a fault must report how many skipped instructions did not retire.
-  // What a loop checks at its back edge that cannot change while the block runs, read once: the
-  // last count at which another whole iteration fits the run's budget (-1 with a debugger
-  // recording block history: every iteration returns), and the interrupt source to ask (pending
-  // interrupts matter with IF set, and in non-root operation even with IF clear).
-  const loopInvariants = `const lastStart = c.history === null ? c.chainBudget - ${n} : -1;\n`
+  // What a loop checks at its back edge, read once: the last count at which another whole
+  // iteration fits the run's budget (-1 with a debugger recording block history: every iteration
+  // returns), and the interrupt source to ask (pending interrupts matter with IF set, and in
+  // non-root operation even with IF clear). Only an exit completed in place changes the first (it
+  // re-arms the timer): the loop reads it again there.
+  const lastStart = `c.history === null ? c.chainBudget - ${n} : -1`;
+  const loopInvariants = `let lastStart = ${lastStart};\n`
     + `const ints = c.intr !== null && ((lf.flags & ${IF}) !== 0 || c.vmx.nonRoot) ? c.intr : null;\n`;
-  // After an exit completed in place the timer was re-armed: a loop reads its last count again.
-  const reload = selfLoop ? ` lastStart = c.history === null ? c.chainBudget - ${n} : -1;` : '';
-  const lines = (selfLoop ? `${loopInvariants.replace('const lastStart', 'let lastStart')}for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n'))
-    .split(SELF_LOOP_RELOAD).join(reload);
+  const lines = (selfLoop ? `${loopInvariants}for (;;) {\n${e.lines.join('\n')}\n}` : e.lines.join('\n'))
+    .split(SELF_LOOP_RELOAD).join(selfLoop ? ` lastStart = ${lastStart};` : '');
   const body = counting ? `let sk = 0;\ntry {\n${lines}\n} catch (err) { c.blockSkipped = sk; throw err; }` : lines;
   const source = `return function block(c) {\nconst r = c.r, r16 = c.r16, r8 = c.r8, lf = c.lf;\n${header}${body}\n};`;
   let factory = FACTORIES.get(source);
