@@ -442,7 +442,6 @@ export class Hypervisor {
       if (timer > 0 && !vm.hasPendingInterrupt() && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING)) {
         vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
         vcpu.entries++;
-        vcpu.fastExits++;
         stat.inPlace++;
         answer = timer + 1;
       }

@@ -47,8 +47,6 @@ export class Vcpu {
   enterCalls = 0;
   /** The fast path's handler time, inside enterNs (sampled as Vm.exitStats). */
   fastHandlerNs = 0;
-  /** Exits completed on the fast path with the guest resumed at once (never leaving `vmx.enter`). */
-  fastExits = 0;
 
   constructor(readonly vm: Vm, cpu: Cpu, frames: FrameAllocator, host: HostState, ioBitmaps: [number, number], msrBitmap: number) {
     const addr = frames.allocate(PAGE);
