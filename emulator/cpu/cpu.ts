@@ -598,13 +598,23 @@ export class Cpu {
     }
   }
 
+  /**
+   * How often each page's compiled blocks were thrown away by a write to the page (code and the
+   * data a small guest keeps beside it). The block compiler keeps blocks short on a page that is
+   * rewritten often, where each block is soon compiled again.
+   */
+  readonly codePageRewrites = new Map<number, number>();
+
   /** A write hit a page holding decoded code: forget everything decoded from it. */
   invalidateCodePage(page: number): void {
     const keys = this.pageDecodeKeys.get(page);
     if (keys) for (const k of keys) this.decodeCache.delete(k);
     this.pageDecodeKeys.delete(page);
     const blocks = this.pageBlockKeys.get(page);
-    if (blocks) for (const k of blocks) { const b = this.blockCache.get(k); if (b) b.valid = false; this.blockCache.delete(k); }
+    if (blocks) {
+      for (const k of blocks) { const b = this.blockCache.get(k); if (b) b.valid = false; this.blockCache.delete(k); }
+      this.codePageRewrites.set(page, (this.codePageRewrites.get(page) ?? 0) + 1);
+    }
     this.pageBlockKeys.delete(page);
     this.mem.codePages[page] = 0;
     this.codeChanged = true;

@@ -6,6 +6,7 @@
  * registers, devices, scheduler) at every point a run with a small budget stops at.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { FastExit } from '../../emulator/vmx/vmx.js';
@@ -82,6 +83,27 @@ describe('exit fast path', () => {
       expect(stateOf(fast.hv, fast.vms[0]!)).toBe(stateOf(slow.hv, slow.vms[0]!));
     }
     expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(1_000);
+  });
+
+  test('every shipped guest image (kernels, hello, the hostile guests) runs the same with and without it', () => {
+    const root = join(__dirname, '..', '..', 'guests');
+    const images = ['fv', 'pv', 'hello', 'hostile'].flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.img')).map((f) => join(root, d, f)));
+    expect(images.length).toBeGreaterThan(25);
+    let inPlace = 0;
+    for (const path of images) {
+      const bytes = readFileSync(path);
+      const [fast, slow] = [true, false].map((on) => {
+        const hv = new Hypervisor({ ramSize: 24 << 20, fastExits: on, slice: 50_000 });
+        const out = [''];
+        const vm = hv.createVm({ name: 'guest', memory: 16 << 20, console: (b) => { out[0] += Buffer.from(b).toString('latin1'); } });
+        hv.bootMultiboot(vm, bytes);
+        hv.run(100_000); // the hostile ones may never stop
+        return { hv, vm, out };
+      }) as [{ hv: Hypervisor; vm: Vm; out: string[] }, { hv: Hypervisor; vm: Vm; out: string[] }];
+      expect(summary(fast.hv, [fast.vm], fast.out), path).toBe(summary(slow.hv, [slow.vm], slow.out));
+      inPlace += fast.hv.cpu.vmx.fastExits;
+    }
+    expect(inPlace).toBeGreaterThan(1_000);
   });
 
   test('three guests with weights 1:2:3 on short slices: the same schedule and results', () => {

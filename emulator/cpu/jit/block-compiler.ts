@@ -93,6 +93,8 @@ function isStraightLine(d: DecodedInsn): boolean {
  * straight-line.
  */
 const RESUMABLE_EXITS = new Set(['CPUID', 'IN', 'OUT', 'RDMSR', 'WRMSR', 'VMCALL']);
+/** Rewrites of a page's blocks after which its blocks no longer go on past such instructions. */
+const REWRITTEN_PAGE = 8;
 /** Where a loop's `lastStart` is read again after such an exit (filled in once the loop is known). */
 const SELF_LOOP_RELOAD = '/*reload*/';
 
@@ -419,6 +421,9 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   let phys = firstPhys;
   const limit = c.segMax[1]!;
   const linearPage = (csBase + eip) & ~0xfff;
+  // A page whose blocks are often thrown away by writes (data beside code) gets short blocks: the
+  // compile is paid again and again, the continuation past exits completed in place seldom.
+  const rewritten = (c.codePageRewrites.get(firstPhys >>> 12) ?? 0) >= REWRITTEN_PAGE;
   while (decoded.length < MAX_BLOCK_INSTRUCTIONS) {
     const at = phys, start = eip;
     let r;
@@ -474,7 +479,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       phys = (firstPhys & ~0xfff) | (targetLinear & 0xfff);
       continue;
     }
-    if (!isStraightLine(r) && !RESUMABLE_EXITS.has(op)) break;
+    if (!isStraightLine(r) && (!RESUMABLE_EXITS.has(op) || rewritten)) break;
     if (r.form.rep !== 'none' && r.repPrefix) break; // REP strings are long: let interrupts in after
   }
   if (openRegion !== null) decoded.length = starts.length = openRegion.jcc + 1;
