@@ -25,7 +25,9 @@
  *   when it is not straight-line, except one kind of completion. CPUID, IN, OUT, RDMSR, WRMSR and
  *   VMCALL can have their exit completed in place by the hypervisor (Vmx.fastExit, exitTaken
  *   RESUMED). The block then goes on past the instruction, which counts as not retired, while
- *   the budget (the re-armed timer) covers the rest and no code was written.
+ *   the budget (the re-armed timer) covers the rest and no code was written. Not on a page whose
+ *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: data beside code),
+ *   where every longer block would be compiled again and again.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
