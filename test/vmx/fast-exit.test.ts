@@ -4,14 +4,15 @@
  * exit completed in place. The hypervisor's own use is proved in test/hypervisor/fast-exits.test.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { ExitReason as R } from '../../emulator/vmx/controls.js';
+import { PicPair } from '../../emulator/devices/pic8259.js';
+import { ExitReason as R, Pin } from '../../emulator/vmx/controls.js';
 import { VmcsField as F } from '../../emulator/vmx/fields.js';
 import { FastExit } from '../../emulator/vmx/vmx.js';
 import { GUEST, GUEST_BASE, VmxHost } from './harness.js';
 
 /** A host whose fast handler answers CPUID in place (EAX = 0x1234) with `answer`, after `also`. */
-function host(engine: 'blocks' | 'interpret', answer: number, also: (h: VmxHost) => void = () => {}): { h: VmxHost; calls: number[] } {
-  const h = new VmxHost({ engine });
+function host(engine: 'blocks' | 'interpret', answer: number, also: (h: VmxHost) => void = () => {}, pin = 0): { h: VmxHost; calls: number[] } {
+  const h = new VmxHost({ engine, pin });
   h.cpu.vmx.deferHostState = true;
   const calls: number[] = [];
   h.cpu.vmx.fastExit = (reason) => {
@@ -54,6 +55,18 @@ for (const engine of ['blocks', 'interpret'] as const) {
       h.load('cpuid\nmov ebx, 1\nhlt');
       expect(h.run().reason).toBe(R.HLT);
       expect(h.cpu.r[3]).toBe(2);
+    });
+
+    test('an interrupt the handler raises, under external-interrupt exiting, exits right after the instruction', () => {
+      const pic = new PicPair();
+      pic.initializeLikeBios(0x20, 0x28);
+      pic.master.portWrite(1, 1, 0xf9); // unmask IRQ1 (and the cascade)
+      const { h } = host(engine, 1000, () => pic.irqLine(1).setLevel(true), Pin.EXTERNAL_INTERRUPT_EXITING);
+      h.cpu.intr = pic;
+      h.load('cpuid\ninc esi\ninc esi\nhlt');
+      const e = h.run();
+      expect(e.reason).toBe(R.EXTERNAL_INTERRUPT);
+      expect(e.guestRip).toBe(GUEST.CODE + 2); // after CPUID, before the INCs of the same block
     });
 
     test('the budget the handler answers is the run\'s: the guest stops there, however long its block', () => {

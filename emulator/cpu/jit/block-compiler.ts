@@ -595,10 +595,11 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       if (d.form.vmexit !== null && !last && RESUMABLE_EXITS.has(op)) {
         // Its exit completed in place (the guest resumed after it, not retiring it): go on with
         // the next instruction while nothing else needs the dispatcher (the budget the timer
-        // re-armed, code the handler wrote, a stop). An exit taken ends the block; so does the
-        // instruction retired, as after any instruction that is not straight-line.
+        // re-armed, code the handler wrote, a stop, an external interrupt that may exit). An
+        // exit taken ends the block; so does the instruction retired, as after any instruction
+        // that is not straight-line.
         e.lines.push(`const x${i} = c.vmx.exitTaken;`,
-          `if (x${i} !== 0) { c.vmx.exitTaken = 0; if (x${i} === 1 || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1}) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
+          `if (x${i} !== 0) { c.vmx.exitTaken = 0; if (x${i} === 1 || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
           `else { ${exit('c.nextEip', i + 1)} }`);
         e.flagSource = null;
         continue;
