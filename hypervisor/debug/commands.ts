@@ -10,9 +10,9 @@ import { ExitReason } from '../../emulator/vmx/controls.js';
 import { FIELDS, VmcsField } from '../../emulator/vmx/fields.js';
 import { decode, isDecodeFailure } from '../../emulator/isa/decoder.js';
 import { decodeEflags } from '../cli/report.js';
-import { describeExit, registerValue, setRegister, type Debugger, type ReverseExecution, type StopEvent, type WatchAccess } from './debugger.js';
-import { checkExpression, isHistoryReference, memoryLvalue, VOID, type Value } from './expression.js';
-import { readLinear, walkGuest, walkTargetEpt, writeLinear } from './page-walk.js';
+import { describeExit, registerValue, type Debugger, type ReverseExecution, type StopEvent, type WatchAccess } from './debugger.js';
+import { checkExpression, evaluateStatement, ExpressionError, memoryLvalue, VOID, type Value } from './expression.js';
+import { readLinear, walkGuest, walkTargetEpt } from './page-walk.js';
 import { TimeTravelReverse } from './reverse.js';
 import { GPR_NAMES, SEGMENT_NAMES, VmTarget, type DebugTarget } from './target.js';
 
@@ -79,6 +79,7 @@ export class CommandInterpreter {
       case 'xp': return this.examine(fmt ?? '', rest, true);
       case 'p': case 'print': return this.print(fmt ?? '', rest);
       case 'set': return this.set(rest);
+      case 'show': return this.show(rest);
       case 'disas': case 'disassemble': return this.disassemble(rest);
       case 'bt': case 'backtrace': case 'where': return this.backtrace();
       case 'vm': case 'thread': return this.selectVm(rest);
@@ -602,25 +603,46 @@ export class CommandInterpreter {
     return { lines: [`$${history} = ${text}`], json: { history, value: v === VOID ? null : v } };
   }
 
+  /**
+   * `set [var[iable]] EXPR`: as GDB's set, evaluates an expression for its assignments (`$eax = 1`
+   * sets the register, `$foo = 5` a convenience variable, `*(char*)ADDR = 0x41` memory, `$n += 1`),
+   * warning in GDB's words first when the outermost operator is not one. The result names what was
+   * assigned and the value it holds now.
+   */
   private set(rest: string): CommandResult {
-    const m = /^(?:var(?:iable)?\s+)?(.+?)\s*=(?!=)\s*(.+)$/.exec(rest.trim());
-    if (!m) throw new CommandError('set $REG = EXPR | set *(TYPE*)ADDR = EXPR');
-    const [, lhs, rhs] = m as unknown as [string, string, string];
-    // GDB's value history is read-only (value.c records its values unmodifiable).
-    if (isHistoryReference(lhs)) throw new CommandError('Left operand of assignment is not a modifiable lvalue.');
-    const value = this.dbg.evaluateValue(rhs);
-    if (value === VOID) throw new CommandError('Invalid cast.'); // GDB's words for storing void in a register or memory
-    const t = this.dbg.current;
-    if (lhs.startsWith('$')) {
-      if (!setRegister(t, lhs.slice(1), value)) throw new CommandError(`Invalid register \`${lhs}'`);
-      return { lines: [], json: { register: lhs.slice(1), value } };
+    const text = rest.trim().replace(/^var(?:iable)?(?![\w-])\s*/, '');
+    if (!text) throw new CommandError('Argument required (expression to compute).');
+    const ctx = this.dbg.context();
+    const warning = checkExpression(text, ctx) ? null : 'warning: Expression is not an assignment (and might have no effect)';
+    let r;
+    try {
+      r = evaluateStatement(text, ctx);
+    } catch (e) {
+      // GDB warns before evaluating, so its error comes after the warning.
+      if (warning !== null && e instanceof ExpressionError) throw new ExpressionError(`${warning}\n${e.message}`);
+      throw e;
     }
-    const lv = memoryLvalue(lhs, this.dbg.context());
-    if (!lv) throw new CommandError(`cannot assign to ${lhs}`);
-    const bytes = new Uint8Array(lv.size);
-    for (let i = 0; i < lv.size; i++) bytes[i] = (value >>> (i * 8)) & 0xff;
-    if (!writeLinear(t, lv.address, bytes)) throw new CommandError(`Cannot access memory at address ${hex(lv.address, 1)}`);
-    return { lines: [], json: { address: lv.address, size: lv.size, value } };
+    const value = r.value === VOID ? null : r.value, a = r.assigned;
+    const json = a === null ? { value } : a.kind === 'register' ? { register: a.name, value }
+      : a.kind === 'convenience' ? { convenience: a.name, value } : { address: a.address, size: a.size, value };
+    return { lines: warning === null ? [] : [warning], json };
+  }
+
+  /**
+   * `show convenience` (`show conv`): the convenience variables as GDB lists them, the newest first,
+   * `$foo = 5` (void ones too), and GDB's three lines when there are none.
+   */
+  private show(rest: string): CommandResult {
+    const what = rest.trim().split(/\s+/)[0]!;
+    if (what.length < 4 || !'convenience'.startsWith(what)) {
+      throw new CommandError(what ? `Undefined show command: "${what}".  Try "help show".` : 'show convenience (show conv): the convenience variables');
+    }
+    const vars = [...this.dbg.convenience].reverse();
+    if (vars.length === 0) return { lines: NO_CONVENIENCE, json: [] };
+    return {
+      lines: vars.map(([name, v]) => `$${name} = ${v === VOID ? 'void' : v}`),
+      json: vars.map(([name, v]) => ({ name, value: v === VOID ? null : v })),
+    };
   }
 
   private disassemble(arg: string): CommandResult {
@@ -694,6 +716,13 @@ function describeAttr(attr: number, s: number): string {
   return `${kind}${attr & 0x4000 ? ' 32-bit' : ' 16-bit'} dpl=${dpl}${attr & 0x80 ? '' : ' not present'}`;
 }
 
+/** GDB's `show convenience` when there are none (value.c, show_convenience). */
+const NO_CONVENIENCE = [
+  'No debugger convenience variables now defined.',
+  'Convenience variables have names starting with "$";',
+  'use "set" as in "set $foo = 5" to define them.',
+];
+
 const HELP = [
   'running:     continue (c), stepi [N] (si), nexti (ni), step (s), next (n), finish, until LOC, advance LOC',
   'points:      break LOC [vm N] [if EXPR] (b), tbreak, break -phys ADDR, watch/rwatch/awatch [-phys] EXPR [-l LEN] [vm N],',
@@ -703,9 +732,11 @@ const HELP = [
   'inspection:  info registers [REG...], info segments, info gdt|idt|tss, x/NFU ADDR (F: x d u o t a c s i; U: b h w g),',
   '             xp/NFU GPA (guest-physical), print [EXPR], disassemble [LOC], list [LOC], bt, info line, info symbol',
   '             EXPR may use earlier values: $N (print\'s $N), $ (the last), $$ (the one before), $$N (N back)',
-  '             and $_ / $__ (the last address x examined, its contents); any other $NAME is void',
+  '             and $_ / $__ (the last address x examined, its contents); any other $NAME is a convenience',
+  '             variable (void until assigned), listed by show convenience (show conv)',
   'VMX:         info translate ADDR (guest paging, then EPT), info ept GPA, info vmcs [FIELD...], info exits [N], info exit-counts',
   'VMs:         info vms, vm N',
-  'changing:    set $REG = EXPR, set *(char|short|int*)ADDR = EXPR',
+  'changing:    set $REG = EXPR, set $NAME = EXPR, set *(char|short|int*)ADDR = EXPR (also += -= ... in set,',
+  '             print and conditions: print $n = 5, break LOC if ($n += 1) == 3)',
   'other:       trace on FILE | trace off, reverse-stepi (rsi) [N], reverse-continue (rc), info record, help, quit',
 ];

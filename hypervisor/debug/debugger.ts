@@ -20,7 +20,7 @@ import { reasonName, type GuestExit } from '../exits/decode.js';
 import type { Hypervisor, RunResult } from '../hypervisor.js';
 import type { Vm } from '../vm.js';
 import { evaluate, evaluateValue, ExpressionError, VOID, type ExpressionContext, type Value } from './expression.js';
-import { linearToPhysical, readLinear } from './page-walk.js';
+import { linearToPhysical, readLinear, writeLinear } from './page-walk.js';
 import { Symbols } from './symbols.js';
 import { BareTarget, GPR_NAMES, SEGMENT_INDEX, VmTarget, type DebugTarget, type TargetEnding } from './target.js';
 
@@ -146,8 +146,10 @@ export class Debugger {
    */
   readonly valueHistory: Value[] = [];
   /**
-   * GDB's convenience variables by name without the `$`: `x` sets `_` (the address of the last unit
-   * it examined) and `__` (that unit's contents). A name never set reads as void.
+   * GDB's convenience variables by name without the `$`, in the order they came to be (GDB's `show
+   * convenience` lists the newest first): `x` sets `_` (the address of the last unit it examined)
+   * and `__` (that unit's contents), an assignment (`set $foo = 5`, `print $foo = 5`) any other; an
+   * expression naming one nothing has set creates it void, as GDB's parser does.
    */
   readonly convenience = new Map<string, Value>();
   /** Preemption-timer exits the debugger caused, per VM (subtracted from exit counts). */
@@ -240,7 +242,23 @@ export class Debugger {
         for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
         return v;
       },
-      convenience: (name) => this.convenience.get(name),
+      convenience: (name) => {
+        const v = this.convenience.get(name);
+        if (v === undefined) this.convenience.set(name, VOID);
+        return v ?? VOID;
+      },
+      assign: (target, value) => {
+        if (target.kind === 'convenience') { this.convenience.set(target.name, value === VOID ? value : value >>> 0); return; }
+        const v = value as number; // the parser stores void only into a convenience variable
+        if (target.kind === 'register') {
+          // One the debugger reads but cannot write (a segment register, a control register).
+          if (!setRegister(t, target.name, v)) throw new ExpressionError(`Invalid register \`$${target.name}'`);
+          return;
+        }
+        const bytes = new Uint8Array(target.size);
+        for (let i = 0; i < target.size; i++) bytes[i] = (v >>> (i * 8)) & 0xff;
+        if (!writeLinear(t, target.address, bytes)) throw new ExpressionError(`Cannot access memory at address 0x${target.address.toString(16)}`);
+      },
       history: this.valueHistory,
     };
   }

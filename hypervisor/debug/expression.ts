@@ -1,18 +1,29 @@
 /**
  * GDB-style expressions over guest state: numbers (0x.., decimal), registers ($eax, $eip, $sp,
  * bare `eax` in conditions), symbols, the value history (`$N`, `$`, `$$`, `$$N`), convenience
- * variables (`$_`, `$__`; any other `$name` is void), `*ADDR` and `*(char|short|int*)ADDR` memory
- * reads by linear address, `& ADDR` of a symbol, unary - ~ !, * / % + - << >> & ^ |, comparisons
- * and && || (which, as in C and GDB, do not evaluate their right side when the left decides).
- * Everything is 32-bit unsigned except comparisons, which give 0 or 1. The errors are GDB's words.
+ * variables (any other `$name`: `$_` and `$__` set by x, the rest by assignment, void until then),
+ * `*ADDR` and `*(char|short|int*)ADDR` memory reads by linear address, `& ADDR` of a symbol, unary
+ * - ~ !, * / % + - << >> & ^ |, comparisons, && || (which, as in C and GDB, do not evaluate their
+ * right side when the left decides), and C's assignments `=`, `+=`, ... `>>=` (right to left,
+ * lowest), into a register, a convenience variable or memory. Everything is 32-bit unsigned except
+ * comparisons, which give 0 or 1. The errors are GDB's words.
  */
 export interface ExpressionContext {
   register(name: string): number | undefined;
   symbol(name: string): number | undefined;
   /** Reads `size` bytes at a linear address; throws an ExpressionError when it does not translate. */
   memory(address: number, size: 1 | 2 | 4): number;
-  /** A convenience variable by name without the `$` (`_`, `__`), or undefined if nothing set it. */
-  convenience(name: string): Value | undefined;
+  /**
+   * A convenience variable by name without the `$`. As GDB's parser (write_dollar_variable, then
+   * lookup_internalvar) naming one creates it, void, if nothing has: it is asked while only parsing too.
+   */
+  convenience(name: string): Value;
+  /**
+   * Stores into an lvalue: a register (an ExpressionError if it cannot be written), a convenience
+   * variable (void too), memory (an ExpressionError where it does not translate). Void reaches only a
+   * convenience variable: the parser refuses it elsewhere.
+   */
+  assign(target: Lvalue, value: Value): void;
   /** GDB's value history, oldest first: `$1` is `history[0]`. */
   readonly history: readonly Value[];
 }
@@ -36,15 +47,29 @@ const BINARY: [string, number][] = [
 ];
 const TYPES: Record<string, 1 | 2 | 4> = { char: 1, 'unsigned char': 1, uint8_t: 1, short: 2, 'unsigned short': 2, uint16_t: 2, int: 4, 'unsigned int': 4, unsigned: 4, long: 4, uint32_t: 4 };
 
-/** A memory lvalue: `*(int*)ADDR` and friends (for `set`). */
+/** A memory lvalue: `*(int*)ADDR` and friends (for watch). */
 export interface MemoryTarget { address: number; size: 1 | 2 | 4 }
 
-/** An expression's value, which may be void. */
+/** What an assignment can store into (GDB's lval_register, lval_internalvar and lval_memory). */
+export type Lvalue =
+  | { kind: 'register'; name: string }
+  | { kind: 'convenience'; name: string }
+  | ({ kind: 'memory' } & MemoryTarget);
+
+/** An expression's value, and the lvalue its outermost operator assigned to (null if that is no assignment). */
+export interface Evaluated { value: Value; assigned: Lvalue | null }
+
+/** An expression's value, which may be void; its assignments are done. */
 export function evaluateValue(text: string, ctx: ExpressionContext): Value {
+  return evaluateStatement(text, ctx).value;
+}
+
+/** An expression's value and what its outermost assignment stored into (for `set`'s result). */
+export function evaluateStatement(text: string, ctx: ExpressionContext): Evaluated {
   const p = new Parser(text, ctx, true);
-  const v = p.expression(0);
+  const v = p.assignment();
   p.end();
-  return v === VOID ? v : v >>> 0;
+  return { value: v === VOID ? v : v >>> 0, assigned: p.assigned };
 }
 
 /** An expression's value where a number is needed (an address, a count): void is GDB's error there. */
@@ -61,12 +86,15 @@ export function toNumber(v: Value): number {
 /**
  * Parses without evaluating, as GDB parses a breakpoint condition when the breakpoint is set: a
  * syntax error or an unknown symbol is an error now; what depends on the guest's state (memory,
- * registers, the value history, arithmetic on void, division by zero) is left to each evaluation.
+ * registers, the value history, arithmetic on void, division by zero, what can be assigned to) is
+ * left to each evaluation, and nothing is assigned. Returns whether the outermost operator is an
+ * assignment (GDB's set warns when it is not).
  */
-export function checkExpression(text: string, ctx: ExpressionContext): void {
+export function checkExpression(text: string, ctx: ExpressionContext): boolean {
   const p = new Parser(text, ctx, false);
-  p.expression(0);
+  p.assignment();
   p.end();
+  return p.outermostIsAssignment;
 }
 
 /** Parses `*(TYPE*)EXPR` / `*EXPR` as a memory location. */
@@ -82,12 +110,15 @@ export function memoryLvalue(text: string, ctx: ExpressionContext): MemoryTarget
 
 /** `$`, `$$`, `$N`, `$$N`: GDB's spellings of a value-history reference (a register name has a letter after the `$`). */
 const HISTORY_REFERENCE = /^\$(\$?)(\d*)(?![A-Za-z0-9_$])/;
-
-/** Whether `text` is a whole value-history reference (which is not an lvalue). */
-export function isHistoryReference(text: string): boolean {
-  const m = HISTORY_REFERENCE.exec(text.trim());
-  return m !== null && m[0].length === text.trim().length;
-}
+/**
+ * Any other `$` token, as c-exp.y's lexer reads one: letters, digits, `_` and `$` (`$1abc` and `$a$b`
+ * are convenience variables named `1abc` and `a$b`; `$foo.bar` is `$foo` and then `.bar`).
+ */
+const DOLLAR_NAME = /^\$[A-Za-z0-9_$]+/;
+/** An assignment operator: `=` (not `==`), or an arithmetic one and `=` (C's compound assignment). */
+const ASSIGNMENT = /^(<<|>>|[-+*\/%&|^])?=(?!=)/;
+/** The binary operators a compound assignment is made of (so `+=` is not `+` then `=`). */
+const COMPOUND = new Set(['<<', '>>', '+', '-', '*', '/', '%', '&', '|', '^']);
 
 /**
  * A value-history reference as GDB resolves it (value.c, access_value_history): `num` > 0 is `$num`;
@@ -103,8 +134,21 @@ export function historyValue(history: readonly Value[], num: number): Value {
 
 class Parser {
   private at = 0;
+  /**
+   * What the value just parsed can be assigned through: an lvalue, `history` for a value-history
+   * reference (an lvalue GDB will not modify), or null (a number, a symbol's address, an operation's
+   * result). Each parsing method sets it for the value it returns.
+   */
+  private lvalue: Lvalue | 'history' | null = null;
+  /** Whether the last assignment() parsed was one at its outermost operator (at the end, whether the whole expression is). */
+  outermostIsAssignment = false;
   /** `evaluating` false: only parse (checkExpression, or the side of && and || that is not evaluated). */
   constructor(private readonly s: string, private readonly ctx: ExpressionContext, private evaluating: boolean) {}
+
+  /** What the outermost assignment stored into, once evaluated; null if the expression is not an assignment. */
+  get assigned(): Lvalue | null {
+    return this.outermostIsAssignment && this.lvalue !== 'history' ? this.lvalue : null;
+  }
 
   private skip(): void { while (this.at < this.s.length && /\s/.test(this.s[this.at]!)) this.at++; }
   private peek(tok: string): boolean { this.skip(); return this.s.startsWith(tok, this.at); }
@@ -115,13 +159,44 @@ class Parser {
     if (this.at < this.s.length) throw syntaxError(this.s.slice(this.at));
   }
 
+  /**
+   * C's assignment, the lowest precedence and right to left (`$a = $b = 1`): `LVALUE = EXPR` or
+   * `LVALUE OP= EXPR`, else the expression alone. The value is the lvalue's as read back (a register
+   * or memory keeps only its width), and stays an lvalue as in GDB (value_assign).
+   */
+  assignment(): Value {
+    const left = this.expression(1);
+    const target = this.lvalue;
+    this.skip();
+    const op = ASSIGNMENT.exec(this.s.slice(this.at));
+    if (!op) { this.outermostIsAssignment = false; return left; }
+    this.at += op[0].length;
+    const right = this.assignment();
+    this.outermostIsAssignment = true;
+    this.lvalue = target;
+    if (!this.evaluating) return 0;
+    if (target === null) throw new ExpressionError('Left operand of assignment is not an lvalue.');
+    // GDB records its values unmodifiable (value.c, record_latest_value).
+    if (target === 'history') throw new ExpressionError('Left operand of assignment is not a modifiable lvalue.');
+    const value = op[1] ? apply(op[1], left, right) : right;
+    // GDB's words for storing void anywhere but a convenience variable (value_assign casts it to the lvalue's type).
+    if (value === VOID && target.kind !== 'convenience') throw new ExpressionError('Invalid cast.');
+    this.ctx.assign(target, value);
+    switch (target.kind) {
+      case 'convenience': return value;
+      case 'register': return this.ctx.register(target.name) ?? value;
+      case 'memory': return this.ctx.memory(target.address, target.size) >>> 0;
+    }
+  }
+
   expression(minPrec: number): Value {
     let left = this.unary();
     for (;;) {
       this.skip();
       const op = BINARY.find(([o, p]) => p >= minPrec && this.s.startsWith(o, this.at)
         && !(o === '|' && this.s.startsWith('||', this.at)) && !(o === '&' && this.s.startsWith('&&', this.at))
-        && !(o === '<' && this.s.startsWith('<<', this.at)) && !(o === '>' && this.s.startsWith('>>', this.at)));
+        && !(o === '<' && this.s.startsWith('<<', this.at)) && !(o === '>' && this.s.startsWith('>>', this.at))
+        && !(COMPOUND.has(o) && this.s[this.at + o.length] === '='));
       if (!op) return left;
       this.at += op[0].length;
       if (op[0] === '&&' || op[0] === '||') {
@@ -129,10 +204,12 @@ class Parser {
         const decided = op[0] === '&&' ? !truth(left) : truth(left);
         const right = this.parseOnlyIf(decided, () => this.expression(op[1] + 1));
         left = decided ? (op[0] === '||' ? 1 : 0) : truth(right) ? 1 : 0;
+        this.lvalue = null;
         continue;
       }
       const right = this.expression(op[1] + 1);
       left = this.evaluating ? apply(op[0], left, right) : 0;
+      this.lvalue = null;
     }
   }
 
@@ -146,7 +223,7 @@ class Parser {
   private unary(): Value {
     if (this.eat('-')) return this.operate(this.unary(), (v) => -v >>> 0, 'Argument to negate operation not a number.');
     if (this.eat('~')) return this.operate(this.unary(), (v) => ~v >>> 0, 'Argument to complement operation not an integer, boolean.');
-    if (this.eat('!')) return truth(this.unary()) ? 0 : 1;
+    if (this.eat('!')) { const v = this.unary(); this.lvalue = null; return truth(v) ? 0 : 1; }
     if (this.eat('&')) return this.operate(this.unary(), (v) => v, 'Attempt to take address of value not located in memory.');
     if (this.eat('*')) {
       let size: 1 | 2 | 4 | null = null;
@@ -156,14 +233,17 @@ class Parser {
         if (m && TYPES[m[1]!.replace(/\s+/g, ' ')]) { size = TYPES[m[1]!.replace(/\s+/g, ' ')]!; this.at += m[0].length; } else this.at = save;
       }
       const address = this.unary();
-      return this.operate(address, (a) => this.ctx.memory(a >>> 0, size ?? 4) >>> 0,
+      const v = this.operate(address, (a) => this.ctx.memory(a >>> 0, size ?? 4) >>> 0,
         size === null ? 'Attempt to take contents of a non-pointer value.' : 'Invalid cast.');
+      this.lvalue = { kind: 'memory', address: address === VOID ? 0 : address >>> 0, size: size ?? 4 };
+      return v;
     }
     return this.primary();
   }
 
-  /** A unary operation on a value, or GDB's error `onVoid` for void; nothing while only parsing. */
+  /** A unary operation on a value (not an lvalue), or GDB's error `onVoid` for void; nothing while only parsing. */
   private operate(v: Value, f: (v: number) => number, onVoid: string): Value {
+    this.lvalue = null;
     if (!this.evaluating) return 0;
     if (v === VOID) throw new ExpressionError(onVoid);
     return f(v);
@@ -172,33 +252,41 @@ class Parser {
   private primary(): Value {
     this.skip();
     if (this.eat('(')) {
-      const v = this.expression(0);
+      const v = this.assignment(); // keeps its lvalue: `($x) = 1` assigns $x, as in GDB
       if (!this.eat(')')) throw syntaxError(this.s.slice(this.at));
       return v;
     }
+    this.lvalue = null;
     const rest = this.s.slice(this.at);
     const num = /^(0x[0-9a-f]+|[0-9]+)/i.exec(rest);
     if (num) { this.at += num[0].length; return Number(num[0]) >>> 0; }
     const past = HISTORY_REFERENCE.exec(rest);
     if (past) {
       this.at += past[0].length;
+      this.lvalue = 'history';
       if (!this.evaluating) return 0;
       const n = past[2] ? Number(past[2]) : past[1] ? 1 : 0; // `$$` alone is one back, `$` none
       return historyValue(this.ctx.history, past[1] ? -n : n);
     }
-    const name = /^\$?[A-Za-z_.][A-Za-z0-9_.@$]*/.exec(rest);
+    const dollar = DOLLAR_NAME.exec(rest);
+    if (dollar) {
+      this.at += dollar[0].length;
+      // GDB's order (parse.c, write_dollar_variable): a register, else a convenience variable, which
+      // naming creates (void) even while only parsing, as GDB's parser creates it.
+      const name = dollar[0].slice(1), register = name.toLowerCase();
+      const r = this.ctx.register(register);
+      this.lvalue = r !== undefined ? { kind: 'register', name: register } : { kind: 'convenience', name };
+      const v = r ?? this.ctx.convenience(name);
+      return this.evaluating ? v : 0;
+    }
+    const name = /^[A-Za-z_.][A-Za-z0-9_.@$]*/.exec(rest);
     if (name) {
       this.at += name[0].length;
       const n = name[0];
-      if (n.startsWith('$')) {
-        if (!this.evaluating) return 0;
-        // GDB's order (parse.c, write_dollar_variable): a register, else a convenience variable, void if never set.
-        return this.ctx.register(n.slice(1).toLowerCase()) ?? this.ctx.convenience(n.slice(1)) ?? VOID;
-      }
       const sym = this.ctx.symbol(n);
-      if (sym !== undefined) return sym;
+      if (sym !== undefined) return sym; // a label's address, not a location
       const r = this.ctx.register(n.toLowerCase());
-      if (r !== undefined) return r;
+      if (r !== undefined) { this.lvalue = { kind: 'register', name: n.toLowerCase() }; return r; }
       throw new ExpressionError(`No symbol "${n}" in current context.`);
     }
     throw syntaxError(rest);

@@ -402,6 +402,110 @@ describe('debugger commands laid out as GDB lays them out', () => {
     expect(s.console()).toBe('H');
   });
 
+  // What set, print and show convenience print for convenience variables below is what GDB 13.1 prints
+  // for the same commands (gdb -nx -batch -ex ...), less the variables and functions GDB defines itself
+  // ($_gdb_major, $_streq, ...); registers and memory are this debugger's (32-bit unsigned, no C types).
+  it('set $NAME = EXPR makes a convenience variable, as GDB\'s set; show convenience lists them newest first', () => {
+    const s = session(HELLO, 'bare');
+    expect(s.run('show convenience')).toEqual([
+      'No debugger convenience variables now defined.',
+      'Convenience variables have names starting with "$";',
+      'use "set" as in "set $foo = 5" to define them.',
+    ]);
+    expect(s.run('set $foo = 5')).toEqual([]);
+    expect(s.run('print $foo')).toEqual(['$1 = 5']);
+    expect(s.run('print $foo + 1')).toEqual(['$2 = 6']);
+    s.run('set var $bar = $foo * 2');
+    s.run('set variable $baz = $bar');
+    expect(s.run('show conv')).toEqual(['$baz = 10', '$bar = 10', '$foo = 5']);
+    s.run('set $foo = 7'); // assigning again keeps its place
+    expect(s.run('show convenience')).toEqual(['$baz = 10', '$bar = 10', '$foo = 7']);
+    // Void can be assigned; naming a variable creates it void, even in an expression that then fails to parse.
+    s.run('set $v = $nosuch');
+    expect(s.run('print $v')).toEqual(['$3 = void']);
+    expect(() => s.run('print $w +')).toThrow("A syntax error in expression, near `'.");
+    expect(s.run('show conv').slice(0, 3)).toEqual(['$w = void', '$nosuch = void', '$v = void']);
+    // C's compound assignments; arithmetic on void is still an error.
+    s.run('set $n = 1');
+    s.run('set $n += 2');
+    expect(s.run('print $n')).toEqual(['$4 = 3']);
+    s.run('set $n <<= 2');
+    expect(s.run('print $n')).toEqual(['$5 = 12']);
+    expect(() => s.run('set $v += 1')).toThrow('Argument to arithmetic operation not a number or boolean.');
+    // Names as GDB's lexer reads them: letters, digits, _ and $; $_ and $__ are assignable too.
+    s.run('set $1abc = 5');
+    s.run('set $a$b = 4');
+    s.run('set $_ = 9');
+    s.run('set $__x = 2');
+    expect(s.run('print $1abc + $a$b + $_ + $__x')).toEqual(['$6 = 20']);
+    expect(s.run('show conv').slice(0, 4)).toEqual(['$__x = 2', '$_ = 9', '$a$b = 4', '$1abc = 5']);
+    // Registers keep their meaning: set $eax sets the guest's register and makes no variable.
+    s.run('set $eax = 0x12345678');
+    s.run('set $al = 0x1ff'); // a register keeps its width
+    expect(s.run('print/x $eax')).toEqual(['$7 = 0x123456ff']);
+    expect(() => s.run('set $cs = 8')).toThrow("Invalid register `$cs'"); // read, but not written, here
+    expect(s.run('show conv').some((l) => /^\$(eax|al|cs) /.test(l))).toBe(false);
+    expect(() => s.run('show foo')).toThrow('Undefined show command: "foo".  Try "help show".');
+  });
+
+  it('print $x = 5 assigns as GDB\'s print does; the value history stays read-only and distinct', () => {
+    const s = session(HELLO, 'bare');
+    expect(() => s.run('set var $1 = 3')).toThrow('History has not yet reached $1.'); // GDB evaluates the left side first
+    expect(s.run('print $x = 5')).toEqual(['$1 = 5']);
+    expect(s.run('print $x')).toEqual(['$2 = 5']);
+    expect(s.run('print $x = $y = 7')).toEqual(['$3 = 7']); // right to left
+    expect(s.run('print ($z = 3) + 1')).toEqual(['$4 = 4']);
+    expect(s.run('print ($x) = 4')).toEqual(['$5 = 4']);
+    expect(s.run('show conv')).toEqual(['$z = 3', '$y = 7', '$x = 4']);
+    expect(() => s.run('set var $1 = 3')).toThrow('Left operand of assignment is not a modifiable lvalue.');
+    expect(() => s.run('print $ = 3')).toThrow('Left operand of assignment is not a modifiable lvalue.');
+    expect(() => s.run('print 5 = 3')).toThrow('Left operand of assignment is not an lvalue.');
+    expect(() => s.run('print $x + 1 = 3')).toThrow('Left operand of assignment is not an lvalue.');
+    expect(() => s.run('print message = 3')).toThrow('Left operand of assignment is not an lvalue.'); // a label is its address
+    expect(s.run('print $1')).toEqual(['$6 = 5']); // $1 is still the first value printed
+    // Memory and registers through print; void goes only into a convenience variable.
+    expect(s.run('print *(char*)0x100039 = 0x4a')).toEqual(['$7 = 74']); // "Hello" -> "HJllo"
+    expect(s.run('x/s message')[0]).toMatch(/"HJllo from/);
+    expect(s.run('print/x $esi = 0x100039')).toEqual(['$8 = 0x100039']);
+    expect(() => s.run('print $eax = $nosuch')).toThrow('Invalid cast.');
+    expect(() => s.run('print *(int*)0xfffffff0 = 1')).toThrow('Cannot access memory at address 0xfffffff0');
+    // set without an assignment: GDB's warning, then the value or the error.
+    expect(s.run('set $x == 4')).toEqual(['warning: Expression is not an assignment (and might have no effect)']);
+    expect(() => s.run('set $nosuch < 5')).toThrow('warning: Expression is not an assignment (and might have no effect)\nInvalid type combination in ordering comparison.');
+    expect(() => s.run('set')).toThrow('Argument required (expression to compute).');
+    expect(() => s.run('set var')).toThrow('Argument required (expression to compute).');
+  });
+
+  it('a breakpoint condition reads and assigns convenience variables, as GDB\'s conditions can; setting the breakpoint assigns nothing', () => {
+    const s = session(HELLO, 'bare');
+    s.run('set $outs = 0');
+    s.run('break *0x10002a if ($outs += 1) == 3'); // the third OUT
+    expect(s.run('print $outs')).toEqual(['$1 = 0']); // parsed, not evaluated
+    expect(s.run('continue')[0]).toBe('Breakpoint 1, start.next+0x1');
+    expect(s.console()).toBe('He');
+    expect(s.run('print $outs')).toEqual(['$2 = 3']);
+    s.run('delete');
+    s.run('set $stop = 0x6f'); // 'o'
+    s.run('break *0x10002a if $al == $stop');
+    s.run('continue');
+    expect(s.console()).toBe('Hell');
+  });
+
+  it('--json: set says what it assigned, show convenience lists names and values (null for void)', async () => {
+    const r = await debug([HELLO_ASM], { json: true, ex: ['show conv', 'set $foo = 5', 'set var $eax = 7', 'set *(char*)0x100039 = 0x4a', 'set $v = $nosuch', 'print $foo = 6', 'show convenience', 'set $foo == 6'] });
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(records).toEqual([
+      { command: 'show conv', ok: true, output: ['No debugger convenience variables now defined.', 'Convenience variables have names starting with "$";', 'use "set" as in "set $foo = 5" to define them.'], result: [] },
+      { command: 'set $foo = 5', ok: true, output: [], result: { convenience: 'foo', value: 5 } },
+      { command: 'set var $eax = 7', ok: true, output: [], result: { register: 'eax', value: 7 } },
+      { command: 'set *(char*)0x100039 = 0x4a', ok: true, output: [], result: { address: 0x100039, size: 1, value: 0x4a } },
+      { command: 'set $v = $nosuch', ok: true, output: [], result: { convenience: 'v', value: null } },
+      { command: 'print $foo = 6', ok: true, output: ['$1 = 6'], result: { history: 1, value: 6 } },
+      { command: 'show convenience', ok: true, output: ['$nosuch = void', '$v = void', '$foo = 6'], result: [{ name: 'nosuch', value: null }, { name: 'v', value: null }, { name: 'foo', value: 6 }] },
+      { command: 'set $foo == 6', ok: true, output: ['warning: Expression is not an assignment (and might have no effect)'], result: { value: 1 } },
+    ]);
+  });
+
   it('info breakpoints keeps GDB\'s columns, widening Type for "read watchpoint"', () => {
     const s = session(HELLO, 'bare');
     s.run('break start');
