@@ -610,6 +610,8 @@ export class CommandInterpreter {
    * assigned and the value it holds now.
    */
   private set(rest: string): CommandResult {
+    const setting = /^(pagination|confirm|height|width)(?:\s+(.*))?$/.exec(rest.trim());
+    if (setting) return this.setSetting(setting[1] as GdbSetting, (setting[2] ?? '').trim());
     const text = rest.trim().replace(/^var(?:iable)?(?![\w-])\s*/, '');
     if (!text) throw new CommandError('Argument required (expression to compute).');
     const ctx = this.dbg.context();
@@ -629,13 +631,42 @@ export class CommandInterpreter {
   }
 
   /**
+   * `set pagination|confirm on|off`, `set height|width N|unlimited`: GDB's interface settings, which
+   * gdb users put in their scripts out of habit. They are kept for `show` in GDB's words and
+   * otherwise change nothing: this debugger never pages its output and never asks.
+   */
+  private setSetting(name: GdbSetting, value: string): CommandResult {
+    let v: string;
+    if (GDB_SETTINGS[name].kind === 'bool') {
+      if (value === '' || /^(on|1|yes|enable)$/.test(value)) v = 'on';
+      else if (/^(off|0|no|disable)$/.test(value)) v = 'off';
+      else throw new CommandError('"on" or "off" expected.');
+    } else {
+      if (value === '') throw new CommandError('Argument required (integer to set it to, or "unlimited").');
+      if (value === 'unlimited' || value === '0') v = 'unlimited';
+      else if (/^-?\d+$/.test(value)) {
+        if (Number(value) < 0) throw new CommandError(`integer ${value} out of range`);
+        v = String(Number(value));
+      } else throw new CommandError(`No symbol "${value}" in current context.`);
+    }
+    this.settings.set(name, v);
+    return { lines: [], json: { setting: name, value: v } };
+  }
+  /** GDB's interface settings as last set (this debugger's own behaviour to begin with). */
+  private readonly settings = new Map<GdbSetting, string>([['pagination', 'off'], ['confirm', 'off'], ['height', 'unlimited'], ['width', 'unlimited']]);
+
+  /**
    * `show convenience` (`show conv`): the convenience variables as GDB lists them, the newest first,
    * `$foo = 5` (void ones too), and GDB's three lines when there are none.
    */
   private show(rest: string): CommandResult {
     const what = rest.trim().split(/\s+/)[0]!;
+    if (what in GDB_SETTINGS) {
+      const name = what as GdbSetting, value = this.settings.get(name)!;
+      return { lines: [GDB_SETTINGS[name].shown(value)], json: { setting: name, value } };
+    }
     if (what.length < 4 || !'convenience'.startsWith(what)) {
-      throw new CommandError(what ? `Undefined show command: "${what}".  Try "help show".` : 'show convenience (show conv): the convenience variables');
+      throw new CommandError(what ? `Undefined show command: "${what}".  Try "help show".` : 'show convenience (show conv) | pagination | confirm | height | width');
     }
     const vars = [...this.dbg.convenience].reverse();
     if (vars.length === 0) return { lines: NO_CONVENIENCE, json: [] };
@@ -716,6 +747,15 @@ function describeAttr(attr: number, s: number): string {
   return `${kind}${attr & 0x4000 ? ' 32-bit' : ' 16-bit'} dpl=${dpl}${attr & 0x80 ? '' : ' not present'}`;
 }
 
+/** GDB's interface settings this debugger keeps (`set pagination off`...), with `show`'s words. */
+const GDB_SETTINGS = {
+  pagination: { kind: 'bool', shown: (v: string) => `State of pagination is ${v}.` },
+  confirm: { kind: 'bool', shown: (v: string) => `Whether to confirm potentially dangerous operations is ${v}.` },
+  height: { kind: 'uint', shown: (v: string) => `Number of lines gdb thinks are in a page is ${v}.` },
+  width: { kind: 'uint', shown: (v: string) => `Number of characters gdb thinks are in a line is ${v}.` },
+} as const;
+type GdbSetting = keyof typeof GDB_SETTINGS;
+
 /** GDB's `show convenience` when there are none (value.c, show_convenience). */
 const NO_CONVENIENCE = [
   'No debugger convenience variables now defined.',
@@ -738,5 +778,6 @@ const HELP = [
   'VMs:         info vms, vm N',
   'changing:    set $REG = EXPR, set $NAME = EXPR, set *(char|short|int*)ADDR = EXPR (also += -= ... in set,',
   '             print and conditions: print $n = 5, break LOC if ($n += 1) == 3)',
-  'other:       trace on FILE | trace off, reverse-stepi (rsi) [N], reverse-continue (rc), info record, help, quit',
+  'other:       trace on FILE | trace off, reverse-stepi (rsi) [N], reverse-continue (rc), info record, help, quit,',
+  '             set/show pagination|confirm on|off, height|width N|unlimited (GDB\'s, kept for show: nothing pages or asks)',
 ];

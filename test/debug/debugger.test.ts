@@ -405,6 +405,25 @@ describe('debugger commands laid out as GDB lays them out', () => {
   // What set, print and show convenience print for convenience variables below is what GDB 13.1 prints
   // for the same commands (gdb -nx -batch -ex ...), less the variables and functions GDB defines itself
   // ($_gdb_major, $_streq, ...); registers and memory are this debugger's (32-bit unsigned, no C types).
+  it('set pagination off and GDB\'s other interface settings a gdb user\'s script sets are kept and shown in GDB\'s words', () => {
+    const s = session(HELLO, 'bare');
+    expect(s.run('show pagination')).toEqual(['State of pagination is off.']); // this debugger never pages
+    expect(s.run('set pagination on')).toEqual([]);
+    expect(s.run('show pagination')).toEqual(['State of pagination is on.']);
+    s.run('set pagination 0');
+    expect(s.run('show pagination')).toEqual(['State of pagination is off.']);
+    s.run('set confirm yes');
+    expect(s.run('show confirm')).toEqual(['Whether to confirm potentially dangerous operations is on.']);
+    s.run('set height 30');
+    expect(s.run('show height')).toEqual(['Number of lines gdb thinks are in a page is 30.']);
+    s.run('set width 0');
+    expect(s.run('show width')).toEqual(['Number of characters gdb thinks are in a line is unlimited.']);
+    expect(() => s.run('set confirm maybe')).toThrow('"on" or "off" expected.');
+    expect(() => s.run('set height -3')).toThrow('integer -3 out of range');
+    expect(() => s.run('set height')).toThrow('Argument required (integer to set it to, or "unlimited").');
+    expect(s.run('print 2 + 2')).toEqual(['$1 = 4']); // nothing else changed
+  });
+
   it('set $NAME = EXPR makes a convenience variable, as GDB\'s set; show convenience lists them newest first', () => {
     const s = session(HELLO, 'bare');
     expect(s.run('show convenience')).toEqual([
