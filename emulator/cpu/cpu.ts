@@ -19,7 +19,7 @@ import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
 import { compileBlock, type CompiledBlock } from './jit/block-compiler.js';
 import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
-import { Vmx, VMEXIT_VECTOR } from '../vmx/vmx.js';
+import { InstructionExit, Vmx, VMEXIT_VECTOR } from '../vmx/vmx.js';
 
 /** Byte layout of the CPU's shared state area that follows RAM. */
 export const STATE_LAYOUT = {
@@ -797,8 +797,8 @@ export class Cpu {
       this.movSsShadow = false;
       this.softwareEventDelivered = false;
       EXECUTORS[d.form.id]!(this, d);
-      if (this.vmx.exitTaken !== 0) { // a VM exit instead of the instruction: it did not retire
-        this.vmx.exitTaken = 0;
+      if (this.vmx.exitTaken !== InstructionExit.NONE) { // taken or completed in place: it did not retire
+        this.vmx.exitTaken = InstructionExit.NONE;
         return;
       }
       this.eip = this.nextEip;

@@ -768,12 +768,15 @@ export class Vmx {
     // from last time (until INVVPID/INVEPT); without one, entry flushes (SDM 29.4.3).
     if (this.guestTag !== null) cpu.mmu.selectContext(this.guestTag);
     else cpu.mmu.flush();
-    this.entryIcount = cpu.icount;
-    this.timerDeadline = Infinity;
-    if (this.pin & Pin.PREEMPTION_TIMER) {
-      this.timerDeadline = this.rawTsc() + vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE) * 2 ** PREEMPTION_TIMER_RATE;
-    }
+    this.armForEntry(vmcs);
     this.injectEvent(vmcs);
+  }
+
+  /** What every VM entry starts: the MTF's count, and the preemption timer from the VMCS. */
+  private armForEntry(vmcs: VmcsRegion): void {
+    this.entryIcount = this.cpu.icount;
+    this.timerDeadline = this.pin & Pin.PREEMPTION_TIMER
+      ? this.rawTsc() + vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE) * 2 ** PREEMPTION_TIMER_RATE : Infinity;
   }
 
   // Entry converts a few 64-bit fields into objects; each is kept while the field's words are unchanged.
@@ -911,10 +914,7 @@ export class Vmx {
   private resumeHeld(budget: number): void {
     const cpu = this.cpu;
     this.fastExits++;
-    this.entryIcount = cpu.icount;
-    if (this.pin & Pin.PREEMPTION_TIMER) {
-      this.timerDeadline = this.rawTsc() + this.vmcs!.read(F.VMX_PREEMPTION_TIMER_VALUE) * 2 ** PREEMPTION_TIMER_RATE;
-    }
+    this.armForEntry(this.vmcs!);
     cpu.runEnd = cpu.icount + budget;
     cpu.armChainBudget();
   }

@@ -42,6 +42,7 @@ import { raise, Vector } from '../faults.js';
 import { IF, LazyOp } from '../flags.js';
 import { EXECUTORS, type Executor } from '../exec/index.js';
 import { BYTE_REG_INDEX, widthOf, type Width } from '../exec/operands.js';
+import { InstructionExit } from '../../vmx/vmx.js';
 
 export interface CompiledBlock {
   readonly run: (c: Cpu) => void;
@@ -599,14 +600,14 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // exit taken ends the block; so does the instruction retired, as after any instruction
         // that is not straight-line.
         e.lines.push(`const x${i} = c.vmx.exitTaken;`,
-          `if (x${i} !== 0) { c.vmx.exitTaken = 0; if (x${i} === 1 || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
+          `if (x${i} !== ${InstructionExit.NONE}) { c.vmx.exitTaken = ${InstructionExit.NONE}; if (x${i} === ${InstructionExit.TAKEN} || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
           `else { ${exit('c.nextEip', i + 1)} }`);
         e.flagSource = null;
         continue;
       }
       if (d.form.vmexit !== null) {
         // A VM exit instead of the instruction: it did not retire; the host continues at c.nextEip.
-        e.lines.push('if (c.vmx.exitTaken !== 0) { c.vmx.exitTaken = 0; c.eip = c.nextEip; return; }');
+        e.lines.push(`if (c.vmx.exitTaken !== ${InstructionExit.NONE}) { c.vmx.exitTaken = ${InstructionExit.NONE}; c.eip = c.nextEip; return; }`);
       }
       e.flagSource = null;
       if (last || !isStraightLine(d)) {
