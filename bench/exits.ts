@@ -137,14 +137,14 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
     const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
     const exits = g.exitReason === null ? 0 : exitsOf(s, g.exitReason).count - exitsOf(s0, g.exitReason).count;
     const exitsPerIteration = exits / n;
-    const inPlace = exits > 0 ? (s.fastExits - s0.fastExits) / exits : 0;
+    const inPlace = exits > 0 ? (exitsOf(s, g.exitReason!).inPlace - exitsOf(s0, g.exitReason!).inPlace) / exits : 0;
     // The parts, like the total, are medians over the repeats (per iteration).
     const handlerNs = exits > 0 ? median(handlerTimes) : 0;
     let fullIterationNs: number | null = null;
     if (inPlace > 0) {
       o.progress?.(`${g.name}: the same with the exit fast path off...`);
       const full = measure(g, image, false);
-      if (full.s.fastExits !== 0) throw new Error(`${g.name}: exits completed in place with the fast path off`);
+      if (exitsOf(full.s, g.exitReason!).inPlace !== 0) throw new Error(`${g.name}: exits completed in place with the fast path off`);
       fullIterationNs = full.iterationNs;
     }
     rows.push((aluNs) => {

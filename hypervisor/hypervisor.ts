@@ -35,8 +35,9 @@ export interface HypervisorOptions {
   /** Scheduler time slice in guest instructions (default 1,000,000: 10 ms of virtual time). */
   slice?: number;
   /**
-   * Complete the exits that allow it on the fast path (`fastExit`, exits/in-place.ts; default true). Off, every exit takes the
-   * full round trip: the same results, counts and clocks, only slower (the tests compare the two).
+   * Complete the exits that allow it on the fast path (`fastExit`, exits/in-place.ts; default
+   * true). Off, every exit takes the full round trip: the same results, counts and clocks, only
+   * slower (the tests compare the two).
    */
   fastExits?: boolean;
 }
