@@ -412,10 +412,16 @@ for (const engine of ['interpret', 'blocks'] as const) {
       expect(h.cpu.r[0]).toBe(3);
     });
 
-    test('the preemption timer fires after exactly the programmed count (rate 0: one unit per TSC tick)', () => {
+    /** A host with the preemption timer at `value`, saved on exit (exit control bit 22). */
+    const timerHost = (value: number): VmxHost => {
       const h = host({ pin: Pin.PREEMPTION_TIMER });
       h.vmcs.write(F.VM_EXIT_CONTROLS, h.vmcs.read(F.VM_EXIT_CONTROLS) | (1 << 22));
-      h.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, 1001);
+      h.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, value);
+      return h;
+    };
+
+    test('the preemption timer fires after exactly the programmed count (rate 0: one unit per TSC tick)', () => {
+      const h = timerHost(1001);
       h.load('xor eax, eax\n.l: inc eax\njmp .l');
       const before = h.cpu.icount;
       const e = h.run();
@@ -429,9 +435,7 @@ for (const engine of ['interpret', 'blocks'] as const) {
     test('an instruction exit saves the preemption timer less exactly the instructions before it', () => {
       // The CPUID ends a straight run of five instructions (one compiled block): the count the exit
       // sees must include them, as the interpreter's does.
-      const h = host({ pin: Pin.PREEMPTION_TIMER });
-      h.vmcs.write(F.VM_EXIT_CONTROLS, h.vmcs.read(F.VM_EXIT_CONTROLS) | (1 << 22));
-      h.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, 1000);
+      const h = timerHost(1000);
       h.load('mov eax, 1\nmov ebx, 2\nadd eax, ebx\nshl eax, 2\nxor ecx, ecx\ncpuid\nhlt');
       const before = h.cpu.icount;
       const e = h.run();
