@@ -50,6 +50,11 @@ const TYPES: Record<string, 1 | 2 | 4> = { char: 1, 'unsigned char': 1, uint8_t:
 /** A memory lvalue: `*(int*)ADDR` and friends (for watch). */
 export interface MemoryTarget { address: number; size: 1 | 2 | 4 }
 
+/** The size a pointer cast's type names (`unsigned  char` as `unsigned char`), or undefined. */
+function castSize(type: string): 1 | 2 | 4 | undefined {
+  return TYPES[type.replace(/\s+/g, ' ')];
+}
+
 /** What an assignment can store into (GDB's lval_register, lval_internalvar and lval_memory). */
 export type Lvalue =
   | { kind: 'register'; name: string }
@@ -101,7 +106,7 @@ export function checkExpression(text: string, ctx: ExpressionContext): boolean {
 export function memoryLvalue(text: string, ctx: ExpressionContext): MemoryTarget | null {
   const m = /^\s*\*\s*(?:\(\s*([a-z_ 0-9]+?)\s*\*\s*\))?\s*(.+)$/.exec(text);
   if (!m) return null;
-  const size = m[1] ? TYPES[m[1].replace(/\s+/g, ' ')] : 4;
+  const size = m[1] ? castSize(m[1]) : 4;
   if (!size) throw new ExpressionError(`unknown type '${m[1]}'`);
   const address = evaluateValue(m[2]!, ctx);
   if (address === VOID) throw new ExpressionError(m[1] ? 'Invalid cast.' : 'Attempt to take contents of a non-pointer value.');
@@ -230,7 +235,8 @@ class Parser {
       const save = this.at;
       if (this.eat('(')) {
         const m = /^\s*([a-z_ 0-9]+?)\s*\*\s*\)/.exec(this.s.slice(this.at));
-        if (m && TYPES[m[1]!.replace(/\s+/g, ' ')]) { size = TYPES[m[1]!.replace(/\s+/g, ' ')]!; this.at += m[0].length; } else this.at = save;
+        const cast = m ? castSize(m[1]!) : undefined;
+        if (cast) { size = cast; this.at += m![0].length; } else this.at = save;
       }
       const address = this.unary();
       const v = this.operate(address, (a) => this.ctx.memory(a >>> 0, size ?? 4) >>> 0,
