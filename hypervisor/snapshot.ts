@@ -101,6 +101,8 @@ function saveDevices(vm: Vm): Record<string, unknown> {
 
 /** Everything about a VM but its memory (the stop-and-copy part of a migration). */
 export function saveVmState(hv: Hypervisor, vm: Vm): VmState {
+  // Devices as of now, however long since an exit last synced them (Vm.quietUntil).
+  vm.sync();
   const vcpu = hv.vcpuOf(vm);
   const vmcs: Record<string, string> = {};
   for (const f of SAVED_FIELDS) vmcs[f.name] = hex64(vcpu.vmcs.read64(f.encoding));

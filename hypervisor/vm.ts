@@ -131,6 +131,22 @@ export class Vm {
     }
   }
 
+  /**
+   * The VM time before which no device or PV-timer event is due, as of the last `settle`. Only
+   * an exit can change device state while the guest runs, and every exit that may (port I/O,
+   * MMIO, hypercalls) settles before the next entry; so an exit that touches no device, coming
+   * before this time, needs no sync. Syncing is composable (syncing at t1 then at t2 leaves what
+   * syncing at t2 alone leaves), and saving the VM syncs it first, so the syncs skipped change
+   * no saved state.
+   */
+  quietUntil = -Infinity;
+
+  /** Syncs to `now` and returns the next deadline, remembered as `quietUntil`. */
+  settle(now: number): number {
+    this.sync(now);
+    return (this.quietUntil = this.nextDeadline());
+  }
+
   /** The earliest event that may change what the guest sees (VM time, ns). */
   nextDeadline(): number {
     return Math.min(this.devices.nextDeadline(), this.pvTimerDeadline, this.mmioUart.nextDeadline());

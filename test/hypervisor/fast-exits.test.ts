@@ -106,6 +106,21 @@ describe('exit fast path', () => {
     expect(inPlace).toBeGreaterThan(1_000);
   });
 
+  test('a VM that stops right after exits that skipped the device sync saves the same state', () => {
+    const image = buildKernel(join(__dirname, 'fast-exits', 'quiet-stop.asm')).binary;
+    const [fast, slow] = [true, false].map((on) => {
+      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits: on });
+      const vm = hv.createVm({ name: 'quiet', memory: 4 << 20 });
+      hv.bootMultiboot(vm, image);
+      expect(hv.run(1_000_000).kind).toBe('all-stopped');
+      expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
+      return { hv, vm };
+    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
+    // 2,000 CPUIDs, resumed in place.
+    expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThanOrEqual(2_000);
+    expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
+  });
+
   test('three guests with weights 1:2:3 on short slices: the same schedule and results', () => {
     const runs = [true, false].map((fast) => {
       const r = boot({ fast, vms: 3, slice: 20_000 });
