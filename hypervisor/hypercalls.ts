@@ -42,14 +42,11 @@ function call(ctx: ExitContext, nr: number, a0: number, a1: number, a2: number, 
       return done(n);
     }
     case H.SET_TIMER: {
-      const deadline = u(a0) + u(a1) * 2 ** 32;
-      vm.pvTimerDeadline = deadline;
-      vm.pvTimerPeriod = u(a2);
+      vm.setPvTimer(u(a0) + u(a1) * 2 ** 32, u(a2));
       return done(0);
     }
     case H.CANCEL_TIMER:
-      vm.pvTimerDeadline = Infinity;
-      vm.pvTimerPeriod = 0;
+      vm.setPvTimer(Infinity, 0);
       return done(0);
     case H.YIELD:
       return done(0, 'yield');

@@ -20,7 +20,7 @@ import { FastExit, type VmExit } from '../emulator/vmx/vmx.js';
 import type { ExitAction, ExitContext } from './exits/context.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
-import { handleInPlace, touchesNoDevice } from './exits/in-place.js';
+import { handleInPlace } from './exits/in-place.js';
 import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
 import { FrameAllocator, PAGE } from './memory.js';
 import { Scheduler } from './scheduler.js';
@@ -376,11 +376,10 @@ export class Hypervisor {
    * whether the slice goes on. Returns the preemption timer for the entry (at least 1), or 0
    * when the slice ends here.
    */
-  private entryTimer(s: Slice, devicesUntouched = false): number {
+  private entryTimer(s: Slice, fastPath = false): number {
     const vcpu = s.vcpu, vm = vcpu.vm, now = this.now(), vmNow = now - vm.bootNs;
-    // After an exit that touched no device, nothing changed since the last settle: while no
-    // event is due the devices need no sync (Vm.quietUntil).
-    const deadline = devicesUntouched && vmNow < vm.quietUntil ? vm.quietUntil : vm.settle(vmNow);
+    // On the fast path, while no event is due, the devices need no sync (Vm.quietUntil).
+    const deadline = fastPath && vmNow < vm.quietUntil ? vm.quietUntil : vm.settle(vmNow);
     if (vcpu.halted) {
       if (vcpu.wakeable() !== 'now') return 0;
       vcpu.halted = false;
@@ -439,7 +438,7 @@ export class Hypervisor {
     this.chargeExit(s, vcpu.emulated - emulatedBefore);
     let answer: number = FastExit.EXIT_AFTER;
     if (action === 'resume' && vm.stop === null && !vcpu.halted) {
-      const timer = this.entryTimer(s, touchesNoDevice(reason));
+      const timer = this.entryTimer(s, true);
       // The entry the run loop would make: nothing to inject, no interrupt window to close (the
       // controls the processor holds are the VMCS's: nothing was written since the entry).
       if (timer > 0 && !vm.hasPendingInterrupt() && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING)) {

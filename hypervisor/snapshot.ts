@@ -205,7 +205,7 @@ export function loadVmState(hv: Hypervisor, vm: Vm, s: VmState): void {
   vm.stop = s.stop;
   vm.tscAux = s.tscAux;
   vm.pvEvents = s.pv.events; vm.pvEventsEnabled = s.pv.eventsEnabled; vm.pvEventInService = s.pv.eventInService;
-  vm.pvEventVector = s.pv.eventVector; vm.pvTimerDeadline = s.pv.timerDeadline ?? Infinity; vm.pvTimerPeriod = s.pv.timerPeriod;
+  vm.pvEventVector = s.pv.eventVector; vm.setPvTimer(s.pv.timerDeadline ?? Infinity, s.pv.timerPeriod);
   vm.pvInput.splice(0, vm.pvInput.length, ...s.pv.input);
   hv.scheduler.setVirtualRuntime(vcpu, s.scheduler.virtualRuntime);
   // Guest memory was replaced under the VM: translations cached under its VPID describe page

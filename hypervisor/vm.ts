@@ -66,9 +66,16 @@ export class Vm {
   pvEventsEnabled = false;
   pvEventInService = false;
   pvEventVector = 0x20;
-  /** Next PV timer event (VM time, ns) and its period (0: one-shot). */
+  /** Next PV timer event (VM time, ns) and its period (0: one-shot): see setPvTimer. */
   pvTimerDeadline = Infinity;
   pvTimerPeriod = 0;
+
+  /** Sets the PV timer (SET_TIMER, CANCEL_TIMER, a restore); the deadline may come sooner now. */
+  setPvTimer(deadline: number, period: number): void {
+    this.pvTimerDeadline = deadline;
+    this.pvTimerPeriod = period;
+    this.quietUntil = -Infinity;
+  }
   /** Console input not yet read by CONSOLE_READ (PV) — FV input goes to the UART. */
   readonly pvInput: number[] = [];
 
@@ -132,12 +139,13 @@ export class Vm {
   }
 
   /**
-   * The VM time before which no device or PV-timer event is due, as of the last `settle`. Only
-   * an exit can change device state while the guest runs, and every exit that may (port I/O,
-   * MMIO, hypercalls) settles before the next entry; so an exit that touches no device, coming
-   * before this time, needs no sync. Syncing is composable (syncing at t1 then at t2 leaves what
-   * syncing at t2 alone leaves), and saving the VM syncs it first, so the syncs skipped change
-   * no saved state.
+   * The VM time before which no device or PV-timer event is due, as of the last `settle`
+   * (-Infinity: not known). The exit fast path needs no device sync before it. While the guest
+   * runs, only its exits can bring an event forward: port I/O (portIo forgets this time), the
+   * PV timer (setPvTimer forgets it), and the exits the run loop handles, which always settle
+   * before the next entry. Syncing is composable (syncing at t1 then at t2 leaves what syncing
+   * at t2 alone leaves), and saving the VM syncs it first, so the syncs skipped change no saved
+   * state.
    */
   quietUntil = -Infinity;
 

@@ -37,12 +37,3 @@ export function handleInPlace(ctx: ExitContext, r: Int32Array, cpl: number, reas
       return null;
   }
 }
-
-/**
- * Whether completing this exit in place leaves the VM's devices and PV state as they were: CPUID
- * and the MSRs `msrInPlace` allows (the TSC, TSC_AUX, FEATURE_CONTROL). After one, the entry
- * needs no device sync while no event is due (Vm.quietUntil).
- */
-export function touchesNoDevice(reason: number): boolean {
-  return reason === R.CPUID || reason === R.RDMSR || reason === R.WRMSR;
-}

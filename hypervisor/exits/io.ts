@@ -43,6 +43,7 @@ export function portIo(vm: Vm, r: Int32Array, port: number, size: 1 | 2 | 4, inp
   const ports = vm.devices.ports;
   if (input) r[0] = mergeRegister(r[0]!, ports.portRead(port, size), size);
   else ports.portWrite(port, size, r[0]! & (size === 4 ? -1 : (1 << (size * 8)) - 1));
+  vm.quietUntil = -Infinity; // the access may have brought a device's next event forward
   return vm.stop ? 'stop' : 'resume';
 }
 

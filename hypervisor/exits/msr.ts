@@ -31,23 +31,25 @@ export function handleMsr(ctx: ExitContext, msr: Extract<GuestExit, { kind: 'msr
 export function msrAccess(ctx: ExitContext, r: Int32Array, write: boolean): 'resume' | null {
   const { vm, vcpu } = ctx;
   const index = r[1]! >>> 0;
-  const value = (BigInt(r[2]! >>> 0) << 32n) | BigInt(r[0]! >>> 0);
-  let result: bigint | null = null;
-  let ok = true;
+  // Only the TSC needs 64-bit arithmetic (bigints allocate: the others stay numbers).
   if (write) {
-    if (index === TSC) vcpu.vmcs.write64(F.TSC_OFFSET, BigInt.asUintN(64, value - ctx.hostTsc()));
-    else if (index === TSC_AUX) vm.tscAux = Number(value & 0xffffffffn);
-    else ok = false;
-  } else {
-    if (index === TSC) result = BigInt.asUintN(64, ctx.hostTsc() + BigInt.asIntN(64, vcpu.vmcs.read64(F.TSC_OFFSET)));
-    else if (index === FEATURE_CONTROL) result = 1n;
-    else if (index === TSC_AUX) result = BigInt(vm.tscAux);
-    else ok = false;
+    if (index === TSC) {
+      const value = (BigInt(r[2]! >>> 0) << 32n) | BigInt(r[0]! >>> 0);
+      vcpu.vmcs.write64(F.TSC_OFFSET, BigInt.asUintN(64, value - ctx.hostTsc()));
+    } else if (index === TSC_AUX) vm.tscAux = r[0]! >>> 0; // EDX (the reserved high half) is ignored
+    else return null;
+    return 'resume';
   }
-  if (!ok) return null;
-  if (result !== null) {
-    r[0] = Number(result & 0xffffffffn) | 0;
-    r[2] = Number(result >> 32n) | 0;
-  }
+  if (index === TSC) {
+    const tsc = BigInt.asUintN(64, ctx.hostTsc() + BigInt.asIntN(64, vcpu.vmcs.read64(F.TSC_OFFSET)));
+    r[0] = Number(tsc & 0xffffffffn) | 0;
+    r[2] = Number(tsc >> 32n) | 0;
+  } else if (index === FEATURE_CONTROL) {
+    r[0] = 1; // locked, VMX off: no nested virtualization
+    r[2] = 0;
+  } else if (index === TSC_AUX) {
+    r[0] = vm.tscAux | 0;
+    r[2] = 0;
+  } else return null;
   return 'resume';
 }

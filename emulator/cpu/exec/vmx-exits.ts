@@ -55,17 +55,12 @@ function ioCheck(f: InsnForm): ExitCheck {
     if (!c.vmx.ioExits(port, size)) return false;
     const rep = string && d.repPrefix !== 0;
     const qualification = (size - 1) | (input ? 8 : 0) | (string ? 16 : 0) | (rep ? 32 : 0) | (immediate ? 64 : 0) | (port << 16);
-    let info = 0;
-    if (string) {
-      const seg = input ? 0 : d.segOverride >= 0 ? d.segOverride : 3;
-      info = ((d.adsize === 32 ? 1 : 0) << 7) | (seg << 15);
-    }
-    const e = c.vmx.exitRecord(ExitReason.IO_INSTRUCTION, qualification, d.length, info);
-    if (string) {
-      const offset = input ? c.r[7]! : c.r[6]!;
-      const seg = input ? 0 : d.segOverride >= 0 ? d.segOverride : 3;
-      e.guestLinearAddress = (c.segBase[seg]! + (d.adsize === 32 ? offset : offset & 0xffff)) >>> 0;
-    }
+    if (!string) return c.vmx.exitInstead(ExitReason.IO_INSTRUCTION, qualification, d.length);
+    // String I/O also reports the address size, the segment and the guest-linear address.
+    const seg = input ? 0 : d.segOverride >= 0 ? d.segOverride : 3;
+    const e = c.vmx.exitRecord(ExitReason.IO_INSTRUCTION, qualification, d.length, ((d.adsize === 32 ? 1 : 0) << 7) | (seg << 15));
+    const offset = input ? c.r[7]! : c.r[6]!;
+    e.guestLinearAddress = (c.segBase[seg]! + (d.adsize === 32 ? offset : offset & 0xffff)) >>> 0;
     return c.vmx.exitInsteadWith(e);
   };
 }
