@@ -40,7 +40,17 @@ export interface HvGuest {
   weight?: number;
 }
 
-export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: number; engine?: 'blocks' | 'interpret'; maxInstructions?: number; allowBudget?: boolean; fastExits?: boolean } = {}): HvRun {
+export interface HvRunOptions {
+  slice?: number;
+  engine?: 'blocks' | 'interpret';
+  maxInstructions?: number;
+  allowBudget?: boolean;
+  fastExits?: boolean;
+  /** Called with the booted hypervisor before the timed run (bench/exit-loop.ts's floor). */
+  prepare?: (hv: Hypervisor) => void;
+}
+
+export function runUnderHypervisor(guests: readonly HvGuest[], o: HvRunOptions = {}): HvRun {
   const memory = guests.map((g) => g.memory ?? 8 << 20);
   const ramSize = memory.reduce((a, b) => a + b, 0) + (4 << 20) + guests.length * (2 << 20);
   const hv = new Hypervisor({ ramSize: Math.ceil(ramSize / (1 << 20)) << 20, engine: o.engine ?? 'blocks', slice: o.slice, fastExits: o.fastExits });
@@ -49,6 +59,7 @@ export function runUnderHypervisor(guests: readonly HvGuest[], o: { slice?: numb
     hv.bootMultiboot(vm, g.image, g.cmdline ?? '');
     return vm;
   });
+  o.prepare?.(hv);
   const t0 = process.hrtime.bigint();
   const result = hv.run(o.maxInstructions ?? Infinity);
   const nanoseconds = Number(process.hrtime.bigint() - t0);
