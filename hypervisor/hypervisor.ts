@@ -379,7 +379,7 @@ export class Hypervisor {
   private entryTimer(s: Slice, fastPath = false): number {
     const vcpu = s.vcpu, vm = vcpu.vm, now = this.now(), vmNow = now - vm.bootNs;
     // On the fast path, while no event is due, the devices need no sync (Vm.quietUntil).
-    const deadline = fastPath && vmNow < vm.quietUntil ? vm.quietUntil : vm.settle(vmNow);
+    const deadline = fastPath ? vm.quietDeadline(vmNow) : vm.settle(vmNow);
     if (vcpu.halted) {
       if (vcpu.wakeable() !== 'now') return 0;
       vcpu.halted = false;

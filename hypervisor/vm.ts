@@ -139,13 +139,12 @@ export class Vm {
   }
 
   /**
-   * The VM time before which no device or PV-timer event is due, as of the last `settle`
-   * (-Infinity: not known). The exit fast path needs no device sync before it. While the guest
-   * runs, only its exits can bring an event forward: port I/O (portIo forgets this time), the
-   * PV timer (setPvTimer forgets it), and the exits the run loop handles, which always settle
-   * before the next entry. Syncing is composable (syncing at t1 then at t2 leaves what syncing
-   * at t2 alone leaves), and saving the VM syncs it first, so the syncs skipped change no saved
-   * state.
+   * The VM time before which no device or PV-timer event is due (-Infinity: to be found again,
+   * see quietDeadline). The exit fast path needs no device sync before it. While the guest runs,
+   * only its exits can bring an event forward: port I/O (portIo forgets this time), the PV timer
+   * (setPvTimer forgets it), and the exits the run loop handles, which always settle before the
+   * next entry. Syncing is composable (syncing at t1 then at t2 leaves what syncing at t2 alone
+   * leaves), and saving the VM syncs it first, so the syncs skipped change no saved state.
    */
   quietUntil = -Infinity;
 
@@ -153,6 +152,17 @@ export class Vm {
   settle(now: number): number {
     this.sync(now);
     return (this.quietUntil = this.nextDeadline());
+  }
+
+  /**
+   * The next deadline, syncing only when an event is due by `now`. A forgotten `quietUntil` is
+   * found again from the devices as they are: their next event after they were last synced, so
+   * if that is still ahead of `now`, nothing happened in between that a sync would deliver.
+   */
+  quietDeadline(now: number): number {
+    let deadline = this.quietUntil;
+    if (deadline === -Infinity) deadline = this.quietUntil = this.nextDeadline();
+    return now < deadline ? deadline : this.settle(now);
   }
 
   /** The earliest event that may change what the guest sees (VM time, ns). */
