@@ -57,6 +57,61 @@ function setMultiplyFlags(c: Cpu, low: number, w: Width, overflow: boolean): voi
   c.lf.load(f);
 }
 
+/**
+ * The 64-bit product of two 32-bit values into `product` (low, high words as int32), in 16-bit
+ * pieces: every partial sum stays below 2^53, so numbers are exact and nothing is allocated (a
+ * bigint product costs an order of magnitude more, and MUL is common in guest code).
+ */
+const product = new Int32Array(2);
+function multiply32(a: number, b: number, signed: boolean): void {
+  const ua = a >>> 0, ub = b >>> 0;
+  const aLo = ua & 0xffff, aHi = ua >>> 16, bLo = ub & 0xffff, bHi = ub >>> 16;
+  const ll = aLo * bLo;
+  const mid = aHi * bLo + (ll >>> 16);
+  const mid2 = aLo * bHi + (mid % 0x10000);
+  let hi = aHi * bHi + Math.floor(mid / 0x10000) + Math.floor(mid2 / 0x10000);
+  // Signed: subtract each operand's weight 2^32 where the other is negative (mod 2^32).
+  if (signed) hi -= ((a | 0) < 0 ? ub : 0) + ((b | 0) < 0 ? ua : 0);
+  product[0] = ((mid2 % 0x10000) * 0x10000 + (ll & 0xffff)) | 0;
+  product[1] = hi | 0;
+}
+
+/**
+ * EDX:EAX divided by a 32-bit divisor (not zero) into `quotient` (quotient, remainder), or false
+ * when the quotient does not fit (#DE). Numbers while the dividend is below 2^52: there the
+ * rounded n / d is below 2^52 / d, so its error is under 1 / (2d), less than the distance from a
+ * quotient that is not whole to the next integer, and the floor is exact. A bigint beyond.
+ */
+const quotient = new Int32Array(2);
+function divide64(hiWord: number, loWord: number, divisor: number, signed: boolean): boolean {
+  const lo = loWord >>> 0;
+  if (signed) {
+    const dv = divisor | 0;
+    if ((hiWord | 0) === (lo | 0) >> 31) { // the dividend is a sign-extended 32-bit value
+      const n = lo | 0, q = Math.trunc(n / dv); // exact: |n| < 2^31
+      if (q > 0x7fffffff) return false; // -2^31 / -1
+      quotient[0] = q; quotient[1] = n - q * dv;
+      return true;
+    }
+  } else {
+    const dv = divisor >>> 0, hi = hiWord >>> 0;
+    if (hi >= dv) return false; // the quotient would need more than 32 bits
+    if (hi < 0x100000) {
+      const n = hi * 0x100000000 + lo;
+      const q = Math.floor(n / dv);
+      quotient[0] = q | 0; quotient[1] = (n - q * dv) | 0;
+      return true;
+    }
+  }
+  const dividend = (BigInt(hiWord >>> 0) << 32n) | BigInt(lo);
+  const n = signed ? BigInt.asIntN(64, dividend) : dividend;
+  const dv = signed ? BigInt(divisor | 0) : BigInt(divisor >>> 0);
+  const q = n / dv, r = n % dv;
+  if (signed ? q > 0x7fffffffn || q < -0x80000000n : q > 0xffffffffn) return false;
+  quotient[0] = Number(BigInt.asIntN(32, q)); quotient[1] = Number(BigInt.asIntN(32, r));
+  return true;
+}
+
 function mulOneOperand(signed: boolean) {
   return (c: Cpu, d: DecodedInsn): void => {
     const w = widthOf(d, d.form.operands[0]!);
@@ -71,10 +126,10 @@ function mulOneOperand(signed: boolean) {
       c.r16[0] = p & 0xffff; c.r16[4] = (p >> 16) & 0xffff;
       setMultiplyFlags(c, p, 16, signed ? p !== signExtend(p & 0xffff, 16) : (p >>> 16) !== 0);
     } else {
-      const p = signed ? BigInt(acc | 0) * BigInt(src | 0) : BigInt(acc >>> 0) * BigInt(src >>> 0);
-      const lo = Number(BigInt.asIntN(32, p)), hi = Number(BigInt.asIntN(32, p >> 32n));
+      multiply32(acc, src, signed);
+      const lo = product[0]!, hi = product[1]!;
       c.r[0] = lo; c.r[2] = hi;
-      setMultiplyFlags(c, lo, 32, signed ? BigInt(lo) !== p : hi !== 0);
+      setMultiplyFlags(c, lo, 32, signed ? hi !== lo >> 31 : hi !== 0);
     }
   };
 }
@@ -106,12 +161,8 @@ function divide(signed: boolean) {
     const divisorRaw = readOperand(c, d, d.form.operands[0]!, w);
     if ((divisorRaw & mask(w)) === 0) raise(Vector.DE);
     if (w === 32) {
-      const dividend = (BigInt(c.r[2]! >>> 0) << 32n) | BigInt(c.r[0]! >>> 0);
-      const n = signed ? BigInt.asIntN(64, dividend) : dividend;
-      const dv = signed ? BigInt(divisorRaw | 0) : BigInt(divisorRaw >>> 0);
-      const q = n / dv, r = n % dv;
-      if (signed ? q > 0x7fffffffn || q < -0x80000000n : q > 0xffffffffn) raise(Vector.DE);
-      c.r[0] = Number(BigInt.asIntN(32, q)); c.r[2] = Number(BigInt.asIntN(32, r));
+      if (!divide64(c.r[2]!, c.r[0]!, divisorRaw, signed)) raise(Vector.DE);
+      c.r[0] = quotient[0]!; c.r[2] = quotient[1]!;
       return;
     }
     const dividend = w === 8 ? c.r16[0]! : (c.r16[4]! << 16) | c.r16[0]!;
