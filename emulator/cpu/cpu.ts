@@ -13,7 +13,7 @@ import { FORMS, type InsnForm } from '../isa/index.js';
 import { decode, isDecodeFailure, type DecodedInsn } from '../isa/decoder.js';
 import { CpuFault, isCpuFault, raise, Vector } from './faults.js';
 import { AC, DF, IF, LazyFlags, NT, RF, TF, VM } from './flags.js';
-import { PAGE_SHIFT, PhysicalMemory } from './memory.js';
+import { PAGE_MASK, PAGE_SHIFT, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
@@ -207,7 +207,7 @@ export class Cpu {
     this.segLimit = new Int32Array(buf, base + STATE_LAYOUT.SEG_LIMIT, 8);
     this.segAttr = new Int32Array(buf, base + STATE_LAYOUT.SEG_ATTR, 8);
     this.mmu = new Mmu(this.mem, base + STATE_LAYOUT.TLB);
-    this.mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    this.mem.onCodeWrite = (page, offset, size) => this.codeWritten(page, offset, size);
     this.vmx = new Vmx(this);
     this.reset();
   }
@@ -479,7 +479,7 @@ export class Cpu {
       if ((e & m) === m && (sp & 0xfff) <= 0xffc) {
         const p = (e & ~0xfff) | (sp & 0xfff);
         this.mem.view.setInt32(p, v, true);
-        if (this.mem.codePages[p >>> 12]) this.mem.onCodeWrite(p >>> 12);
+        if (this.mem.codePages[p >>> 12]) this.mem.onCodeWrite(p >>> 12, p & 0xfff, 4);
         this.r[4] = sp;
         return;
       }
@@ -594,18 +594,47 @@ export class Cpu {
       let keys = this.pageDecodeKeys.get(p);
       if (!keys) { keys = []; this.pageDecodeKeys.set(p, keys); }
       keys.push(key);
-      this.mem.codePages[p] = 1;
     }
+    this.markCode(phys, length);
   }
 
   /**
-   * How often each page's compiled blocks were thrown away by a write to the page (code and the
-   * data a small guest keeps beside it). The block compiler keeps blocks short on a page that is
-   * rewritten often, where each block is soon compiled again.
+   * Per page holding decoded code, one bit per byte that some decoded instruction or compiled
+   * block was made from. A write to the page that misses every such byte (data a guest keeps
+   * beside its code) leaves what was decoded alone.
+   */
+  private readonly codeBytes = new Map<number, Uint8Array>();
+
+  /** Marks the bytes [phys, phys + length) as decoded code (they may run into the next page). */
+  private markCode(phys: number, length: number): void {
+    for (let a = phys, end = phys + length; a < end; a++) {
+      const page = a >>> PAGE_SHIFT;
+      let bits = this.codeBytes.get(page);
+      if (bits === undefined) { bits = new Uint8Array((PAGE_MASK + 1) >>> 3); this.codeBytes.set(page, bits); }
+      bits[(a & PAGE_MASK) >>> 3]! |= 1 << (a & 7);
+      this.mem.codePages[page] = 1;
+    }
+  }
+
+  /** A write hit a page holding decoded code: only one that changed a decoded byte invalidates it. */
+  private codeWritten(page: number, offset: number, size: number): void {
+    const bits = this.codeBytes.get(page);
+    if (bits !== undefined) {
+      let hit = false;
+      for (let a = offset, end = Math.min(offset + size, PAGE_MASK + 1); a < end && !hit; a++) hit = (bits[a >>> 3]! & (1 << (a & 7))) !== 0;
+      if (!hit) return;
+    }
+    this.invalidateCodePage(page);
+  }
+
+  /**
+   * How often each page's compiled blocks were thrown away by a write to their bytes (code that
+   * rewrites itself, or data inside a block's bytes). The block compiler keeps blocks short on a
+   * page that is rewritten often, where each block is soon compiled again.
    */
   readonly codePageRewrites = new Map<number, number>();
 
-  /** A write hit a page holding decoded code: forget everything decoded from it. */
+  /** A write changed decoded code on `page` (or a caller drops the page): forget everything decoded from it. */
   invalidateCodePage(page: number): void {
     const keys = this.pageDecodeKeys.get(page);
     if (keys) for (const k of keys) this.decodeCache.delete(k);
@@ -616,6 +645,7 @@ export class Cpu {
       this.codePageRewrites.set(page, (this.codePageRewrites.get(page) ?? 0) + 1);
     }
     this.pageBlockKeys.delete(page);
+    this.codeBytes.delete(page);
     this.mem.codePages[page] = 0;
     this.codeChanged = true;
   }
@@ -628,6 +658,7 @@ export class Cpu {
     this.pageDecodeKeys.clear();
     this.blockCache.clear();
     this.pageBlockKeys.clear();
+    this.codeBytes.clear();
   }
 
   /**
@@ -664,7 +695,8 @@ export class Cpu {
       let keys = this.pageBlockKeys.get(page);
       if (!keys) { keys = []; this.pageBlockKeys.set(page, keys); }
       keys.push(key);
-      this.mem.codePages[page] = 1;
+      const pageBase = phys & ~PAGE_MASK;
+      for (let i = 0; i < block.count; i++) this.markCode(pageBase | ((block.csBase + block.starts[i]!) & PAGE_MASK), block.lengths[i]!);
     }
     if (block === null) return false;
     // A block runs whole or not at all: with less budget left than it may retire (a deadline is

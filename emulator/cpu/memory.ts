@@ -10,6 +10,8 @@ export interface PhysicalIoHook {
 }
 
 export const PAGE_SHIFT = 12;
+/** The offset bits of an address within its page. */
+export const PAGE_MASK = (1 << PAGE_SHIFT) - 1;
 export const PAGE_SIZE = 4096;
 
 export class PhysicalMemory {
@@ -21,10 +23,13 @@ export class PhysicalMemory {
   readonly view: DataView;
   /** Byte offset of the state area that follows RAM. */
   readonly stateOffset: number;
-  /** Number of decoded code blocks per RAM page; writes to such pages invalidate them. */
+  /** Non-zero for a RAM page that holds decoded code: writes to it are reported (onCodeWrite). */
   readonly codePages: Uint16Array;
-  /** Called with a page number when a write hits a page that holds decoded code. */
-  onCodeWrite: (page: number) => void = () => {};
+  /**
+   * Called when a write hits a page that holds decoded code, with the page, the offset of the
+   * first byte written in it and how many bytes of it were written.
+   */
+  onCodeWrite: (page: number, offset: number, size: number) => void = () => {};
   io: PhysicalIoHook | null = null;
   /**
    * A window of RAM that behaves as ROM: reads come from RAM, writes are dropped (the PC's BIOS area
@@ -90,7 +95,7 @@ export class PhysicalMemory {
     if (addr < this.ramSize) {
       if (addr < this.romEnd && addr >= this.romStart) return;
       this.u8[addr] = v;
-      if (this.codePages[addr >>> PAGE_SHIFT]) this.onCodeWrite(addr >>> PAGE_SHIFT);
+      if (this.codePages[addr >>> PAGE_SHIFT]) this.onCodeWrite(addr >>> PAGE_SHIFT, addr & PAGE_MASK, 1);
     } else this.io?.write(addr, 1, v & 0xff);
   }
   write16(addr: number, v: number): void {
@@ -111,16 +116,19 @@ export class PhysicalMemory {
   }
   private noteWrite(addr: number, size: number): void {
     const p0 = addr >>> PAGE_SHIFT, p1 = (addr + size - 1) >>> PAGE_SHIFT;
-    if (this.codePages[p0]) this.onCodeWrite(p0);
-    if (p1 !== p0 && this.codePages[p1]) this.onCodeWrite(p1);
+    const offset = addr & PAGE_MASK, inFirst = Math.min(size, PAGE_MASK + 1 - offset);
+    if (this.codePages[p0]) this.onCodeWrite(p0, offset, inFirst);
+    if (p1 !== p0 && this.codePages[p1]) this.onCodeWrite(p1, 0, size - inFirst);
   }
 
   /** Copies bytes into RAM (loaders); invalidates decoded code it overwrites. */
   load(addr: number, bytes: Uint8Array): void {
     if (addr < 0 || addr + bytes.length > this.ramSize) throw new RangeError(`load of ${bytes.length} bytes at 0x${addr.toString(16)} does not fit in RAM`);
     this.u8.set(bytes, addr);
-    for (let p = addr >>> PAGE_SHIFT; p <= (addr + bytes.length - 1) >>> PAGE_SHIFT; p++) {
-      if (this.codePages[p]) this.onCodeWrite(p);
+    const end = addr + bytes.length;
+    for (let p = addr >>> PAGE_SHIFT; p <= (end - 1) >>> PAGE_SHIFT; p++) {
+      const from = Math.max(addr, p << PAGE_SHIFT), to = Math.min(end, (p + 1) << PAGE_SHIFT);
+      if (this.codePages[p]) this.onCodeWrite(p, from & PAGE_MASK, to - from);
     }
   }
 }

@@ -8,7 +8,7 @@
  * debugger or a snapshot sees exactly what the processor uses.
  */
 import type { PhysicalMemory } from '../cpu/memory.js';
-import { PAGE_SHIFT } from '../cpu/memory.js';
+import { PAGE_MASK, PAGE_SHIFT } from '../cpu/memory.js';
 import { FIELD_16_BIT, FIELD_64_BIT, FIELD_CHECKS, FIELD_WORDS, lookupField } from './fields.js';
 
 export const VMCS_SIZE = 4096;
@@ -40,8 +40,8 @@ export class VmcsRegion {
     if (this.i32 === null) { this.mem.write32(this.address + offset, value); return; }
     this.i32[this.word + (offset >>> 2)] = value;
     // Like any store: code decoded from the page is stale now.
-    const page = (this.address + offset) >>> PAGE_SHIFT;
-    if (this.mem.codePages[page]) this.mem.onCodeWrite(page);
+    const at = this.address + offset, page = at >>> PAGE_SHIFT;
+    if (this.mem.codePages[page]) this.mem.onCodeWrite(page, at & PAGE_MASK, 4);
   }
 
   /**

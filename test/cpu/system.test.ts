@@ -7,7 +7,7 @@ import { CPUID_1_ECX, CPUID_1_EDX } from '../../emulator/cpu/exec/cpuid.js';
 import { ZF } from '../../emulator/cpu/flags.js';
 import { Msr, writeMsr } from '../../emulator/cpu/msr.js';
 import { loadSegmentRealMode, SegReg } from '../../emulator/cpu/segments.js';
-import { CODE_BASE, DATA_BASE, GDT_BASE, Machine, runCode, SEL } from './harness.js';
+import { asm, CODE_BASE, DATA_BASE, GDT_BASE, Machine, runCode, SEL } from './harness.js';
 
 const d32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const ascii = (v: number): string => String.fromCharCode(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
@@ -208,7 +208,51 @@ describe('exceptions and error codes', () => {
       const { m } = runCode([0xc6, 0x05, ...d32(CODE_BASE + 8), 0x42, 0xb0, 0x00], undefined, engine);
       expect(m.cpu.r8[0]).toBe(0x42);
     });
+    it(`self-modifying code: a loop that patches its own immediate sees every value (${engine})`, async () => {
+      const code = await asm(`
+        xor ebx, ebx
+        mov ecx, 100
+again:  mov [patch + 1], cl         ; the immediate of the MOV below
+patch:  mov al, 0
+        movzx eax, al
+        add ebx, eax
+        loop again
+        hlt`);
+      const { m } = runCode(code.slice(0, -1), undefined, engine);
+      expect(m.cpu.r[3]).toBe(5050);
+      // Every iteration wrote a decoded byte: the page's blocks were thrown away each time.
+      if (engine === 'blocks') expect(m.cpu.codePageRewrites.get(CODE_BASE >>> 12)).toBeGreaterThanOrEqual(99);
+    });
+    it(`self-modifying code: a loop that retargets its own closing LOOP leaves it at once (${engine})`, async () => {
+      // The LOOP ends the block that stores into it: its bytes count as decoded code too.
+      const code = await asm(`
+        xor ebx, ebx
+        mov ecx, 10
+again:  inc ebx
+back:   mov byte [lp + 1], (back - (lp + 2)) & 0xff   ; from now on LOOP goes to back, past the INC
+lp:     loop again
+        hlt`);
+      const { m } = runCode(code.slice(0, -1), undefined, engine);
+      expect(m.cpu.r[3]).toBe(1);
+      expect(m.cpu.r[1]).toBe(0);
+    });
   }
+  it('a store beside the code on its page leaves the compiled blocks alone', async () => {
+    // A small guest keeps its data on its code's page; only a write to a decoded byte counts.
+    const code = await asm(`
+        mov ecx, 1000
+again:  inc dword [counter]
+        mov [bytes + ecx], cl
+        loop again
+        hlt
+counter: dd 0
+bytes:  times 1001 db 0`);
+    const { m } = runCode(code, undefined, 'blocks');
+    const counter = CODE_BASE + code.indexOf(0xf4) + 1;
+    expect(m.cpu.mem.read32(counter)).toBe(1000);
+    expect(m.cpu.codePageRewrites.get(CODE_BASE >>> 12)).toBeUndefined();
+    expect(m.cpu.icount).toBe(2 + 3 * 1000);
+  });
 });
 
 describe('real-address mode', () => {

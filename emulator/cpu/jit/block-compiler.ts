@@ -16,8 +16,10 @@
  *   flag writer replaces whole is not written at all, and INC/DEC take the CF they keep from the
  *   previous writer's operands instead of the record. A Jcc right after its flag producer in the
  *   same block tests the producer's operands directly instead of asking the record ("flag fusion").
- * - Self-modifying code: after any instruction that may store, the block exits if a store hit a
- *   page holding decoded code (`c.codeChanged`), so the next instruction is decoded afresh.
+ * - Self-modifying code: after any instruction that may store, the block exits if a store changed
+ *   a byte some block or decoded instruction was made from (`c.codeChanged`; Cpu.codeBytes), so
+ *   the next instruction is decoded afresh. Stores to the rest of the page (data a small guest
+ *   keeps beside its code) leave the page's blocks alone.
  * - Blocks end at control transfers and at instructions that may change how the following bytes
  *   are fetched or whether interrupts are taken (system instructions, segment loads, POPF, STI...).
  * - An instruction that may cause a VM exit (its row names one) counts the instructions before it
@@ -26,8 +28,8 @@
  *   VMCALL can have their exit completed in place by the hypervisor (Vmx.fastExit, exitTaken
  *   RESUMED). The block then goes on past the instruction, which counts as not retired, while
  *   the budget (the re-armed timer) covers the rest and no code was written. Not on a page whose
- *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: data beside code),
- *   where every longer block would be compiled again and again.
+ *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: code that rewrites
+ *   itself), where every longer block would be compiled again and again.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
@@ -61,6 +63,8 @@ export interface CompiledBlock {
    * linear address (an alias mapping, another CS base), the dispatcher compiles it afresh.
    */
   readonly starts: readonly number[];
+  /** Each instruction's length: with `starts`, the bytes of its page the block was made from. */
+  readonly lengths: readonly number[];
   readonly csBase: number;
   /** Instructions decoded into it: the most one run retires. */
   readonly count: number;
@@ -424,8 +428,8 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   let phys = firstPhys;
   const limit = c.segMax[1]!;
   const linearPage = (csBase + eip) & ~0xfff;
-  // A page whose blocks are often thrown away by writes (data beside code) gets short blocks: the
-  // compile is paid again and again, the continuation past exits completed in place seldom.
+  // A page whose blocks are often thrown away by writes into them gets short blocks: the compile
+  // is paid again and again, the continuation past exits completed in place seldom.
   const rewritten = (c.codePageRewrites.get(firstPhys >>> 12) ?? 0) >= REWRITTEN_PAGE;
   while (decoded.length < MAX_BLOCK_INSTRUCTIONS) {
     const at = phys, start = eip;
@@ -641,7 +645,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     FACTORIES.set(source, factory);
   }
   return {
-    run: factory(executors, insns, RUNTIME), starts, csBase: c.segBase[1]!, count: n, source,
+    run: factory(executors, insns, RUNTIME), starts, lengths: decoded.map((d) => d.length), csBase: c.segBase[1]!, count: n, source,
     valid: true, chainEip: -1, chainEpoch: -1, chainCsBase: 0, chainBlock: null, chainEip2: -1, chainBlock2: null,
   };
 }
