@@ -129,6 +129,7 @@ export class Vm {
   /** Brings devices and the PV timer up to now (`now`: this.now(), when the caller has it). */
   sync(now = this.now()): void {
     this.devices.sync(now);
+    this.mmioUart.advanceTo(now); // its deadlines count too (nextDeadline), interrupt line or not
     if (now >= this.pvTimerDeadline) {
       this.raiseEvent(PvEvent.TIMER);
       if (this.pvTimerPeriod > 0) {
