@@ -5,7 +5,7 @@
  * clock, so both run the same device code.
  */
 import {
-  COM1_BASE, COM1_IRQ, DEBUG_EXIT_BASE, DEBUG_EXIT_SIZE, DebugExit, PicPair, Pit8254, PIT_BASE, PIT_IRQ, PortBus,
+  COM1_BASE, COM1_IRQ, DEBUG_EXIT_BASE, DEBUG_EXIT_SIZE, DebugExit, ELCR_BASE, PIC_MASTER_BASE, PIC_SLAVE_BASE, PicPair, Pit8254, PIT_BASE, PIT_IRQ, PortBus,
   SYSTEM_CONTROL_PORT_B, SystemControlPort, Uart16550, type VirtualClock,
 } from '../devices/index.js';
 
@@ -42,6 +42,19 @@ export class PcDevices {
   /** The earliest pending device event (virtual ns), or Infinity. */
   nextDeadline(): number {
     return Math.min(this.pit.nextDeadline(), this.uart.nextDeadline());
+  }
+
+  /**
+   * Whether an access to ports [port, port + size) must find every device synced. The PIT, the
+   * UART and port B (through the PIT) bring themselves up to the clock before each access; the
+   * PIC has no clock, and what it reports comes from the others' interrupt lines.
+   */
+  accessNeedsSync(port: number, size: number): boolean {
+    for (let p = port; p < port + size; p++) {
+      const pair = p & ~1;
+      if (pair === PIC_MASTER_BASE || pair === PIC_SLAVE_BASE || pair === ELCR_BASE) return true;
+    }
+    return false;
   }
 
   /** Performs every device event due by the clock's now (`now`: what the clock reads now, when the caller has it). */

@@ -39,7 +39,9 @@ function translateElement(vcpu: Vcpu, linear: number, size: number, write: boole
 
 /** IN or OUT (not string I/O) on a register file: AL/AX/EAX to or from the VM's port. */
 export function portIo(vm: Vm, r: Int32Array, port: number, size: 1 | 2 | 4, input: boolean): ExitAction {
-  vm.sync();
+  // While no event is due (Vm.quietUntil), only the PIC needs the others synced before an access.
+  const now = vm.now();
+  if (!(now < vm.quietUntil) || vm.devices.accessNeedsSync(port, size)) vm.sync(now);
   const ports = vm.devices.ports;
   if (input) r[0] = mergeRegister(r[0]!, ports.portRead(port, size), size);
   else ports.portWrite(port, size, r[0]! & (size === 4 ? -1 : (1 << (size * 8)) - 1));

@@ -121,6 +121,26 @@ describe('exit fast path', () => {
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
+  test('in-place port I/O to the PIC finds every device synced (an IRR bit that a falling edge clears)', () => {
+    const image = buildKernel(join(__dirname, 'fast-exits', 'pic-irr.asm')).binary;
+    const [fast, slow] = [true, false].map((on) => {
+      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits: on });
+      const vm = hv.createVm({ name: 'irr', memory: 4 << 20 });
+      hv.bootMultiboot(vm, image);
+      expect(hv.run(5_000_000).kind).toBe('all-stopped');
+      expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
+      return { hv, vm };
+    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
+    const regs = (vm: Vm): number[] => [...fast.hv.vcpuOf(vm).regs].slice(0, 8);
+    // The guest saw IRR bit 0 rise and fall with the square wave, each time.
+    const [falls, rises] = [fast.hv.vcpuOf(fast.vm).regs[3]!, fast.hv.vcpuOf(fast.vm).regs[6]!];
+    expect(falls).toBeGreaterThan(5);
+    expect(rises - falls).toBeLessThanOrEqual(1);
+    expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(20_000);
+    expect(regs(fast.vm)).toEqual([...slow.hv.vcpuOf(slow.vm).regs].slice(0, 8));
+    expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
+  });
+
   test('three guests with weights 1:2:3 on short slices: the same schedule and results', () => {
     const runs = [true, false].map((fast) => {
       const r = boot({ fast, vms: 3, slice: 20_000 });
