@@ -7,18 +7,25 @@
  *   exit      = iteration - loop instructions x ALU ns    (the loop's DEC/JNZ etc. taken out)
  * with the ALU ns per instruction measured in the same run, after the exits (the alu workload on
  * the bare CPU, in a process as warm as it was for them).
- * The split of an exit, from the hypervisor's own clocks (performance.now around each part):
+ * The split of an exit that takes the full round trip, from the hypervisor's own clocks
+ * (performance.now around each part):
  *   exit+entry = the time inside vmx.enter (VM entry with its checks and guest-state load, VM exit
- *                with guest-state save and host-state load) minus the loop's instructions and the
- *                handlers of the exits completed there (the fast path)
- *   handler    = decoding and handling the exit (vm.exitStats); on the fast path also the run
- *                loop's decisions for the next entry, which it makes itself
+ *                with guest-state save and host-state load) minus the loop's instructions
+ *   handler    = decoding and handling the exit (vm.exitStats)
  *   run loop   = the rest: device sync, interrupt injection, scheduling, the clocks themselves.
  *   in place   = the share of exits completed on the fast path (the guest resumed without the
  *                VMCS round trip, Hypervisor.fastExit).
- * For the reasons completed in place, the round trip is measured again with the fast path off
- * (`full round trip`): what the same exit costs through the run loop.
+ * An exit completed in place is too short for clocks around its parts (a clock read costs about
+ * as much), so its split is measured by difference. The round trip is measured again with the
+ * hypervisor's fast-exit handler replaced by one that only skips the instruction (no emulation,
+ * counting, timer or device work; `floorHandler`): that is the processor's side, exit+entry, and
+ * the rest of the round trip is the handler's, its decisions for the next entry included. These
+ * reasons are also measured with the fast path off (`full round trip`): what the same exit costs
+ * through the run loop.
  */
+import { ExitReason } from '../emulator/vmx/controls.js';
+import { FastExit } from '../emulator/vmx/vmx.js';
+import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { buildGuest } from './build-guest.js';
 import { EXIT_GUESTS, eventInstructions, exitGuestCmdline, exitGuestInstructions, type ExitGuest } from './exit-guests.js';
 import { exitsOf, expectExit, runUnderHypervisor, type HvRun } from './hv-run.js';
@@ -49,6 +56,11 @@ export interface ExitRow {
   inPlace: number;
   /** For reasons completed in place: the round trip with the fast path off (null otherwise). */
   fullRoundTripNs: number | null;
+  /**
+   * For reasons completed in place: the round trip with a fast-exit handler that only skips the
+   * instruction (the processor's side, reported as exit+entry; null otherwise).
+   */
+  floorNs: number | null;
   /** Guest instructions per iteration, counted by the emulator (and the model, where it has one). */
   instructionsPerIteration: number;
   instructions: number;
@@ -69,12 +81,34 @@ export interface ExitsOptions {
   progress?: (line: string) => void;
 }
 
-function runGuest(g: ExitGuest, image: Uint8Array, n: number, fastExits = true): HvRun {
-  const run = runUnderHypervisor([{ name: g.name, image, cmdline: exitGuestCmdline(n), memory: 8 << 20 }], { fastExits });
+/** How a measured run completes its exits: on the fast path, with it off, or with `floorHandler`. */
+type ExitPath = 'fast' | 'full' | 'floor';
+
+/**
+ * The least fast-exit handler, for the processor's side of an exit completed in place: each of
+ * the guest's exits of `reason` is resumed at once, the instruction skipped and not emulated (the
+ * bench loops do not read what it returns); every other exit (the final isa-debug-exit write, the
+ * preemption timer) goes to the hypervisor as usual.
+ */
+function floorHandler(reason: number): (hv: Hypervisor) => void {
+  return (hv) => {
+    const inner = hv.cpu.vmx.fastExit;
+    hv.cpu.vmx.fastExit = (why, qualification, length) => {
+      if (why === reason && !(why === ExitReason.IO_INSTRUCTION && qualification >>> 16 === 0xf4)) return 1 << 30;
+      return inner === null ? FastExit.DECLINED : inner(why, qualification, length);
+    };
+  };
+}
+
+function runGuest(g: ExitGuest, image: Uint8Array, n: number, path: ExitPath = 'fast'): HvRun {
+  const run = runUnderHypervisor([{ name: g.name, image, cmdline: exitGuestCmdline(n), memory: 8 << 20 }], {
+    fastExits: path !== 'full', prepare: path === 'floor' ? floorHandler(g.exitReason!) : undefined,
+  });
   const s = run.guests[0]!;
   expectExit(s);
   const model = exitGuestInstructions(g, n);
-  if (model !== null && s.instructions !== model) {
+  // The floor's skipped instructions are neither retired nor emulated: they count nowhere.
+  if (model !== null && path !== 'floor' && s.instructions !== model) {
     throw new Error(`${g.name}: the emulator counted ${s.instructions} instructions for ${n} iterations, the model says ${model}`);
   }
   return run;
@@ -107,19 +141,19 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
    * Rounds of n iterations (n doubled until a round takes roundNs) and of 0, `repeats` times:
    * each repeat's ns per iteration, and the runs' figures per iteration.
    */
-  const measure = (g: ExitGuest, image: Uint8Array, fastExits: boolean) => {
+  const measure = (g: ExitGuest, image: Uint8Array, path: ExitPath) => {
     let n = o.quick ? 256 : 1024;
     // The faster of two runs decides, so one run slowed by a collection does not end the doubling early.
-    const roundTime = (k: number): number => Math.min(runGuest(g, image, k, fastExits).nanoseconds, o.quick ? Infinity : runGuest(g, image, k, fastExits).nanoseconds);
+    const roundTime = (k: number): number => Math.min(runGuest(g, image, k, path).nanoseconds, o.quick ? Infinity : runGuest(g, image, k, path).nanoseconds);
     while (n < maxIterations && roundTime(n) < roundNs) n *= 2;
     const times: number[] = [], baseTimes: number[] = [], handlerTimes: number[] = [], enterTimes: number[] = [];
     let last: HvRun | null = null, base: HvRun | null = null;
     const handlerTotal = (r: HvRun): number => (g.exitReason === null ? 0 : exitsOf(r.guests[0]!, g.exitReason).handlerNs);
     const inEnter = (r: HvRun): number => r.guests[0]!.enterNs - r.guests[0]!.fastHandlerNs;
     for (let i = 0; i < repeats; i++) {
-      base = runGuest(g, image, 0, fastExits);
+      base = runGuest(g, image, 0, path);
       baseTimes.push(base.nanoseconds);
-      last = runGuest(g, image, n, fastExits);
+      last = runGuest(g, image, n, path);
       times.push(last.nanoseconds);
       handlerTimes.push((handlerTotal(last) - handlerTotal(base)) / n);
       enterTimes.push((inEnter(last) - inEnter(base)) / n);
@@ -131,7 +165,7 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
   for (const [i, g] of guests.entries()) {
     o.progress?.(`${g.name}: ${g.description}...`);
     const image = images[i]!;
-    const { n, perRepeat, iterationNs, handlerTimes, enterTimes, s, s0 } = measure(g, image, true);
+    const { n, perRepeat, iterationNs, handlerTimes, enterTimes, s, s0 } = measure(g, image, 'fast');
     // The command line "n" has more digits than "0": 8 parsing instructions each (exits.inc).
     const instructionsPerIteration = (s.instructions - s0.instructions - 8 * (exitGuestCmdline(n).length - 1)) / n;
     const loop = g.name === 'irq' ? instructionsPerIteration - eventInstructions(g) : g.loopInstructions;
@@ -139,24 +173,32 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
     const exitsPerIteration = exits / n;
     const inPlace = exits > 0 ? (exitsOf(s, g.exitReason!).inPlace - exitsOf(s0, g.exitReason!).inPlace) / exits : 0;
     // The parts, like the total, are medians over the repeats (per iteration).
-    const handlerNs = exits > 0 ? median(handlerTimes) : 0;
-    let fullIterationNs: number | null = null;
+    const handlerClockNs = exits > 0 ? median(handlerTimes) : 0;
+    let fullIterationNs: number | null = null, floorIterationNs: number | null = null;
     if (inPlace > 0) {
       o.progress?.(`${g.name}: the same with the exit fast path off...`);
-      const full = measure(g, image, false);
+      const full = measure(g, image, 'full');
       if (exitsOf(full.s, g.exitReason!).inPlace !== 0) throw new Error(`${g.name}: exits completed in place with the fast path off`);
       fullIterationNs = full.iterationNs;
+      o.progress?.(`${g.name}: the processor's side alone (a handler that only skips)...`);
+      const floor = measure(g, image, 'floor');
+      // None of the guest's exits of this reason reached the hypervisor: all were skipped.
+      if (exitsOf(floor.s, g.exitReason!).count > exitsOf(s0, g.exitReason!).count) throw new Error(`${g.name}: the floor handler let exits through`);
+      floorIterationNs = floor.iterationNs;
     }
     rows.push((aluNs) => {
       const exitNs = Math.max(0, iterationNs - loop * aluNs);
-      const transitionNs = exits > 0 ? Math.max(0, median(enterTimes) - loop * aluNs) : 0;
+      const floorNs = floorIterationNs === null ? null : Math.max(0, floorIterationNs - loop * aluNs);
+      // In place: by difference from the floor (see the top). Otherwise: the clocks.
+      const transitionNs = floorNs !== null ? Math.min(floorNs, exitNs) : exits > 0 ? Math.max(0, median(enterTimes) - loop * aluNs) : 0;
+      const handlerNs = floorNs !== null ? exitNs - transitionNs : handlerClockNs;
       return {
         reason: g.name, description: g.description, iterations: n, exitsPerIteration,
         iterationNs, iterationNsRepeats: perRepeat, spread: relativeSpread(perRepeat),
         exitNs, exitsPerSecond: exitsPerIteration > 0 ? exitsPerIteration * 1e9 / iterationNs : 0,
         aluEquivalents: exitNs / aluNs,
         transitionNs, handlerNs, runLoopNs: exits > 0 ? Math.max(0, exitNs - transitionNs - handlerNs) : 0, inPlace,
-        fullRoundTripNs: fullIterationNs === null ? null : Math.max(0, fullIterationNs - loop * aluNs),
+        fullRoundTripNs: fullIterationNs === null ? null : Math.max(0, fullIterationNs - loop * aluNs), floorNs,
         instructionsPerIteration, instructions: s.instructions, modelInstructions: exitGuestInstructions(g, n),
       };
     });

@@ -85,10 +85,19 @@ describe('trapvisor bench (--quick)', () => {
     const inPlace = (reason: string) => j.rows.find((x) => x.reason === reason)!.inPlace;
     for (const reason of ['cpuid', 'io-in', 'io-out', 'vmcall', 'msr']) {
       expect(inPlace(reason), reason).toBeGreaterThan(0.9);
-      // ... and are measured again with it off (the run asserts that none completed in place then).
-      expect(j.rows.find((x) => x.reason === reason)!.fullRoundTripNs, reason).toEqual(expect.any(Number));
+      // ... and are measured again with it off (the run asserts that none completed in place then),
+      // and with a handler that only skips (the run asserts that none reached the hypervisor): the
+      // split is by difference, exit+entry the floor and the handler the rest of the round trip.
+      const row = j.rows.find((x) => x.reason === reason)!;
+      expect(row.fullRoundTripNs, reason).toEqual(expect.any(Number));
+      expect(row.floorNs, reason).toEqual(expect.any(Number));
+      expect(row.transitionNs + row.handlerNs, reason).toBeCloseTo(row.exitNs, 6);
+      expect(row.runLoopNs, reason).toBe(0);
     }
-    for (const reason of ['wrmsr', 'hlt', 'cr', 'mmio', 'exception', 'irq']) expect(inPlace(reason), reason).toBe(0);
+    for (const reason of ['wrmsr', 'hlt', 'cr', 'mmio', 'exception', 'irq']) {
+      expect(inPlace(reason), reason).toBe(0);
+      expect(j.rows.find((x) => x.reason === reason)!.floorNs, reason).toBeNull();
+    }
     for (const g of EXIT_GUESTS) if (g.perIteration !== null) expect(j.rows.find((x) => x.reason === g.name)!.instructionsPerIteration).toBe(g.perIteration);
     expectTable(r.stdout, EXIT_GUESTS.length);
     expect(r.stdout).toMatch(/ALU workload: [\d.]+ ns per instruction/);
