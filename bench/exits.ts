@@ -90,7 +90,7 @@ type ExitPath = 'fast' | 'full' | 'floor';
  * bench loops do not read what it returns); every other exit (the final isa-debug-exit write, the
  * preemption timer) goes to the hypervisor as usual.
  */
-function floorHandler(reason: number): (hv: Hypervisor) => void {
+export function floorHandler(reason: number): (hv: Hypervisor) => void {
   return (hv) => {
     const inner = hv.cpu.vmx.fastExit;
     hv.cpu.vmx.fastExit = (why, qualification, length) => {
