@@ -15,6 +15,8 @@ import { CpuFault, isCpuFault, raise, Vector } from './faults.js';
 import { AC, DF, IF, LazyFlags, NT, RF, TF, VM } from './flags.js';
 import { PAGE_MASK, PAGE_SHIFT, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
+
+const SUPERVISOR_READ = READ_MASK[0], SUPERVISOR_WRITE = WRITE_MASK[0];
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
 import { compileBlock, type CompiledBlock } from './jit/block-compiler.js';
@@ -442,24 +444,33 @@ export class Cpu {
    * Supervisor-mode accesses to system structures (GDT, LDT, IDT, TSS) regardless of CPL. One that
    * crosses a page boundary is split at it, each part through its own page's translation (the
    * structure's pages need not be adjacent in physical memory); a write checks both pages first.
+   * They hit the TLB as CPL 0's data accesses do (SUPERVISOR_READ/WRITE), whatever the CPL: an
+   * interrupt or a descriptor load would otherwise walk the page tables (and EPT) for every IDT,
+   * GDT and TSS access.
    */
   readSystem32(lin: number): number {
     if ((lin & 0xfff) > 0xffc) return this.readSystem16(lin) | (this.readSystem16(lin + 2) << 16);
+    const e = this.mmu.tlb[lin >>> 12]!;
+    if ((e & SUPERVISOR_READ) === SUPERVISOR_READ) return this.mem.view.getInt32((e & ~0xfff) | (lin & 0xfff), true);
     return this.mem.read32(this.mmu.translate(lin, false, false));
   }
   readSystem16(lin: number): number {
     if ((lin & 0xfff) === 0xfff) {
       return this.mem.read8(this.mmu.translate(lin, false, false)) | (this.mem.read8(this.mmu.translate(lin + 1, false, false)) << 8);
     }
+    const e = this.mmu.tlb[lin >>> 12]!;
+    if ((e & SUPERVISOR_READ) === SUPERVISOR_READ) return this.mem.view.getUint16((e & ~0xfff) | (lin & 0xfff), true);
     return this.mem.read16(this.mmu.translate(lin, false, false));
   }
   writeSystem32(lin: number, v: number): void {
     if ((lin & 0xfff) > 0xffc) { this.writeSystemSplit(lin, 4, v); return; }
-    this.mem.write32(this.mmu.translate(lin, true, false), v);
+    const e = this.mmu.tlb[lin >>> 12]!;
+    this.mem.write32((e & SUPERVISOR_WRITE) === SUPERVISOR_WRITE ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, false), v);
   }
   writeSystem16(lin: number, v: number): void {
     if ((lin & 0xfff) === 0xfff) { this.writeSystemSplit(lin, 2, v); return; }
-    this.mem.write16(this.mmu.translate(lin, true, false), v);
+    const e = this.mmu.tlb[lin >>> 12]!;
+    this.mem.write16((e & SUPERVISOR_WRITE) === SUPERVISOR_WRITE ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, false), v);
   }
   private writeSystemSplit(lin: number, size: number, v: number): void {
     this.mmu.translate(lin, true, false);

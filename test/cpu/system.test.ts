@@ -237,6 +237,30 @@ lp:     loop again
       expect(m.cpu.r[1]).toBe(0);
     });
   }
+  it('interrupt delivery reads the IDT and GDT through the TLB once they are cached (paging on)', async () => {
+    const code = await asm(`
+        mov ecx, 100
+again:  int 0x30
+        loop again
+        hlt
+handler: iretd`);
+    const handler = CODE_BASE + code.length - 1;
+    for (const engine of ['interpret', 'blocks'] as const) {
+      let walks = 0;
+      const { m, out } = runCode(code, (m) => {
+        m.enablePaging();
+        m.cpu.idtLimit = 0x31 * 8 - 1;
+        m.cpu.mem.write32(m.cpu.idtBase + 0x30 * 8, (SEL.CODE0 << 16) | (handler & 0xffff));
+        m.cpu.mem.write32(m.cpu.idtBase + 0x30 * 8 + 4, (handler & 0xffff0000) | 0x8e00);
+        const translate = m.cpu.mmu.translate.bind(m.cpu.mmu);
+        m.cpu.mmu.translate = (...a) => { walks++; return translate(...a); };
+      }, engine);
+      expect(out.exception).toBeNull();
+      expect(m.cpu.r[1]).toBe(0); // all 100 INTs came back
+      // Each delivery reads the gate and the code segment's descriptor: once cached, no walks.
+      expect(walks, engine).toBeLessThan(20);
+    }
+  });
   it('a store beside the code on its page leaves the compiled blocks alone', async () => {
     // A small guest keeps its data on its code's page; only a write to a decoded byte counts.
     const code = await asm(`
