@@ -50,6 +50,35 @@ describe('compiled blocks that loop on themselves', () => {
     expect(b.m.cpu.mem.read32(0x30000)).toBe(300);
   });
 
+  it('compile MOV with a bare address (moffs, A0-A3) inline, faults included', async () => {
+    const code = await asm(`
+        mov ecx, 200
+top:    mov eax, [0x30000]
+        add eax, ecx
+        mov [0x30000], eax
+        mov al, [0x30004]
+        inc eax
+        mov [0x30004], al
+        mov ax, [0x30008]
+        mov [0x3000a], ax
+        mov [0x31000 + 0x1000 * 8], eax   ; the page a second run leaves unmapped
+        dec ecx
+        jnz top`);
+    const a = runCode(code, undefined, 'interpret');
+    const b = runCode(code, undefined, 'blocks');
+    const loops = loopBlockSources(b.m);
+    expect(loops).toHaveLength(1);
+    expect(loops[0]).not.toContain('X['); // no executor call: every instruction inline
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+    expect(b.m.cpu.mem.read32(0x30000)).toBe((200 * 201) / 2);
+    // A store that faults in the middle of an iteration stops where the interpreter stops.
+    for (const budget of [50, 1000]) {
+      const x = runFor(code, 'interpret', budget, 0x39000), y = runFor(code, 'blocks', budget, 0x39000);
+      expect(state(y)).toEqual(state(x));
+    }
+  });
+
   it('stop exactly at the budget, wherever it falls in an iteration', async () => {
     const code = await asm(LOOP);
     for (const budget of [1, 4, 5, 11, 17, 100, 601, 1234, 1803]) {

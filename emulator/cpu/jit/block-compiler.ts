@@ -192,9 +192,12 @@ class Emitter {
   }
 }
 
-/** A MOV between registers, immediates and r/m operands: the forms the MOV template emits. */
+/**
+ * A MOV between registers, immediates, r/m operands and moffs (A0-A3, a bare address, which
+ * decodes as a memory operand with only a displacement): the forms the MOV template emits.
+ */
 function isTemplateMov(d: DecodedInsn): boolean {
-  return d.form.op === 'MOV' && d.form.operands.every((k) => /^(E|G|Z|I|AL$|eAX$)/.test(k));
+  return d.form.op === 'MOV' && d.form.operands.every((k) => /^(E|G|Z|I|O|AL$|eAX$)/.test(k));
 }
 
 /** Emits an inline template for `d`, or returns false to use the executor. */
@@ -299,13 +302,14 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
   if (isTemplateMov(d)) {
     const [dk, sk] = ops as [string, string];
     const w = widthOf(d, dk);
-    if (dk[0] === 'E' && d.hasMemory) {
+    const memory = (k: string): boolean => (k[0] === 'E' || k[0] === 'O') && d.hasMemory;
+    if (memory(dk)) {
       const v = readSimple(sk, w);
       if (v === null) return false;
       e.lines.push(e.memWrite(d, w, e.ea(d), v));
       return true;
     }
-    const v = sk[0] === 'E' && d.hasMemory ? e.memRead(d, w, e.ea(d)) : readSimple(sk, w);
+    const v = memory(sk) ? e.memRead(d, w, e.ea(d)) : readSimple(sk, w);
     const store = v === null ? null : writeSimple(dk, w, v);
     if (store === null) return false;
     e.lines.push(store);
