@@ -193,7 +193,15 @@ export class Cpu {
   /** Instructions a faulting compiled block skipped by if-conversion (not retired). */
   blockSkipped = 0;
 
-  private readonly decodeCache = new Map<number, DecodedInsn>();
+  /**
+   * Decoded instructions by physical page, each page an array by offset (key: page x 2, plus 1 for
+   * 32-bit code). An instruction's own key is its address x 2 (+1): `pageDecodeKeys` lists those
+   * of each page an instruction's bytes touch, for invalidation.
+   */
+  private readonly decodePages = new Map<number, (DecodedInsn | undefined)[]>();
+  /** The page array fetchDecode used last: code runs on within a page. */
+  private lastDecodeKey = -1;
+  private lastDecodePage: (DecodedInsn | undefined)[] = [];
   private readonly pageDecodeKeys = new Map<number, number[]>();
   private readonly blockCache = new Map<number, CompiledBlock | null>();
   private readonly pageBlockKeys = new Map<number, number[]>();
@@ -556,8 +564,13 @@ export class Cpu {
     const e = this.mmu.tlb[lin >>> 12]!, m = this.readMask;
     const phys = (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, false, this.cpl === 3, true);
     const bits = this.codeBits;
-    const key = phys * 2 + (bits === 32 ? 1 : 0);
-    let d = this.decodeCache.get(key);
+    const pageKey = (phys >>> PAGE_SHIFT) * 2 + (bits === 32 ? 1 : 0);
+    let page: (DecodedInsn | undefined)[] | undefined = this.lastDecodePage;
+    if (pageKey !== this.lastDecodeKey) {
+      page = this.decodePages.get(pageKey);
+      if (page !== undefined) { this.lastDecodeKey = pageKey; this.lastDecodePage = page; }
+    }
+    let d = page === undefined ? undefined : page[phys & PAGE_MASK];
     if (d === undefined || !this.mem.isRam(phys)) {
       const limit = this.segMax[SegReg.CS]!;
       const r = decode((i) => {
@@ -569,7 +582,7 @@ export class Cpu {
         return raise(Vector.GP, 0);
       }
       d = r;
-      if (this.mem.isRam(phys) && this.mem.isRam(phys + d.length - 1)) this.rememberDecoded(key, phys, d.length, d);
+      if (this.mem.isRam(phys) && this.mem.isRam(phys + d.length - 1)) this.rememberDecoded(pageKey, phys, d.length, d);
     } else if ((eip >>> 0) + d.length - 1 > this.segMax[SegReg.CS]!) {
       segmentFault(this, SegReg.CS);
     }
@@ -598,8 +611,11 @@ export class Cpu {
     return raise(Vector.UD);
   }
 
-  private rememberDecoded(key: number, phys: number, length: number, d: DecodedInsn): void {
-    this.decodeCache.set(key, d);
+  private rememberDecoded(pageKey: number, phys: number, length: number, d: DecodedInsn): void {
+    let page = this.decodePages.get(pageKey);
+    if (page === undefined) { page = new Array<DecodedInsn | undefined>(PAGE_MASK + 1); this.decodePages.set(pageKey, page); }
+    page[phys & PAGE_MASK] = d;
+    const key = phys * 2 + (pageKey & 1);
     const first = phys >>> PAGE_SHIFT, last = (phys + length - 1) >>> PAGE_SHIFT;
     for (let p = first; p <= last; p++) {
       let keys = this.pageDecodeKeys.get(p);
@@ -648,7 +664,12 @@ export class Cpu {
   /** A write changed decoded code on `page` (or a caller drops the page): forget everything decoded from it. */
   invalidateCodePage(page: number): void {
     const keys = this.pageDecodeKeys.get(page);
-    if (keys) for (const k of keys) this.decodeCache.delete(k);
+    if (keys) {
+      for (const k of keys) {
+        const phys = Math.floor(k / 2), decoded = this.decodePages.get((phys >>> PAGE_SHIFT) * 2 + (k & 1));
+        if (decoded !== undefined) decoded[phys & PAGE_MASK] = undefined;
+      }
+    }
     this.pageDecodeKeys.delete(page);
     const blocks = this.pageBlockKeys.get(page);
     if (blocks) {
@@ -665,7 +686,9 @@ export class Cpu {
   flushDecodeCache(): void {
     for (const p of this.pageDecodeKeys.keys()) this.mem.codePages[p] = 0;
     for (const p of this.pageBlockKeys.keys()) this.mem.codePages[p] = 0;
-    this.decodeCache.clear();
+    this.decodePages.clear();
+    this.lastDecodeKey = -1;
+    this.lastDecodePage = [];
     this.pageDecodeKeys.clear();
     this.blockCache.clear();
     this.pageBlockKeys.clear();
