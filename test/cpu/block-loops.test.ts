@@ -79,6 +79,51 @@ top:    mov eax, [0x30000]
     }
   });
 
+  it('compile INC and DEC of memory inline: CF kept, Jcc fused, a faulting store changes no flag', async () => {
+    const code = await asm(`
+        mov dword [0x30000], 150
+        xor ebx, ebx
+top:    stc
+        inc dword [0x30004]
+        adc ebx, 0                  ; CF survives the INC
+        inc byte [0x30008]          ; wraps every 256
+        xor eax, eax                ; all flags again: the INC's record is not needed, its store is
+        dec word [0x3000a]
+        dec dword [0x30000]
+        jnz top
+        clc
+        dec dword [0x39000]         ; a read-only page in the second run: #PF, flags untouched`);
+    const a = runCode(code, undefined, 'interpret');
+    const b = runCode(code, undefined, 'blocks');
+    const loops = loopBlockSources(b.m);
+    expect(loops).toHaveLength(1);
+    // Each instruction's code follows its "// address: MNEMONIC" line: no INC or DEC calls an executor.
+    const parts = loops[0]!.split(/\n(?=\/\/ [0-9a-f]+: )/).filter((p) => /^\/\/ [0-9a-f]+: (INC|DEC)/.test(p));
+    expect(parts).toHaveLength(4);
+    for (const p of parts) expect(p).not.toContain('X[');
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+    expect(b.m.cpu.r[3]).toBe(150);
+    for (const m of [a.m, b.m]) {
+      expect(m.cpu.mem.read32(0x30004)).toBe(150);
+      expect(m.cpu.mem.read8(0x30008)).toBe(150);
+      expect(m.cpu.mem.read16(0x3000a)).toBe(0x10000 - 150);
+    }
+    // Read-only: the DEC reads, then its store faults. Flags and memory stay as before it.
+    const readOnly = (engine: 'interpret' | 'blocks'): Machine => {
+      const m = new Machine({ engine });
+      m.enablePaging();
+      m.setPte(0x39000, 0x5); // present, user, not writable
+      m.cpu.mmu.cr0 |= 0x10000; // WP: supervisor writes honour it
+      m.poke(CODE_BASE, [...code, 0xf4]);
+      m.cpu.run(100_000);
+      return m;
+    };
+    const x = readOnly('interpret'), y = readOnly('blocks');
+    expect(state(y)).toEqual(state(x));
+    expect(y.cpu.mmu.cr2 >>> 0).toBe(0x39000);
+  });
+
   it('stop exactly at the budget, wherever it falls in an iteration', async () => {
     const code = await asm(LOOP);
     for (const budget of [1, 4, 5, 11, 17, 100, 601, 1234, 1803]) {

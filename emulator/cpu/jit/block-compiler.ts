@@ -265,7 +265,22 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     return true;
   }
 
-  if ((op === 'INC' || op === 'DEC') && !(ops[0]![0] === 'E' && d.hasMemory)) {
+  if ((op === 'INC' || op === 'DEC') && ops[0]![0] === 'E' && d.hasMemory) {
+    // Read, change, write, then the flags: a store that faults leaves the flags as they were. The
+    // record before it was written (a memory access may fault), so the record's CF is the one kept.
+    // This record stays too (flagSet null): the line `c.eip = ...` goes in before a memory
+    // instruction's lines once they are emitted, so an index into them would point one short.
+    const w = widthOf(d, ops[0]!);
+    const ea = e.local(`ea${i}`), a = e.local(`a${i}`), res = e.local(`res${i}`);
+    const lazy = op === 'INC' ? LazyOp.INC : LazyOp.DEC;
+    e.lines.push(`${ea} = ${e.ea(d)};`, `${a} = ${e.memRead(d, w, ea)};`, `${res} = (${a} ${op === 'INC' ? '+' : '-'} 1) ${maskOf(w)};`,
+      e.memWrite(d, w, ea, res), `lf.set(${lazy}, ${w}, ${a}, 1, ${res});`);
+    e.flagSet = null;
+    e.flagSource = { kind: 'INCDEC', w, a, b: '1', res };
+    return true;
+  }
+
+  if (op === 'INC' || op === 'DEC') {
     const w = widthOf(d, ops[0]!);
     const cur = readSimple(ops[0]!, w)!;
     const a = e.local(`a${i}`), res = e.local(`res${i}`);
