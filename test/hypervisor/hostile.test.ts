@@ -92,6 +92,8 @@ function expectNeighbourUnharmed(r: Run & { before: string }): void {
   expect(sha(r.neighbour.ram.view())).toBe(a.memory);
   expect(r.neighbourDoneNs).toBeLessThanOrEqual(n * a.doneNs + (2 * SLICE + EXIT_COST * r.neighbour.totalExits) * r.hv.nsPerInstruction);
   expect(unownedHostMemory(r.hv)).toBe(r.before);
+  // What FrameAllocator hands out next must still be zero: it does not zero it again.
+  expect(r.hv.frames.unusedIsZero()).toBe(true);
 }
 
 /**
