@@ -211,7 +211,7 @@ export class Hypervisor {
   bootMultiboot(vm: Vm, bytes: Uint8Array, cmdline = ''): void {
     const image = parseMultiboot(bytes);
     const info = buildBootInfo(image, vm.ram.size, cmdline);
-    vm.ram.view().fill(0);
+    vm.ram.clear();
     for (const s of image.segments) vm.ram.load(s.address, s.data);
     for (const w of info.writes) vm.ram.load(w.address, w.data);
     vm.bootNs = this.now();
@@ -223,7 +223,7 @@ export class Hypervisor {
 
   /** Boots a raw flat binary at `load`, entered at `entry` (Multiboot register state, EBX = 0). */
   bootRaw(vm: Vm, bytes: Uint8Array, load: number, entry: number): void {
-    vm.ram.view().fill(0);
+    vm.ram.clear();
     vm.ram.load(load, bytes);
     vm.bootNs = this.now();
     vm.devices.pic.initializeLikeBios();
@@ -317,6 +317,7 @@ export class Hypervisor {
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
     const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null };
     this.running = s;
+    vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
       for (;;) {
         const timer = this.entryTimer(s);

@@ -148,7 +148,24 @@ export class GuestRam {
    */
   dirtyLog: Set<number> | null = null;
 
+  /**
+   * True while this memory is still all zero as FrameAllocator handed it out: nothing wrote it
+   * through here, no view of it was handed out, and the guest never ran (`markWritten`).
+   */
+  private pristine = true;
+
   constructor(private readonly mem: PhysicalMemory, readonly hostBase: number, readonly size: number) {}
+
+  /** Zeroes all of guest memory (a boot, a restore); free while it was never written. */
+  clear(): void {
+    if (!this.pristine) this.mem.u8.fill(0, this.hostBase, this.hostBase + this.size);
+    this.pristine = true;
+  }
+
+  /** The guest is about to run: it may write any of its memory. */
+  markWritten(): void {
+    this.pristine = false;
+  }
 
   /** Is [gpa, gpa + length) inside guest RAM? */
   contains(gpa: number, length: number): boolean {
@@ -179,8 +196,9 @@ export class GuestRam {
     this.written(gpa, data.length);
   }
 
-  /** The whole of guest memory, as a view (snapshots, hashing). */
+  /** The whole of guest memory, as a view (snapshots, hashing); whoever has it may write it. */
   view(): Uint8Array {
+    this.pristine = false;
     return this.mem.u8.subarray(this.hostBase, this.hostBase + this.size);
   }
 
@@ -190,6 +208,7 @@ export class GuestRam {
   }
 
   private written(gpa: number, length: number): void {
+    this.pristine = false;
     if (this.dirtyLog === null || length === 0) return;
     for (let p = Math.floor(gpa / PAGE); p <= Math.floor((gpa + length - 1) / PAGE); p++) this.dirtyLog.add(p);
   }

@@ -264,7 +264,7 @@ export function rollbackVm(hv: Hypervisor, vm: Vm, file: SnapshotFile): void {
   validateState(s);
   check(s.memorySize === vm.ram.size, `the snapshot's VM has ${s.memorySize} bytes of memory, this one ${vm.ram.size}`);
   const pages = inflatePages(file.body.memory!, s.memorySize);
-  vm.ram.view().fill(0);
+  vm.ram.clear();
   writePages(vm.ram.view(), pages);
   loadVmState(hv, vm, s);
 }
