@@ -15,13 +15,14 @@ import { CpuFault, isCpuFault, raise, Vector } from './faults.js';
 import { AC, DF, IF, LazyFlags, NT, RF, TF, VM } from './flags.js';
 import { PAGE_MASK, PAGE_SHIFT, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
-
-const SUPERVISOR_READ = READ_MASK[0], SUPERVISOR_WRITE = WRITE_MASK[0];
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
 import { compileBlock, type CompiledBlock } from './jit/block-compiler.js';
 import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
 import { InstructionExit, Vmx, VMEXIT_VECTOR } from '../vmx/vmx.js';
+
+/** The TLB bits a supervisor read or write needs (implicit system accesses are supervisor ones). */
+const SUPERVISOR_READ = READ_MASK[0], SUPERVISOR_WRITE = WRITE_MASK[0];
 
 /** Byte layout of the CPU's shared state area that follows RAM. */
 export const STATE_LAYOUT = {

@@ -5,8 +5,8 @@
  * clock, so both run the same device code.
  */
 import {
-  COM1_BASE, COM1_IRQ, DEBUG_EXIT_BASE, DEBUG_EXIT_SIZE, DebugExit, ELCR_BASE, PIC_MASTER_BASE, PIC_SLAVE_BASE, PicPair, Pit8254, PIT_BASE, PIT_IRQ, PortBus,
-  SYSTEM_CONTROL_PORT_B, SystemControlPort, Uart16550, type VirtualClock,
+  COM1_BASE, COM1_IRQ, DEBUG_EXIT_BASE, DEBUG_EXIT_SIZE, DebugExit, ELCR_BASE, PIC_MASTER_BASE, PIC_SLAVE_BASE, PicPair,
+  Pit8254, PIT_BASE, PIT_IRQ, PortBus, SYSTEM_CONTROL_PORT_B, SystemControlPort, Uart16550, type VirtualClock,
 } from '../devices/index.js';
 
 export interface PcDevicesOptions {
