@@ -50,6 +50,12 @@ export interface MipsRatio {
   byRepeat: number[];
   /** The same median by wall time. */
   wallHvOverBare: number;
+  /**
+   * The best repeat of each engine, hv over bare, by CPU time: noise on a shared host only ever
+   * adds time, so each engine's fastest repeat is the one least disturbed (a second estimate,
+   * steadier when a noisy patch spoils whole pairs).
+   */
+  bestHvOverBare: number;
 }
 
 export interface MipsResult {
@@ -74,7 +80,9 @@ function pairedRatio(workload: string, bare: MipsRow, hv: MipsRow): MipsRatio {
   const byRepeat = pairs(hv.cpuMipsByRepeat, bare.cpuMipsByRepeat);
   const wall = pairs(hv.mipsByRepeat, bare.mipsByRepeat);
   const [low, high] = middleHalf(byRepeat);
-  return { workload, hvOverBare: median(byRepeat), low, high, byRepeat, wallHvOverBare: median(wall) };
+  const best = (xs: number[]): number => Math.max(...xs.filter(Number.isFinite));
+  const bestHvOverBare = best(hv.cpuMipsByRepeat) / best(bare.cpuMipsByRepeat);
+  return { workload, hvOverBare: median(byRepeat), low, high, byRepeat, wallHvOverBare: median(wall), bestHvOverBare: Number.isFinite(bestHvOverBare) ? bestHvOverBare : NaN };
 }
 
 export async function measureMipsBareVsHv(o: { quick: boolean; workloads?: string[]; progress?: (l: string) => void }): Promise<MipsResult> {
@@ -102,9 +110,10 @@ export function formatMipsBareVsHv(r: MipsResult): string {
     const mips = (row: MipsRow) => fmt(median(row.cpuMipsByRepeat.filter(Number.isFinite)), 1);
     const ok = Number.isFinite(p.hvOverBare);
     const half = r.quick || !ok ? '-' : `${fmt(p.low, 3)}-${fmt(p.high, 3)}`;
-    return [w, fmt(bare.instructions), mips(bare), mips(hv), ok ? `${fmt(p.hvOverBare, 3)}x` : '-', half, ok ? `${fmt((1 / p.hvOverBare - 1) * 100, 1)}%` : '-'];
+    const best = Number.isFinite(p.bestHvOverBare) ? `${fmt(p.bestHvOverBare, 3)}x` : '-';
+    return [w, fmt(bare.instructions), mips(bare), mips(hv), ok ? `${fmt(p.hvOverBare, 3)}x` : '-', half, best, ok ? `${fmt((1 / p.hvOverBare - 1) * 100, 1)}%` : '-'];
   });
-  return formatTable(['workload', 'instructions', 'bare MIPS', 'hypervisor MIPS', 'hv / bare', 'middle half', 'overhead'], rows);
+  return formatTable(['workload', 'instructions', 'bare MIPS', 'hypervisor MIPS', 'hv / bare', 'middle half', 'best / best', 'overhead'], rows);
 }
 
 /** The MIPS bars (also drawn for `bench peers`, whose result has no paired ratios). */

@@ -127,6 +127,11 @@ describe('trapvisor bench (--quick)', () => {
       expect(bare!.instructions).toBeGreaterThan(0);
     }
     expect(j.rows.find((x) => x.workload === 'paging')!.instructions).toBe(j.rows.find((x) => x.workload === 'mem')!.instructions);
+    // The second estimate: each engine's best repeat, hv over bare (one repeat each with --quick).
+    for (const ratio of j.ratios) {
+      const [bare, hv] = j.rows.filter((x) => x.workload === ratio.workload);
+      if (Number.isFinite(ratio.bestHvOverBare)) expect(ratio.bestHvOverBare).toBeCloseTo(hv!.cpuMipsByRepeat[0]! / bare!.cpuMipsByRepeat[0]!, 9);
+    }
     expectTable(r.stdout, MIPS_WORKLOADS.length);
     expectSvg(r.svg, j.rows.filter((x) => x.mips > 0).length); // null: a run too short to measure
   });
