@@ -124,6 +124,34 @@ top:    stc
     expect(y.cpu.mmu.cr2 >>> 0).toBe(0x39000);
   });
 
+  it('compile SETcc and CMOVcc of registers inline, for every condition after every kind of producer', async () => {
+    const CCS = ['o', 'no', 'b', 'ae', 'z', 'nz', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+    // Producers: SUB (CMP), ADD, LOGIC (TEST), INC (CF kept), SHL: each fuses differently.
+    const producers = ['cmp eax, ebx', 'add eax, ebx', 'test eax, ebx', 'inc eax', 'shl eax, 3'];
+    const body = producers.flatMap((p) => CCS.map((cc) => `        mov eax, [esi]\n        mov ebx, [esi + 4]\n        ${p}\n        set${cc} cl\n        mov edx, -1\n        cmov${cc} edx, edi\n        add ebp, ecx\n        rol ebp, 1\n        add ebp, edx`));
+    const code = await asm(`
+        mov esi, 0x30000
+        mov edi, 0x5a5a5a5a
+        xor ebp, ebp
+        mov ecx, 0
+top:
+${body.join('\n')}
+        add esi, 8
+        cmp esi, 0x30000 + 8 * 12
+        jb top`);
+    const pairs = [[0, 0], [1, 2], [2, 1], [-1, 1], [0x7fffffff, -1], [0x80000000, 1], [5, 5], [-5, 3], [0x40000000, 0x40000000], [3, -3], [0xff, 0x100], [-1, -1]];
+    const setup = (m: Machine): void => pairs.forEach(([x, y], k) => { m.cpu.mem.write32(0x30000 + 8 * k, x!); m.cpu.mem.write32(0x30004 + 8 * k, y!); });
+    const a = runCode(code, setup, 'interpret');
+    const b = runCode(code, setup, 'blocks');
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+    expect(b.m.cpu.r[5]).not.toBe(0);
+    const sources = [...(b.m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache.values()].map((x) => x.source).join('\n');
+    const parts = sources.split(/\n(?=\/\/ [0-9a-f]+: )/).filter((p) => /^\/\/ [0-9a-f]+: (SET|CMOV)/.test(p));
+    expect(parts.length).toBeGreaterThanOrEqual(2 * CCS.length * producers.length);
+    for (const p of parts) expect(p).not.toContain('X[');
+  });
+
   it('stop exactly at the budget, wherever it falls in an iteration', async () => {
     const code = await asm(LOOP);
     for (const budget of [1, 4, 5, 11, 17, 100, 601, 1234, 1803]) {

@@ -331,6 +331,19 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     return true;
   }
 
+  // SETcc and CMOVcc of registers: the condition as a Jcc takes it (fused with the flag producer
+  // when it is in this block, else from the record). CMOVcc from memory reads it whatever the
+  // condition, and may fault: its executor does that.
+  if (op === 'SETcc' && !d.hasMemory) {
+    e.lines.push(writeSimple(ops[0]!, 8, `(${conditionExpr(e, f.cc)} ? 1 : 0)`)!);
+    return true;
+  }
+  if (op === 'CMOVcc' && !d.hasMemory) {
+    const w = d.opsize as Width;
+    e.lines.push(`if (${conditionExpr(e, f.cc)}) { ${writeSimple('G', w, e.reg(d.rm, w))} }`);
+    return true;
+  }
+
   if ((op === 'MOVZX' || op === 'MOVSX')) {
     const from = widthOf(d, ops[1]!);
     let v = d.hasMemory ? e.memRead(d, from, e.ea(d)) : e.reg(d.rm, from);
