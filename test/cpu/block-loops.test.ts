@@ -152,6 +152,57 @@ ${body.join('\n')}
     for (const p of parts) expect(p).not.toContain('X[');
   });
 
+  it('compile 32-bit MUL, IMUL, DIV and IDIV inline; a divide error mid-loop is where the interpreter has it', async () => {
+    const code = await asm(`
+        mov esi, 1000
+        mov edi, 0x12345
+        xor ebp, ebp
+top:    mov eax, esi
+        mul edi                     ; EDX:EAX
+        add ebp, eax
+        adc ebp, edx
+        mov eax, esi
+        imul dword [0x30000]        ; a negative factor, from memory
+        xor ebp, eax
+        mov eax, ebp
+        xor edx, edx
+        div edi
+        add ebp, edx
+        cmp esi, 700
+        jne keep
+        mov dword [0x30004], 0      ; from here the divisor is 0 (the second run only)
+keep:   mov eax, ebp
+        cdq
+        idiv dword [0x30008]        ; a memory operand
+        mov ecx, [0x30004]
+        mov eax, esi
+        cdq
+        idiv ecx                    ; #DE once the divisor is 0: a register operand, mid-block
+        sub ebp, eax
+        dec esi
+        jnz top`);
+    // The first run: the store that zeroes the divisor goes to a page of its own (0x30004 is patched
+    // to 0x31004 in the MOV's displacement), so no #DE.
+    const at = (bytes: number[]): number => bytes.findIndex((_, k) => bytes[k] === 0x04 && bytes[k + 1] === 0x00 && bytes[k + 2] === 0x03 && bytes[k + 3] === 0x00 && bytes[k + 4] === 0x00);
+    const safe = [...code];
+    expect(at(safe)).toBeGreaterThan(0);
+    safe[at(safe) + 1] = 0x10; // [0x30004] of `mov dword [0x30004], 0` -> [0x31004]
+    const setup = (m: Machine): void => { m.cpu.mem.write32(0x30000, -7); m.cpu.mem.write32(0x30004, 13); m.cpu.mem.write32(0x30008, 11); };
+    const a = runCode(safe, setup, 'interpret'), b = runCode(safe, setup, 'blocks');
+    expect(b.out).toEqual(a.out);
+    expect(state(b.m)).toEqual(state(a.m));
+    expect(b.out.exception).toBeNull();
+    const sources = [...(b.m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache.values()].map((x) => x.source).join('\n');
+    expect(sources).toContain('R.mul32(');
+    expect(sources).toContain('R.div32(');
+    // The second run zeroes the divisor at ESI = 700, mid-loop: both tiers take #DE at the same IDIV.
+    const x = runCode(code, setup, 'interpret'), y = runCode(code, setup, 'blocks');
+    expect(y.out.exception?.vector).toBe(0);
+    expect(y.out).toEqual(x.out);
+    expect(state(y.m)).toEqual(state(x.m));
+    expect(y.m.cpu.r[6]).toBe(700);
+  });
+
   it('stop exactly at the budget, wherever it falls in an iteration', async () => {
     const code = await asm(LOOP);
     for (const budget of [1, 4, 5, 11, 17, 100, 601, 1234, 1803]) {

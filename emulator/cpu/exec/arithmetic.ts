@@ -51,6 +51,9 @@ function aluExecutor(kind: AluKind) {
 /** Eager flags for multiply: CF = OF = `overflow`; SF ZF PF from the low result (AF cleared). */
 function setMultiplyFlags(c: Cpu, low: number, w: Width, overflow: boolean): void {
   const m = mask(w), r = low & m;
+  // Without overflow these are a logic op's flags (CF = OF = AF = 0, SF ZF PF of the low half):
+  // a lazy record, not a full EFLAGS computed now.
+  if (!overflow) { c.lf.set(LazyOp.LOGIC, w, 0, 0, r); return; }
   let f = c.lf.materialize() & ~ARITH_FLAGS;
   if (overflow) f |= CF | OF;
   f |= PARITY[r & 0xff]! | (r === 0 ? ZF : 0) | ((r >>> (w - 1)) & 1 ? SF : 0);
@@ -112,6 +115,20 @@ function divide64(hiWord: number, loWord: number, divisor: number, signed: boole
   return true;
 }
 
+/** MUL/IMUL of EAX by a 32-bit `src` into EDX:EAX, with the flags (compiled blocks call it too). */
+export function multiplyAccumulator32(c: Cpu, src: number, signed: boolean): void {
+  multiply32(c.r[0]!, src, signed);
+  const lo = product[0]!, hi = product[1]!;
+  c.r[0] = lo; c.r[2] = hi;
+  setMultiplyFlags(c, lo, 32, signed ? hi !== lo >> 31 : hi !== 0);
+}
+
+/** DIV/IDIV of EDX:EAX by a 32-bit `divisor` (#DE on zero or overflow; compiled blocks call it too). */
+export function divideAccumulator32(c: Cpu, divisor: number, signed: boolean): void {
+  if (divisor === 0 || !divide64(c.r[2]!, c.r[0]!, divisor, signed)) raise(Vector.DE);
+  c.r[0] = quotient[0]!; c.r[2] = quotient[1]!;
+}
+
 function mulOneOperand(signed: boolean) {
   return (c: Cpu, d: DecodedInsn): void => {
     const w = widthOf(d, d.form.operands[0]!);
@@ -126,10 +143,7 @@ function mulOneOperand(signed: boolean) {
       c.r16[0] = p & 0xffff; c.r16[4] = (p >> 16) & 0xffff;
       setMultiplyFlags(c, p, 16, signed ? p !== signExtend(p & 0xffff, 16) : (p >>> 16) !== 0);
     } else {
-      multiply32(acc, src, signed);
-      const lo = product[0]!, hi = product[1]!;
-      c.r[0] = lo; c.r[2] = hi;
-      setMultiplyFlags(c, lo, 32, signed ? hi !== lo >> 31 : hi !== 0);
+      multiplyAccumulator32(c, src, signed);
     }
   };
 }
@@ -160,11 +174,7 @@ function divide(signed: boolean) {
     const w = widthOf(d, d.form.operands[0]!);
     const divisorRaw = readOperand(c, d, d.form.operands[0]!, w);
     if ((divisorRaw & mask(w)) === 0) raise(Vector.DE);
-    if (w === 32) {
-      if (!divide64(c.r[2]!, c.r[0]!, divisorRaw, signed)) raise(Vector.DE);
-      c.r[0] = quotient[0]!; c.r[2] = quotient[1]!;
-      return;
-    }
+    if (w === 32) { divideAccumulator32(c, divisorRaw, signed); return; }
     const dividend = w === 8 ? c.r16[0]! : (c.r16[4]! << 16) | c.r16[0]!;
     const n = signed ? signExtend(dividend, (w * 2) as Width) : dividend >>> 0;
     const dv = signed ? signExtend(divisorRaw, w) : divisorRaw;

@@ -42,6 +42,7 @@ import { decode, isDecodeFailure, type DecodedInsn } from '../../isa/decoder.js'
 import type { Cpu } from '../cpu.js';
 import { raise, Vector } from '../faults.js';
 import { IF, LazyOp } from '../flags.js';
+import { divideAccumulator32, multiplyAccumulator32 } from '../exec/arithmetic.js';
 import { EXECUTORS, type Executor } from '../exec/index.js';
 import { BYTE_REG_INDEX, widthOf, type Width } from '../exec/operands.js';
 import { InstructionExit } from '../../vmx/vmx.js';
@@ -108,6 +109,8 @@ const SELF_LOOP_RELOAD = '/*reload*/';
 /** Raised from generated code (kept out of the generated text). */
 const RUNTIME = {
   gp(): never { return raise(Vector.GP, 0); },
+  mul32: multiplyAccumulator32,
+  div32: divideAccumulator32,
 };
 
 const ALU_LAZY: Record<string, LazyOp> = {
@@ -328,6 +331,16 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
     const store = v === null ? null : writeSimple(dk, w, v);
     if (store === null) return false;
     e.lines.push(store);
+    return true;
+  }
+
+  // 32-bit MUL, IMUL, DIV and IDIV of EDX:EAX by r/m32: the executors' arithmetic, called with the
+  // operand already read (DIV's #DE needs c.eip: the dispatcher sets it, as for memory).
+  if ((op === 'MUL' || op === 'IMUL' || op === 'DIV' || op === 'IDIV') && ops.length === 1 && widthOf(d, ops[0]!) === 32) {
+    const src = d.hasMemory ? e.memRead(d, 32, e.ea(d)) : e.reg(d.rm, 32);
+    const signed = op === 'IMUL' || op === 'IDIV';
+    e.lines.push(`R.${op === 'MUL' || op === 'IMUL' ? 'mul32' : 'div32'}(c, ${src}, ${signed});`);
+    e.flagSource = null; // MUL and IMUL wrote the record; DIV's flags are undefined, left as they were
     return true;
   }
 
@@ -618,7 +631,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     const mark = e.lines.length;
     if (emitTemplate(e, d, i, next)) {
       // Only instructions that touch memory can fault; they need EIP for exact delivery.
-      if (d.hasMemory || op === 'PUSH' || op === 'POP') e.lines.splice(mark, 0, `c.eip = ${start};`);
+      if (d.hasMemory || op === 'PUSH' || op === 'POP' || op === 'DIV' || op === 'IDIV') e.lines.splice(mark, 0, `c.eip = ${start};`);
     } else {
       e.flagSet = null; // the executor may read the record, fault or leave
       e.lines.push(`c.eip = ${start};`);
