@@ -13,7 +13,7 @@ import { FORMS, type InsnForm } from '../isa/index.js';
 import { decode, isDecodeFailure, type DecodedInsn } from '../isa/decoder.js';
 import { CpuFault, isCpuFault, raise, Vector } from './faults.js';
 import { AC, DF, IF, LazyFlags, NT, RF, TF, VM } from './flags.js';
-import { PAGE_MASK, PAGE_SHIFT, PhysicalMemory } from './memory.js';
+import { PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
@@ -459,27 +459,26 @@ export class Cpu {
    */
   readSystem32(lin: number): number {
     if ((lin & 0xfff) > 0xffc) return this.readSystem16(lin) | (this.readSystem16(lin + 2) << 16);
-    const e = this.mmu.tlb[lin >>> 12]!;
-    if ((e & SUPERVISOR_READ) === SUPERVISOR_READ) return this.mem.view.getInt32((e & ~0xfff) | (lin & 0xfff), true);
-    return this.mem.read32(this.mmu.translate(lin, false, false));
+    return this.mem.read32(this.systemAddress(lin, false));
   }
   readSystem16(lin: number): number {
     if ((lin & 0xfff) === 0xfff) {
       return this.mem.read8(this.mmu.translate(lin, false, false)) | (this.mem.read8(this.mmu.translate(lin + 1, false, false)) << 8);
     }
-    const e = this.mmu.tlb[lin >>> 12]!;
-    if ((e & SUPERVISOR_READ) === SUPERVISOR_READ) return this.mem.view.getUint16((e & ~0xfff) | (lin & 0xfff), true);
-    return this.mem.read16(this.mmu.translate(lin, false, false));
+    return this.mem.read16(this.systemAddress(lin, false));
   }
   writeSystem32(lin: number, v: number): void {
     if ((lin & 0xfff) > 0xffc) { this.writeSystemSplit(lin, 4, v); return; }
-    const e = this.mmu.tlb[lin >>> 12]!;
-    this.mem.write32((e & SUPERVISOR_WRITE) === SUPERVISOR_WRITE ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, false), v);
+    this.mem.write32(this.systemAddress(lin, true), v);
   }
   writeSystem16(lin: number, v: number): void {
     if ((lin & 0xfff) === 0xfff) { this.writeSystemSplit(lin, 2, v); return; }
-    const e = this.mmu.tlb[lin >>> 12]!;
-    this.mem.write16((e & SUPERVISOR_WRITE) === SUPERVISOR_WRITE ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, true, false), v);
+    this.mem.write16(this.systemAddress(lin, true), v);
+  }
+  /** The physical address of a supervisor access within one page: from the TLB, else a walk. */
+  private systemAddress(lin: number, write: boolean): number {
+    const e = this.mmu.tlb[lin >>> 12]!, m = write ? SUPERVISOR_WRITE : SUPERVISOR_READ;
+    return (e & m) === m ? (e & ~0xfff) | (lin & 0xfff) : this.mmu.translate(lin, write, false);
   }
   private writeSystemSplit(lin: number, size: number, v: number): void {
     this.mmu.translate(lin, true, false);
@@ -499,7 +498,7 @@ export class Cpu {
       if ((e & m) === m && (sp & 0xfff) <= 0xffc) {
         const p = (e & ~0xfff) | (sp & 0xfff);
         this.mem.view.setInt32(p, v, true);
-        if (this.mem.codePages[p >>> 12]) this.mem.onCodeWrite(p >>> 12, p & 0xfff, 4);
+        if (this.mem.codePages[p >>> PAGE_SHIFT]) this.mem.onCodeWrite(p >>> PAGE_SHIFT, p & PAGE_MASK, 4);
         this.r[4] = sp;
         return;
       }
@@ -614,7 +613,7 @@ export class Cpu {
 
   private rememberDecoded(pageKey: number, phys: number, length: number, d: DecodedInsn): void {
     let page = this.decodePages.get(pageKey);
-    if (page === undefined) { page = new Array<DecodedInsn | undefined>(PAGE_MASK + 1); this.decodePages.set(pageKey, page); }
+    if (page === undefined) { page = new Array<DecodedInsn | undefined>(PAGE_SIZE); this.decodePages.set(pageKey, page); }
     page[phys & PAGE_MASK] = d;
     const key = phys * 2 + (pageKey & 1);
     const first = phys >>> PAGE_SHIFT, last = (phys + length - 1) >>> PAGE_SHIFT;
@@ -635,12 +634,15 @@ export class Cpu {
 
   /** Marks the bytes [phys, phys + length) as decoded code (they may run into the next page). */
   private markCode(phys: number, length: number): void {
+    let page = -1, bits: Uint8Array | undefined;
     for (let a = phys, end = phys + length; a < end; a++) {
-      const page = a >>> PAGE_SHIFT;
-      let bits = this.codeBytes.get(page);
-      if (bits === undefined) { bits = new Uint8Array((PAGE_MASK + 1) >>> 3); this.codeBytes.set(page, bits); }
-      bits[(a & PAGE_MASK) >>> 3]! |= 1 << (a & 7);
-      this.mem.codePages[page] = 1;
+      if (a >>> PAGE_SHIFT !== page) {
+        page = a >>> PAGE_SHIFT;
+        bits = this.codeBytes.get(page);
+        if (bits === undefined) { bits = new Uint8Array(PAGE_SIZE >>> 3); this.codeBytes.set(page, bits); }
+        this.mem.codePages[page] = 1;
+      }
+      bits![(a & PAGE_MASK) >>> 3]! |= 1 << (a & 7);
     }
   }
 
@@ -649,7 +651,7 @@ export class Cpu {
     const bits = this.codeBytes.get(page);
     if (bits !== undefined) {
       let hit = false;
-      for (let a = offset, end = Math.min(offset + size, PAGE_MASK + 1); a < end && !hit; a++) hit = (bits[a >>> 3]! & (1 << (a & 7))) !== 0;
+      for (let a = offset, end = Math.min(offset + size, PAGE_SIZE); a < end && !hit; a++) hit = (bits[a >>> 3]! & (1 << (a & 7))) !== 0;
       if (!hit) return;
     }
     this.invalidateCodePage(page);

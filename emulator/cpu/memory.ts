@@ -10,9 +10,9 @@ export interface PhysicalIoHook {
 }
 
 export const PAGE_SHIFT = 12;
-/** The offset bits of an address within its page. */
-export const PAGE_MASK = (1 << PAGE_SHIFT) - 1;
 export const PAGE_SIZE = 4096;
+/** The offset bits of an address within its page. */
+export const PAGE_MASK = PAGE_SIZE - 1;
 
 export class PhysicalMemory {
   readonly wasm: WebAssembly.Memory;
