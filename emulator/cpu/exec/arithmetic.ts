@@ -48,15 +48,14 @@ function aluExecutor(kind: AluKind) {
   };
 }
 
-/** Eager flags for multiply: CF = OF = `overflow`; SF ZF PF from the low result (AF cleared). */
+/**
+ * Flags for multiply: CF = OF = `overflow`; SF ZF PF from the low result (AF cleared). Without
+ * overflow these are a logic op's flags, left as a lazy record; with it, computed now.
+ */
 function setMultiplyFlags(c: Cpu, low: number, w: Width, overflow: boolean): void {
-  const m = mask(w), r = low & m;
-  // Without overflow these are a logic op's flags (CF = OF = AF = 0, SF ZF PF of the low half):
-  // a lazy record, not a full EFLAGS computed now.
+  const r = low & mask(w);
   if (!overflow) { c.lf.set(LazyOp.LOGIC, w, 0, 0, r); return; }
-  let f = c.lf.materialize() & ~ARITH_FLAGS;
-  if (overflow) f |= CF | OF;
-  f |= PARITY[r & 0xff]! | (r === 0 ? ZF : 0) | ((r >>> (w - 1)) & 1 ? SF : 0);
+  const f = (c.lf.materialize() & ~ARITH_FLAGS) | CF | OF | PARITY[r & 0xff]! | (r === 0 ? ZF : 0) | ((r >>> (w - 1)) & 1 ? SF : 0);
   c.lf.load(f);
 }
 

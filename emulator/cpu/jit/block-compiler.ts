@@ -335,7 +335,7 @@ function emitTemplate(e: Emitter, d: DecodedInsn, i: number, next: number): bool
   }
 
   // 32-bit MUL, IMUL, DIV and IDIV of EDX:EAX by r/m32: the executors' arithmetic, called with the
-  // operand already read (DIV's #DE needs c.eip: the dispatcher sets it, as for memory).
+  // operand already read (DIV's #DE needs c.eip: see templateMayFault).
   if ((op === 'MUL' || op === 'IMUL' || op === 'DIV' || op === 'IDIV') && ops.length === 1 && widthOf(d, ops[0]!) === 32) {
     const src = d.hasMemory ? e.memRead(d, 32, e.ea(d)) : e.reg(d.rm, 32);
     const signed = op === 'IMUL' || op === 'IDIV';
@@ -444,6 +444,12 @@ type BlockFactory = (x: Executor[], d: DecodedInsn[], rt: typeof RUNTIME) => (c:
  */
 const FACTORIES = new Map<string, BlockFactory>();
 const MAX_FACTORIES = 16_384;
+
+/** An instruction whose template may fault (memory, the stack, DIV's #DE): it needs c.eip set first. */
+function templateMayFault(d: DecodedInsn): boolean {
+  const op = d.form.op;
+  return d.hasMemory || op === 'PUSH' || op === 'POP' || op === 'DIV' || op === 'IDIV';
+}
 
 function mayStore(d: DecodedInsn): boolean {
   return d.hasMemory || /^(PUSH|POP|CALL|ENTER|PUSHA|PUSHF|MOVS|STOS|INS|CMPXCHG8B|XCHG|LEAVE)/.test(d.form.op);
@@ -630,8 +636,8 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
     }
     const mark = e.lines.length;
     if (emitTemplate(e, d, i, next)) {
-      // Only instructions that touch memory can fault; they need EIP for exact delivery.
-      if (d.hasMemory || op === 'PUSH' || op === 'POP' || op === 'DIV' || op === 'IDIV') e.lines.splice(mark, 0, `c.eip = ${start};`);
+      // A template that may fault needs EIP for exact delivery.
+      if (templateMayFault(d)) e.lines.splice(mark, 0, `c.eip = ${start};`);
     } else {
       e.flagSet = null; // the executor may read the record, fault or leave
       e.lines.push(`c.eip = ${start};`);
