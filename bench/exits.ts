@@ -23,6 +23,7 @@
  * reasons are also measured with the fast path off (`full round trip`): what the same exit costs
  * through the run loop.
  */
+import { DEBUG_EXIT_BASE } from '../emulator/devices/index.js';
 import { ExitReason } from '../emulator/vmx/controls.js';
 import { FastExit } from '../emulator/vmx/vmx.js';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
@@ -94,7 +95,7 @@ export function floorHandler(reason: number): (hv: Hypervisor) => void {
   return (hv) => {
     const inner = hv.cpu.vmx.fastExit;
     hv.cpu.vmx.fastExit = (why, qualification, length) => {
-      if (why === reason && !(why === ExitReason.IO_INSTRUCTION && qualification >>> 16 === 0xf4)) return 1 << 30;
+      if (why === reason && !(why === ExitReason.IO_INSTRUCTION && qualification >>> 16 === DEBUG_EXIT_BASE)) return 1 << 30;
       return inner === null ? FastExit.DECLINED : inner(why, qualification, length);
     };
   };

@@ -46,7 +46,7 @@ export interface HvRunOptions {
   maxInstructions?: number;
   allowBudget?: boolean;
   fastExits?: boolean;
-  /** Called with the booted hypervisor before the timed run (bench/exit-loop.ts's floor). */
+  /** Called with the booted hypervisor before the timed run (bench exits' floorHandler). */
   prepare?: (hv: Hypervisor) => void;
 }
 

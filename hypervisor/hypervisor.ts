@@ -48,7 +48,7 @@ export interface HypervisorOptions {
  * for the instruction exits that go through the run loop, 1.9-3.6 us for exceptions, interrupt
  * injection and MMIO (`trapvisor bench exits`), while 500 guest instructions take 0.3-2.5 us at
  * this machine's 200-1,800 MIPS (about 1,000 cycles on real VT-x). Exits completed on the fast
- * path cost 0.1-0.17 us and are charged the same: one price per exit keeps a schedule the same
+ * path cost 0.07-0.23 us and are charged the same: one price per exit keeps a schedule the same
  * with the fast path on or off. Without it a guest that exits every other
  * instruction (an interrupt storm) would be charged only its instructions and take most of the
  * host's time from its neighbours, as exit handling is paid by the host; with it, the storm only
