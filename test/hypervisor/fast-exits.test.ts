@@ -55,6 +55,23 @@ function summary(hv: Hypervisor, vms: Vm[], out: string[]): string {
   });
 }
 
+/**
+ * A guest of test/hypervisor/fast-exits/ run to its isa-debug-exit, with the fast path on and off
+ * (each in a hypervisor of its own).
+ */
+function stoppedBothWays(file: string, budget: number): [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }] {
+  const image = buildKernel(join(__dirname, 'fast-exits', file)).binary;
+  const run = (fastExits: boolean): { hv: Hypervisor; vm: Vm } => {
+    const hv = new Hypervisor({ ramSize: 12 << 20, fastExits });
+    const vm = hv.createVm({ name: file, memory: 4 << 20 });
+    hv.bootMultiboot(vm, image);
+    expect(hv.run(budget).kind).toBe('all-stopped');
+    expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
+    return { hv, vm };
+  };
+  return [run(true), run(false)];
+}
+
 describe('exit fast path', () => {
   test('one guest: the same run, exit for exit, with and without it', () => {
     const runs = [true, false].map((fast) => {
@@ -107,37 +124,21 @@ describe('exit fast path', () => {
   });
 
   test('a VM that stops right after exits that skipped the device sync saves the same state', () => {
-    const image = buildKernel(join(__dirname, 'fast-exits', 'quiet-stop.asm')).binary;
-    const [fast, slow] = [true, false].map((on) => {
-      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits: on });
-      const vm = hv.createVm({ name: 'quiet', memory: 4 << 20 });
-      hv.bootMultiboot(vm, image);
-      expect(hv.run(1_000_000).kind).toBe('all-stopped');
-      expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
-      return { hv, vm };
-    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
+    const [fast, slow] = stoppedBothWays('quiet-stop.asm', 1_000_000);
     // 2,000 CPUIDs, resumed in place.
     expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThanOrEqual(2_000);
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
   test('in-place port I/O to the PIC finds every device synced (an IRR bit that a falling edge clears)', () => {
-    const image = buildKernel(join(__dirname, 'fast-exits', 'pic-irr.asm')).binary;
-    const [fast, slow] = [true, false].map((on) => {
-      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits: on });
-      const vm = hv.createVm({ name: 'irr', memory: 4 << 20 });
-      hv.bootMultiboot(vm, image);
-      expect(hv.run(5_000_000).kind).toBe('all-stopped');
-      expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
-      return { hv, vm };
-    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
-    const regs = (vm: Vm): number[] => [...fast.hv.vcpuOf(vm).regs].slice(0, 8);
+    const [fast, slow] = stoppedBothWays('pic-irr.asm', 5_000_000);
+    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
     // The guest saw IRR bit 0 rise and fall with the square wave, each time.
-    const [falls, rises] = [fast.hv.vcpuOf(fast.vm).regs[3]!, fast.hv.vcpuOf(fast.vm).regs[6]!];
+    const [falls, rises] = [regs(fast)[3]!, regs(fast)[6]!];
     expect(falls).toBeGreaterThan(5);
     expect(rises - falls).toBeLessThanOrEqual(1);
     expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(20_000);
-    expect(regs(fast.vm)).toEqual([...slow.hv.vcpuOf(slow.vm).regs].slice(0, 8));
+    expect(regs(fast)).toEqual(regs(slow));
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
