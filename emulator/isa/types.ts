@@ -89,7 +89,7 @@ export type ModrmSpec =
   /** A whole fixed ModRM byte (e.g. 0F 01 C1 VMCALL). */
   | { kind: 'fixed'; byte: number };
 
-/** One parsed row of the table. Read-only by convention and frozen at load. */
+/** One parsed row of the table. Frozen at load; its arrays are readonly by type only (see parseRow). */
 export interface InsnForm {
   /** Index in the table; stable within one build, used by the CPU's dispatch arrays. */
   readonly id: number;
