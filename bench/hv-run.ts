@@ -14,7 +14,7 @@ export interface GuestRunStats {
   executed: number;
   emulated: number;
   /** Per reason: count, handler time, and how many the exit fast path completed in place. */
-  exits: Record<string, { reason: number; count: number; handlerNs: number; inPlace: number }>;
+  exits: Record<string, { reason: number; count: number; handlerNs: number; inPlace: number; inline: number }>;
   /**
    * Wall ns inside `vmx.enter`: VM entries, the guest's own instructions and VM exits, and the
    * exits completed on the fast path, handlers included (`fastHandlerNs` of it).
@@ -72,7 +72,7 @@ export function runUnderHypervisor(guests: readonly HvGuest[], o: HvRunOptions =
     guests: vms.map((vm) => {
       const v = hv.vcpuOf(vm);
       const exits: GuestRunStats['exits'] = {};
-      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs, inPlace: s.inPlace };
+      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs, inPlace: s.inPlace, inline: s.inline };
       return { name: vm.name, instructions: v.executed + v.emulated, executed: v.executed, emulated: v.emulated, exits, enterNs: v.enterNs, fastHandlerNs: v.fastHandlerNs, stop: vm.stop };
     }),
   };
@@ -84,7 +84,7 @@ export function expectExit(g: GuestRunStats, status = 1): void {
   if (!s || s.kind !== 'exit' || s.status !== status) throw new Error(`guest ${g.name} stopped with ${JSON.stringify(s)}, not isa-debug-exit status ${status}`);
 }
 
-export function exitsOf(g: GuestRunStats, reason: number): { count: number; handlerNs: number; inPlace: number } {
+export function exitsOf(g: GuestRunStats, reason: number): { count: number; handlerNs: number; inPlace: number; inline: number } {
   for (const e of Object.values(g.exits)) if (e.reason === reason) return e;
-  return { count: 0, handlerNs: 0, inPlace: 0 };
+  return { count: 0, handlerNs: 0, inPlace: 0, inline: 0 };
 }

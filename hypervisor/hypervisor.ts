@@ -14,12 +14,13 @@
 import { Cpu } from '../emulator/cpu/cpu.js';
 import { writeMsr } from '../emulator/cpu/msr.js';
 import { enterFlatProtectedMode, SegReg } from '../emulator/cpu/segments.js';
-import { Proc, VMCS_REVISION } from '../emulator/vmx/controls.js';
+import { ExitReason, Proc, VMCS_REVISION } from '../emulator/vmx/controls.js';
 import { VmcsField as F } from '../emulator/vmx/fields.js';
-import { FastExit, type VmExit } from '../emulator/vmx/vmx.js';
+import { FastExit, type InlineExits, type VmExit } from '../emulator/vmx/vmx.js';
 import type { ExitAction, ExitContext } from './exits/context.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
+import { answerCpuid } from './exits/cpuid.js';
 import { handleInPlace } from './exits/in-place.js';
 import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
 import { FrameAllocator, PAGE } from './memory.js';
@@ -89,6 +90,17 @@ interface Slice {
   stat: ExitStat | null;
   /** What the handler said, when the exit `enter` returns was handled on the fast path (FastExit.EXIT_AFTER). */
   handled: ExitAction | null;
+  /** The CPUID statistics, for exits completed inline (looked up once a slice). */
+  cpuidStat: ExitStat | null;
+  /**
+   * Exits completed inline since the fast exit that armed them (Hypervisor.inlineCpuid), whose
+   * counts are added to the statistics when the hypervisor next sees an exit (disarmInline).
+   */
+  inlineExits: number;
+  /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
+  inlineCounted: number;
+  /** Until the disarm, the timer is what is left of the slice (Hypervisor.sliceBoundsTimer). */
+  inlineSliceBound: boolean;
 }
 
 export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: 'paused' };
@@ -96,7 +108,7 @@ export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: '
 /** Device events in a row that may pass with every vCPU blocked and none waking, before giving up. */
 const MAX_STALLED_WAKES = 10_000;
 
-export class Hypervisor {
+export class Hypervisor implements InlineExits {
   readonly cpu: Cpu;
   readonly frames: FrameAllocator;
   readonly vms: Vm[] = [];
@@ -133,7 +145,10 @@ export class Hypervisor {
     // No host x86 code ever runs: exits leave the guest on the processor until another VM's
     // VMPTRLD needs root operation (Vmx.deferHostState), so resuming the same VM loads little.
     cpu.vmx.deferHostState = true;
-    if (options.fastExits !== false) cpu.vmx.fastExit = (reason, qualification) => this.fastExit(reason, qualification);
+    if (options.fastExits !== false) {
+      cpu.vmx.fastExit = (reason, qualification) => this.fastExit(reason, qualification);
+      cpu.vmx.inlineExits = this;
+    }
     // Every port exits (bitmaps all ones); MSRs exit except SYSENTER_CS/ESP/EIP (switched by the
     // VMCS) and TSC reads (TSC offsetting).
     this.ioBitmaps = [this.frames.allocate(PAGE), this.frames.allocate(PAGE)];
@@ -315,7 +330,7 @@ export class Hypervisor {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, inlineExits: 0, inlineCounted: 0, inlineSliceBound: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -331,6 +346,7 @@ export class Hypervisor {
         vcpu.entries++;
         const t0 = entryWeight ? performance.now() : 0;
         const result = vmx.enter(!vcpu.launched, timer + 1);
+        this.disarmInline(s);
         let t1 = entryWeight ? performance.now() : 0;
         if (entryWeight) vcpu.enterNs += (t1 - t0) * 1e6 * entryWeight;
         this.countExecuted(s);
@@ -364,6 +380,7 @@ export class Hypervisor {
         if (action === 'stop' || vm.stop !== null || action === 'yield' && decoded.kind !== 'preemption-timer' || this.pauseRequested) break;
       }
     } finally {
+      this.disarmInline(s);
       this.running = null;
     }
     return s.ran;
@@ -385,14 +402,22 @@ export class Hypervisor {
       if (vcpu.wakeable() !== 'now') return 0;
       vcpu.halted = false;
     }
-    const left = s.budget - s.ran;
+    return this.timerFor(s, s.ran, now, deadline - vmNow);
+  }
+
+  /**
+   * The preemption timer for an entry at host time `now`, with `ran` of the slice used and the
+   * VM's next event `untilDeadline` ns away; 0 when the slice ends here (entryTimer, inlineCpuid).
+   */
+  private timerFor(s: Slice, ran: number, now: number, untilDeadline: number): number {
+    const left = s.budget - ran;
     if (left <= 0) return 0;
     // Another VM sleeping until an event that is due now: end the slice so that it can wake
     // (once this one has run its wake granularity).
     const untilWake = s.otherWakesAt === Infinity ? Infinity : Math.max(0, Math.ceil((s.otherWakesAt - now) / this.nsPerInstruction));
-    if (untilWake <= 0 && s.ran >= this.wakeGranularity) return 0;
-    const untilEvent = Math.ceil((deadline - vmNow) / this.nsPerInstruction);
-    return Math.max(1, Math.min(left, untilEvent, Math.max(untilWake, this.wakeGranularity - s.ran)));
+    if (untilWake <= 0 && ran >= this.wakeGranularity) return 0;
+    const untilEvent = Math.ceil(untilDeadline / this.nsPerInstruction);
+    return Math.max(1, Math.min(left, untilEvent, Math.max(untilWake, this.wakeGranularity - ran)));
   }
 
   /** Counts the guest instructions retired since the last count (entry or fast exit). */
@@ -425,6 +450,7 @@ export class Hypervisor {
   private fastExit(reason: number, qualification: number): number {
     const s = this.running;
     if (s === null || this.observer !== null || this.pauseRequested) return FastExit.DECLINED;
+    this.disarmInline(s);
     const cpu = this.cpu, vcpu = s.vcpu, vm = vcpu.vm;
     if (s.statReason !== reason) { s.stat = vm.exitStat(reason); s.statReason = reason; }
     const stat = s.stat!;
@@ -447,6 +473,11 @@ export class Hypervisor {
         vcpu.entries++;
         stat.inPlace++;
         answer = timer + 1;
+        // Until the guest's next exit of any kind, nothing this decision rests on changes but
+        // the clock and the slice's count: CPUID can be completed inline.
+        this.inlineArmed = s;
+        s.inlineCounted = s.counted;
+        s.inlineSliceBound = this.sliceBoundsTimer(s, timer);
       }
     }
     if (answer < 0) s.handled = action;
@@ -456,6 +487,91 @@ export class Hypervisor {
       vcpu.fastHandlerNs += ns;
     }
     return answer;
+  }
+
+  /**
+   * Exits completed inline (InlineExits, called by compiled blocks only): CPUID, armed by a fast exit that resumed the guest
+   * (`inlineArmed`) and disarmed when the hypervisor next sees an exit (the fast path or the run
+   * loop). Completes the exit exactly as `fastExit` would, with what the decision to resume rests
+   * on known unchanged since that fast exit: no observer or pause (the run loop and debugger only
+   * set them between runs), the VM running and awake, no interrupt pending or window open (only
+   * a device sync or an exit can change these), the VMCS's controls. What remains is the clock:
+   * a device event due (the VM's quietUntil passed) declines, as does an exit to be timed
+   * (timingWeight), so that the handler time statistics still sample the fast path.
+   *
+   * Only what the guest or the next decision can see is done at once: the registers, the TSC
+   * offset, the slice's count, the timer. The counts nobody reads while the guest runs (the exit
+   * statistics, the vCPU's counts, `emulatedInstructions`, on which the hypervisor's clock rests)
+   * are brought up to date at the disarm, before the hypervisor reads any of them. The VMCS's
+   * preemption timer field, which a fast exit writes for the entry it makes, is left alone: the
+   * processor is given the timer directly (Vmx.resumeInline), and the next exit of any kind
+   * saves what is left of it there (the exit controls save the timer) or writes it anew.
+   */
+  inlineCpuid(): boolean {
+    const s = this.inlineArmed;
+    if (s === null) return false;
+    const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
+    const k = s.inlineExits;
+    if (timingWeight(stat.count + k) !== 0) return false;
+    const cpu = this.cpu, icount = cpu.icount;
+    // fastExit's accounting (countExecuted, chargeExit for one emulated instruction) and its
+    // entryTimer, worked out first: a declined exit must leave everything as it was.
+    const ran = s.ran + (icount - s.counted) + 1 + EXIT_COST;
+    let timer: number;
+    if (s.inlineSliceBound) {
+      timer = s.budget - ran;
+      if (timer <= 0) return false;
+    } else {
+      const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
+      const vm = s.vcpu.vm, vmNow = now - vm.bootNs, deadline = vm.quietUntil;
+      if (!(vmNow < deadline)) return false; // due: the devices need a sync (Vm.quietDeadline)
+      timer = this.timerFor(s, ran, now, deadline - vmNow);
+      if (timer === 0) return false;
+    }
+    answerCpuid(cpu.r);
+    s.inlineExits = k + 1;
+    s.counted = icount;
+    s.ran = ran;
+    cpu.addTscOffset(1);
+    cpu.vmx.resumeInline(timer, timer + 1);
+    return true;
+  }
+
+  /**
+   * Whether, from a fast exit that armed inline exits with `timer` until the disarm, entryTimer's
+   * answer is the slice's remainder (budget - ran) at every inline exit, so that they need not
+   * work it out. So when no other VM waits to wake and the VM's next event is at least 3
+   * instructions further than the slice's end. Each inline exit then brings the slice's end
+   * nearer by at least as much as the event (by the instructions run, and one emulated
+   * instruction, plus EXIT_COST), and the event stays after it: ceil(x / n), with x exact (an
+   * integer subtracted from a deadline below 2^52 ns) and the quotient rounded, is at most 1 from
+   * the exact result, each time, so 3 covers the first answer's error and the later one's.
+   */
+  private sliceBoundsTimer(s: Slice, timer: number): boolean {
+    const left = s.budget - s.ran, deadline = s.vcpu.vm.quietUntil;
+    if (s.otherWakesAt !== Infinity || timer !== left) return false;
+    if (deadline === Infinity) return true;
+    const vmNow = this.now() - s.vcpu.vm.bootNs;
+    return deadline < 2 ** 52 && Math.ceil((deadline - vmNow) / this.nsPerInstruction) >= left + 3;
+  }
+
+  /** The slice whose guest may have CPUID completed inline (null: none). */
+  private inlineArmed: Slice | null = null;
+
+  /** The hypervisor sees an exit (or the slice ends): inline exits stop, and their counts are added. */
+  private disarmInline(s: Slice): void {
+    this.inlineArmed = null;
+    const k = s.inlineExits;
+    if (k === 0) return;
+    s.inlineExits = 0;
+    const vcpu = s.vcpu, stat = s.cpuidStat!;
+    stat.count += k;
+    stat.inPlace += k;
+    stat.inline += k;
+    vcpu.emulated += k;
+    vcpu.entries += k;
+    vcpu.executed += s.counted - s.inlineCounted;
+    this.emulatedInstructions += k;
   }
 
   /**

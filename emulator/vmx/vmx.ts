@@ -87,6 +87,20 @@ export const FastExit = {
   EXIT_AFTER: -2,
 } as const;
 
+/**
+ * Exits a hypervisor completes inline (Vmx.inlineExits): a compiled block calls `inlineCpuid` in
+ * place of CPUID's executor (block-compiler.ts), before any of the exit is done. True when the
+ * handler emulated CPUID on the live registers and did all the fast path's work for the exit and
+ * the entry after it, renewing the budget with `Vmx.resumeInline`: the block goes on past the
+ * instruction, which did not retire. False, with nothing done, when this exit must go the usual
+ * way (the executor, then `fastExit`). The hypervisor answers true only in non-root operation,
+ * between a fast exit that armed it and its next exit of any kind, when that exit's checks
+ * (stopOnExit, no MSR stores, no MTF) held: nothing the processor does in between changes them.
+ */
+export interface InlineExits {
+  inlineCpuid(): boolean;
+}
+
 /** What became of an instruction's exit (Vmx.exitTaken), for the dispatcher that ran it. */
 export const enum InstructionExit {
   NONE = 0,
@@ -233,6 +247,11 @@ export class Vmx {
    */
   fastExit: ((reason: number, qualification: number, instructionLength: number) => number) | null = null;
   fastExits = 0;
+  /**
+   * Set by the same hypervisor: exits completed inline, called by compiled blocks in place of
+   * an instruction's executor (see InlineExits).
+   */
+  inlineExits: InlineExits | null = null;
   /** Why the last VMfail happened, in words (the SDM only gives a number). */
   lastFailureDetail = '';
 
@@ -917,6 +936,29 @@ export class Vmx {
     this.armForEntry(this.vmcs!);
     cpu.runEnd = cpu.icount + budget;
     cpu.armChainBudget();
+  }
+
+  /**
+   * The entry after an exit completed inline (InlineExits): as `resumeHeld`, with the timer
+   * given here instead of read from the VMCS (the next exit saves what is left of it there, or
+   * the hypervisor writes it anew), and `budget` for the run as `fastExit` answers it.
+   * `entryIcount` is left: only the MTF reads it, and the MTF keeps exits off the fast path.
+   */
+  resumeInline(timer: number, budget: number): void {
+    const cpu = this.cpu, icount = cpu.icount;
+    this.fastExits++;
+    cpu.interruptShadow = false;
+    cpu.movSsShadow = false;
+    const runEnd = cpu.runEnd = icount + budget;
+    // armChainBudget, knowing the timer: it fires `ticks` instructions from now.
+    if (this.pin & Pin.PREEMPTION_TIMER) {
+      const ticks = timer * 2 ** PREEMPTION_TIMER_RATE;
+      this.timerDeadline = icount + cpu.tscOffsetNumber + ticks;
+      cpu.chainBudget = Math.min(runEnd, icount + Math.max(1, ticks));
+    } else {
+      this.timerDeadline = Infinity;
+      cpu.chainBudget = runEnd;
+    }
   }
 
   /**

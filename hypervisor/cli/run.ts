@@ -60,10 +60,10 @@ function hex(v: number): string {
 export function formatExitStats(vm: Vm): string {
   const rows = [...vm.exitStats].sort((a, b) => b[1].count - a[1].count);
   const total = vm.totalExits;
-  const lines = [`VM exits of ${vm.name}: ${total}`, `  ${'reason'.padEnd(20)} ${'count'.padStart(9)} ${'share'.padStart(7)} ${'total us'.padStart(10)} ${'mean ns'.padStart(9)} ${'in place'.padStart(9)}`];
+  const lines = [`VM exits of ${vm.name}: ${total}`, `  ${'reason'.padEnd(20)} ${'count'.padStart(9)} ${'share'.padStart(7)} ${'total us'.padStart(10)} ${'mean ns'.padStart(9)} ${'in place'.padStart(9)} ${'inline'.padStart(9)}`];
   for (const [reason, s] of rows) {
     const name = EXIT_REASON_NAMES.get(reason) ?? String(reason);
-    lines.push(`  ${name.padEnd(20)} ${String(s.count).padStart(9)} ${((100 * s.count) / total).toFixed(1).padStart(6)}% ${(s.handlerNs / 1000).toFixed(0).padStart(10)} ${(s.handlerNs / s.count).toFixed(0).padStart(9)} ${String(s.inPlace).padStart(9)}`);
+    lines.push(`  ${name.padEnd(20)} ${String(s.count).padStart(9)} ${((100 * s.count) / total).toFixed(1).padStart(6)}% ${(s.handlerNs / 1000).toFixed(0).padStart(10)} ${(s.handlerNs / s.count).toFixed(0).padStart(9)} ${String(s.inPlace).padStart(9)} ${String(s.inline).padStart(9)}`);
   }
   return lines.join('\n') + '\n';
 }

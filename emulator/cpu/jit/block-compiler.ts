@@ -30,6 +30,11 @@
  *   the budget (the re-armed timer) covers the rest and no code was written. Not on a page whose
  *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: code that rewrites
  *   itself), where every longer block would be compiled again and again.
+ * - CPUID's exit may even be completed inline: the block asks the hypervisor
+ *   (Vmx.inlineExits.inlineCpuid) before calling the executor, and goes on at once when it did
+ *   the exit. That path does not touch the flags, so a flag record not yet written stays
+ *   unwritten there (a later instruction may drop it); the executor's path, and that path's
+ *   early return, write it first.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
@@ -575,6 +580,8 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.flagSet = null;
     }
     const op = d.form.op;
+    // A record CPUID's inline exit leaves unseen (see below).
+    const flagsBeforeCpuid = op === 'CPUID' ? { set: e.flagSet, source: e.flagSource } : null;
     // Anything but a register-only template may fault, read flags, leave the block or be skipped
     // (a branch, an if-converted region): the record as it stands is seen, and no later
     // instruction may drop it.
@@ -640,14 +647,27 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       if (templateMayFault(d)) e.lines.splice(mark, 0, `c.eip = ${start};`);
     } else {
       e.flagSet = null; // the executor may read the record, fault or leave
-      e.lines.push(`c.eip = ${start};`);
       executors.push(EXECUTORS[d.form.id]!);
       insns.push(d);
       const k = executors.length - 1;
       // An instruction that may exit finds the instructions before it counted: its exit reads
       // the count (the preemption timer, the fast path's accounting).
       if (d.form.vmexit !== null && i > 0) e.lines.push(`c.icount += ${i} - sk; sk = ${i};`);
-      e.lines.push(`c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
+      if (flagsBeforeCpuid !== null) {
+        // Its exit completed inline by the hypervisor (Vmx.inlineExits), when it can be: the
+        // instruction did not retire, the budget was renewed. Else the executor, as below.
+        // The instructions before it are counted (sk = i): it adds nothing to the count.
+        // The inline exit neither reads nor writes the flags, so a record not yet seen stays so
+        // on that path: a later instruction that writes every flag may still drop it there.
+        // Where the path leaves the block before that instruction, and on the executor's path
+        // (its exit saves RFLAGS), the record is written again.
+        const pending = flagsBeforeCpuid.set === null ? '' : e.lines[flagsBeforeCpuid.set]!;
+        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.inlineCpuid()) {`,
+          last ? `c.eip = ${next}; return; } else {`
+            : `sk = ${i + 1}; if (c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
+          pending);
+      }
+      e.lines.push(`c.eip = ${start};`, `c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
       if (d.form.vmexit !== null && !last && RESUMABLE_EXITS.has(op)) {
         // Its exit completed in place (the guest resumed after it, not retiring it): go on with
         // the next instruction while nothing else needs the dispatcher (the budget the timer
@@ -658,6 +678,12 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
           `if (x${i} !== ${InstructionExit.NONE}) { c.vmx.exitTaken = ${InstructionExit.NONE}; if (x${i} === ${InstructionExit.TAKEN} || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
           `else { ${exit('c.nextEip', i + 1)} }`);
         e.flagSource = null;
+        if (flagsBeforeCpuid !== null) {
+          // Both paths that go on left the flags as they were: the record, seen or not, stands.
+          e.lines.push('}');
+          e.flagSet = flagsBeforeCpuid.set;
+          e.flagSource = flagsBeforeCpuid.source;
+        }
         continue;
       }
       if (d.form.vmexit !== null) {
@@ -667,6 +693,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.flagSource = null;
       if (last || !isStraightLine(d)) {
         e.lines.push(exit('c.nextEip', i + 1));
+        if (flagsBeforeCpuid !== null) e.lines.push('}');
         break;
       }
       e.lines.push(`if (c.nextEip !== ${next}) { ${exit('c.nextEip', i + 1)} }`);
