@@ -106,7 +106,7 @@ export function floorHandler(reason: number): (hv: Hypervisor) => void {
     if (reason === ExitReason.CPUID && vmx.inlineExits !== null) {
       vmx.inlineExits = {
         inlineCpuid(): boolean {
-          vmx.resumeInline(1 << 30, 1 << 30);
+          vmx.resumeHeld(1 << 30, 1 << 30);
           return true;
         },
       };

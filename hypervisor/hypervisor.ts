@@ -99,7 +99,7 @@ interface Slice {
   inlineExits: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
-  /** Until the disarm, the timer is what is left of the slice (Hypervisor.sliceBoundsTimer). */
+  /** Until the disarm, the timer is what is left of the slice (found by Hypervisor.inlineCpuid). */
   inlineSliceBound: boolean;
 }
 
@@ -469,7 +469,6 @@ export class Hypervisor implements InlineExits {
       // The entry the run loop would make: nothing to inject, no interrupt window to close (the
       // controls the processor holds are the VMCS's: nothing was written since the entry).
       if (timer > 0 && !vm.hasPendingInterrupt() && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING)) {
-        vcpu.vmcs.write(F.VMX_PREEMPTION_TIMER_VALUE, timer);
         vcpu.entries++;
         stat.inPlace++;
         answer = timer + 1;
@@ -477,7 +476,7 @@ export class Hypervisor implements InlineExits {
         // the clock and the slice's count: CPUID can be completed inline.
         this.inlineArmed = s;
         s.inlineCounted = s.counted;
-        s.inlineSliceBound = this.sliceBoundsTimer(s, timer);
+        s.inlineSliceBound = false;
       }
     }
     if (answer < 0) s.handled = action;
@@ -502,10 +501,9 @@ export class Hypervisor implements InlineExits {
    * Only what the guest or the next decision can see is done at once: the registers, the TSC
    * offset, the slice's count, the timer. The counts nobody reads while the guest runs (the exit
    * statistics, the vCPU's counts, `emulatedInstructions`, on which the hypervisor's clock rests)
-   * are brought up to date at the disarm, before the hypervisor reads any of them. The VMCS's
-   * preemption timer field, which a fast exit writes for the entry it makes, is left alone: the
-   * processor is given the timer directly (Vmx.resumeInline), and the next exit of any kind
-   * saves what is left of it there (the exit controls save the timer) or writes it anew.
+   * are brought up to date at the disarm, before the hypervisor reads any of them. As on the
+   * fast path, the timer goes to the processor directly (Vmx.resumeHeld), not through the VMCS:
+   * the next exit saves what is left of it there (the exit controls save the timer).
    */
   inlineCpuid(): boolean {
     const s = this.inlineArmed;
@@ -527,32 +525,31 @@ export class Hypervisor implements InlineExits {
       if (!(vmNow < deadline)) return false; // due: the devices need a sync (Vm.quietDeadline)
       timer = this.timerFor(s, ran, now, deadline - vmNow);
       if (timer === 0) return false;
+      s.inlineSliceBound = this.sliceBindsTimer(s, ran, deadline, vmNow);
     }
     answerCpuid(cpu.r);
     s.inlineExits = k + 1;
     s.counted = icount;
     s.ran = ran;
     cpu.addTscOffset(1);
-    cpu.vmx.resumeInline(timer, timer + 1);
+    cpu.vmx.resumeHeld(timer, timer + 1);
     return true;
   }
 
   /**
-   * Whether, from a fast exit that armed inline exits with `timer` until the disarm, entryTimer's
-   * answer is the slice's remainder (budget - ran) at every inline exit, so that they need not
-   * work it out. So when no other VM waits to wake and the VM's next event is at least 3
-   * instructions further than the slice's end. Each inline exit then brings the slice's end
-   * nearer by at least as much as the event (by the instructions run, and one emulated
-   * instruction, plus EXIT_COST), and the event stays after it: ceil(x / n), with x exact (an
-   * integer subtracted from a deadline below 2^52 ns) and the quotient rounded, is at most 1 from
-   * the exact result, each time, so 3 covers the first answer's error and the later one's.
+   * Whether, from an inline exit that leaves the slice `ran` used at VM time `vmNow` until the
+   * disarm, entryTimer's answer is the slice's remainder (budget - ran) at every later inline
+   * exit, so that they need not work it out. So when no other VM waits to wake and the VM's next
+   * event is at least 3 instructions further than the slice's end. Each inline exit then brings
+   * the slice's end nearer by at least as much as the event (by the instructions run, and one
+   * emulated instruction, plus EXIT_COST), and the event stays after it: ceil(x / n), with x exact
+   * (an integer subtracted from a deadline below 2^52 ns) and the quotient rounded, is at most 1
+   * from the exact result, each time, so 3 covers this answer's error and a later one's.
    */
-  private sliceBoundsTimer(s: Slice, timer: number): boolean {
-    const left = s.budget - s.ran, deadline = s.vcpu.vm.quietUntil;
-    if (s.otherWakesAt !== Infinity || timer !== left) return false;
+  private sliceBindsTimer(s: Slice, ran: number, deadline: number, vmNow: number): boolean {
+    if (s.otherWakesAt !== Infinity) return false;
     if (deadline === Infinity) return true;
-    const vmNow = this.now() - s.vcpu.vm.bootNs;
-    return deadline < 2 ** 52 && Math.ceil((deadline - vmNow) / this.nsPerInstruction) >= left + 3;
+    return deadline < 2 ** 52 && Math.ceil((deadline - vmNow) / this.nsPerInstruction) >= s.budget - ran + 3;
   }
 
   /** The slice whose guest may have CPUID completed inline (null: none). */

@@ -75,7 +75,10 @@ export type EnterResult =
 /**
  * What a hypervisor's fast exit handler (`Vmx.fastExit`) answers: a number >= 0 means it
  * emulated the instruction and the guest resumes at once, for at most that many instructions
- * (as `enter`'s `maxInstructions`), with the preemption timer the VMCS now holds.
+ * (as `enter`'s `maxInstructions`), with the preemption timer (when on) firing after one fewer,
+ * as a hypervisor's entry with `enter(launch, timer + 1)` arms it. The handler need not write
+ * the timer to the VMCS for it: the timer is given here, and an exit that saves the preemption
+ * timer (the exit control) stores what is left of it there.
  */
 export const FastExit = {
   /** Not handled: the exit happens as always. */
@@ -91,7 +94,7 @@ export const FastExit = {
  * Exits a hypervisor completes inline (Vmx.inlineExits): a compiled block calls `inlineCpuid` in
  * place of CPUID's executor (block-compiler.ts), before any of the exit is done. True when the
  * handler emulated CPUID on the live registers and did all the fast path's work for the exit and
- * the entry after it, renewing the budget with `Vmx.resumeInline`: the block goes on past the
+ * the entry after it, renewing the budget with `Vmx.resumeHeld`: the block goes on past the
  * instruction, which did not retire. False, with nothing done, when this exit must go the usual
  * way (the executor, then `fastExit`). The hypervisor answers true only in non-root operation,
  * between a fast exit that armed it and its next exit of any kind, when that exit's checks
@@ -920,31 +923,19 @@ export class Vmx {
       this.exitTsc = tsc;
       return false;
     }
-    this.resumeHeld(answer);
+    this.resumeHeld(answer - 1, answer);
     this.exitTaken = InstructionExit.RESUMED;
     return true;
   }
 
   /**
-   * The VM entry after a fast exit: the guest never left, no field but the preemption timer
-   * changed, so the entry checks and loads have nothing to do; the timer is armed as entry
-   * arms it and the run's budget renewed.
+   * The VM entry after an exit completed in place or inline (FastExit, InlineExits): the guest
+   * never left and no field changed, so the entry checks and loads have nothing to do. The
+   * preemption timer is armed with `timer` as entry arms it, the run's budget renewed, and
+   * STI/MOV SS blocking ended, as the instruction's completion would. `entryIcount` is left:
+   * only the MTF reads it, and the MTF keeps exits off the fast path.
    */
-  private resumeHeld(budget: number): void {
-    const cpu = this.cpu;
-    this.fastExits++;
-    this.armForEntry(this.vmcs!);
-    cpu.runEnd = cpu.icount + budget;
-    cpu.armChainBudget();
-  }
-
-  /**
-   * The entry after an exit completed inline (InlineExits): as `resumeHeld`, with the timer
-   * given here instead of read from the VMCS (the next exit saves what is left of it there, or
-   * the hypervisor writes it anew), and `budget` for the run as `fastExit` answers it.
-   * `entryIcount` is left: only the MTF reads it, and the MTF keeps exits off the fast path.
-   */
-  resumeInline(timer: number, budget: number): void {
+  resumeHeld(timer: number, budget: number): void {
     const cpu = this.cpu, icount = cpu.icount;
     this.fastExits++;
     cpu.interruptShadow = false;
