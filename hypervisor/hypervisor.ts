@@ -99,8 +99,11 @@ interface Slice {
   inlineExits: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
-  /** Until the disarm, the timer is what is left of the slice (found by Hypervisor.inlineCpuid). */
-  inlineSliceBound: boolean;
+  /**
+   * While the VM's quietUntil is this, the timer is what is left of the slice (sliceBindsTimer):
+   * the fast path and inline exits need not work it out. NaN: not known.
+   */
+  boundUntil: number;
 }
 
 export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: 'paused' };
@@ -330,7 +333,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, inlineExits: 0, inlineCounted: 0, inlineSliceBound: false };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, inlineExits: 0, inlineCounted: 0, boundUntil: NaN };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -394,10 +397,9 @@ export class Hypervisor implements InlineExits {
    * whether the slice goes on. Returns the preemption timer for the entry (at least 1), or 0
    * when the slice ends here.
    */
-  private entryTimer(s: Slice, fastPath = false): number {
+  private entryTimer(s: Slice): number {
     const vcpu = s.vcpu, vm = vcpu.vm, now = this.now(), vmNow = now - vm.bootNs;
-    // On the fast path, while no event is due, the devices need no sync (Vm.quietUntil).
-    const deadline = fastPath ? vm.quietDeadline(vmNow) : vm.settle(vmNow);
+    const deadline = vm.settle(vmNow);
     if (vcpu.halted) {
       if (vcpu.wakeable() !== 'now') return 0;
       vcpu.halted = false;
@@ -465,7 +467,7 @@ export class Hypervisor implements InlineExits {
     this.chargeExit(s, vcpu.emulated - emulatedBefore);
     let answer: number = FastExit.EXIT_AFTER;
     if (action === 'resume' && vm.stop === null && !vcpu.halted) {
-      const timer = this.entryTimer(s, true);
+      const timer = this.fastTimer(s);
       // The entry the run loop would make: nothing to inject, no interrupt window to close (the
       // controls the processor holds are the VMCS's: nothing was written since the entry).
       if (timer > 0 && !vm.hasPendingInterrupt() && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING)) {
@@ -476,7 +478,6 @@ export class Hypervisor implements InlineExits {
         // the clock and the slice's count: CPUID can be completed inline.
         this.inlineArmed = s;
         s.inlineCounted = s.counted;
-        s.inlineSliceBound = false;
       }
     }
     if (answer < 0) s.handled = action;
@@ -516,16 +517,17 @@ export class Hypervisor implements InlineExits {
     // entryTimer, worked out first: a declined exit must leave everything as it was.
     const ran = s.ran + (icount - s.counted) + 1 + EXIT_COST;
     let timer: number;
-    if (s.inlineSliceBound) {
+    const vm = s.vcpu.vm;
+    if (vm.quietUntil === s.boundUntil) {
       timer = s.budget - ran;
       if (timer <= 0) return false;
     } else {
       const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
-      const vm = s.vcpu.vm, vmNow = now - vm.bootNs, deadline = vm.quietUntil;
+      const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
       if (!(vmNow < deadline)) return false; // due: the devices need a sync (Vm.quietDeadline)
       timer = this.timerFor(s, ran, now, deadline - vmNow);
       if (timer === 0) return false;
-      s.inlineSliceBound = this.sliceBindsTimer(s, ran, deadline, vmNow);
+      if (this.sliceBindsTimer(s, ran, deadline, vmNow)) s.boundUntil = deadline;
     }
     answerCpuid(cpu.r);
     s.inlineExits = k + 1;
@@ -537,14 +539,32 @@ export class Hypervisor implements InlineExits {
   }
 
   /**
-   * Whether, from an inline exit that leaves the slice `ran` used at VM time `vmNow` until the
-   * disarm, entryTimer's answer is the slice's remainder (budget - ran) at every later inline
-   * exit, so that they need not work it out. So when no other VM waits to wake and the VM's next
-   * event is at least 3 instructions further than the slice's end. Each inline exit then brings
-   * the slice's end nearer by at least as much as the event (by the instructions run, and one
-   * emulated instruction, plus EXIT_COST), and the event stays after it: ceil(x / n), with x exact
-   * (an integer subtracted from a deadline below 2^52 ns) and the quotient rounded, is at most 1
-   * from the exact result, each time, so 3 covers this answer's error and a later one's.
+   * entryTimer on the fast path: the same answer, with the devices synced only when an event is
+   * due (Vm.quietDeadline), and none of it worked out while the slice's end is known to bind.
+   */
+  private fastTimer(s: Slice): number {
+    const vm = s.vcpu.vm;
+    if (vm.quietUntil === s.boundUntil) {
+      const left = s.budget - s.ran;
+      return left > 0 ? left : 0;
+    }
+    const now = this.now(), vmNow = now - vm.bootNs;
+    const deadline = vm.quietDeadline(vmNow);
+    const timer = this.timerFor(s, s.ran, now, deadline - vmNow);
+    if (timer > 0 && this.sliceBindsTimer(s, s.ran, deadline, vmNow)) s.boundUntil = deadline;
+    return timer;
+  }
+
+  /**
+   * Whether, from an entry with the slice `ran` used at VM time `vmNow` and the VM's next event
+   * at `deadline`, entryTimer's answer stays the slice's remainder (budget - ran) at every later
+   * exit of the slice while that deadline stands, so that it need not be worked out. So when no
+   * other VM waits to wake and the event is at least 3 instructions further than the slice's end.
+   * Time then passes by the instructions run and emulated, and the slice is charged those and
+   * EXIT_COST per exit besides: its end nears at least as fast as the event, which stays after
+   * it. ceil(x / n), with x exact (an integer subtracted from a deadline below 2^52 ns) and the
+   * quotient rounded, is at most 1 from the exact result, each time, so 3 covers this answer's
+   * error and a later one's.
    */
   private sliceBindsTimer(s: Slice, ran: number, deadline: number, vmNow: number): boolean {
     if (s.otherWakesAt !== Infinity) return false;
