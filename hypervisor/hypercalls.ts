@@ -97,6 +97,19 @@ function call(ctx: ExitContext, nr: number, a0: number, a1: number, a2: number, 
 }
 
 /** A VMCALL on a register file (EAX..EDI) from a guest at privilege `cpl`. */
+/**
+ * Whether hypercall `nr` at privilege `cpl` cannot make an interrupt pending: it touches neither
+ * the PV events nor the devices (the console, the time, cancelling the timer, a number that is
+ * no hypercall, a call from outside ring 0). The others may raise or re-enable an event, sync
+ * the VM, or do any of that in a MULTICALL batch.
+ */
+export function raisesNoInterrupt(nr: number, cpl: number): boolean {
+  const n = nr >>> 0;
+  return cpl !== 0 || n === H.CONSOLE_WRITE || n === H.CONSOLE_READ || n === H.CANCEL_TIMER || n === H.GET_TIME
+    || !HYPERCALL_NUMBERS.has(n);
+}
+const HYPERCALL_NUMBERS = new Set<number>(Object.values(H));
+
 export function hypercall(ctx: ExitContext, r: Int32Array, cpl: number): ExitAction {
   if (cpl !== 0) {
     r[0] = HcError.EPERM;

@@ -21,7 +21,7 @@ import type { ExitAction, ExitContext } from './exits/context.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
 import { answerCpuid } from './exits/cpuid.js';
-import { handleInPlace } from './exits/in-place.js';
+import { handleInPlace, inPlaceRaisesNoInterrupt } from './exits/in-place.js';
 import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
 import { FrameAllocator, PAGE } from './memory.js';
 import { Scheduler } from './scheduler.js';
@@ -104,6 +104,12 @@ interface Slice {
    * the fast path and inline exits need not work it out. NaN: not known.
    */
   boundUntil: number;
+  /**
+   * No interrupt is pending, as the last fast exit found, and nothing that could raise one has
+   * happened since: no device sync (Vm.syncs), no exit handled but in place by handlers that
+   * raise none (inPlaceRaisesNoInterrupt). Cleared by any other exit.
+   */
+  noInterruptPending: boolean;
 }
 
 export type RunResult = { kind: 'all-stopped' } | { kind: 'budget' } | { kind: 'paused' };
@@ -333,7 +339,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, inlineExits: 0, inlineCounted: 0, boundUntil: NaN };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, inlineExits: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -350,6 +356,7 @@ export class Hypervisor implements InlineExits {
         const t0 = entryWeight ? performance.now() : 0;
         const result = vmx.enter(!vcpu.launched, timer + 1);
         this.disarmInline(s);
+        s.noInterruptPending = false;
         let t1 = entryWeight ? performance.now() : 0;
         if (entryWeight) vcpu.enterNs += (t1 - t0) * 1e6 * entryWeight;
         this.countExecuted(s);
@@ -459,6 +466,8 @@ export class Hypervisor implements InlineExits {
     const weight = timingWeight(stat.count);
     const t0 = weight ? performance.now() : 0;
     const emulatedBefore = vcpu.emulated;
+    let quiet = s.noInterruptPending && inPlaceRaisesNoInterrupt(cpu.r, cpu.cpl, reason);
+    s.noInterruptPending = false;
     const action = handleInPlace(s.ctx, cpu.r, cpu.cpl, reason, qualification);
     if (action === null) return FastExit.DECLINED;
     stat.count++;
@@ -467,10 +476,13 @@ export class Hypervisor implements InlineExits {
     this.chargeExit(s, vcpu.emulated - emulatedBefore);
     let answer: number = FastExit.EXIT_AFTER;
     if (action === 'resume' && vm.stop === null && !vcpu.halted) {
+      const syncs = vm.syncs;
       const timer = this.fastTimer(s);
+      if (vm.syncs !== syncs) quiet = false;
       // The entry the run loop would make: nothing to inject, no interrupt window to close (the
       // controls the processor holds are the VMCS's: nothing was written since the entry).
-      if (timer > 0 && !vm.hasPendingInterrupt() && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING)) {
+      if (timer > 0 && !(cpu.vmx.proc & Proc.INTERRUPT_WINDOW_EXITING) && (quiet || !vm.hasPendingInterrupt())) {
+        s.noInterruptPending = true;
         vcpu.entries++;
         stat.inPlace++;
         answer = timer + 1;

@@ -131,6 +131,7 @@ export class Vm {
 
   /** Brings devices and the PV timer up to now (`now`: this.now(), when the caller has it). */
   sync(now = this.now()): void {
+    this.syncs++;
     this.devices.sync(now);
     this.mmioUart.advanceTo(now); // its deadlines count too (nextDeadline), interrupt line or not
     if (now >= this.pvTimerDeadline) {
@@ -151,6 +152,9 @@ export class Vm {
    * leaves), and saving the VM syncs it first, so the syncs skipped change no saved state.
    */
   quietUntil = -Infinity;
+
+  /** How many times the devices were synced (an interrupt may have been raised at each). */
+  syncs = 0;
 
   /** Syncs to `now` and returns the next deadline, remembered as `quietUntil`. */
   settle(now: number): number {

@@ -7,12 +7,30 @@
  * in the run loop, on the live register file instead of the saved copy.
  */
 import { ExitReason as R } from '../../emulator/vmx/controls.js';
-import { hypercall } from '../hypercalls.js';
+import { hypercall, raisesNoInterrupt } from '../hypercalls.js';
 import type { ExitAction, ExitContext } from './context.js';
 import { answerCpuid } from './cpuid.js';
 import { decodeIo } from './decode.js';
 import { portIo } from './io.js';
 import { msrAccess, msrInPlace } from './msr.js';
+
+/**
+ * Whether completing this exit in place (before it is: from the registers it starts with) cannot
+ * make an interrupt pending: CPUID and the MSRs done in place touch only registers, some
+ * hypercalls only the console or the clock (raisesNoInterrupt). Port I/O may touch anything.
+ */
+export function inPlaceRaisesNoInterrupt(r: Int32Array, cpl: number, reason: number): boolean {
+  switch (reason) {
+    case R.CPUID:
+    case R.RDMSR:
+    case R.WRMSR:
+      return true;
+    case R.VMCALL:
+      return raisesNoInterrupt(r[0]!, cpl);
+    default:
+      return false;
+  }
+}
 
 /**
  * Handles the exit on `r` (EAX..EDI, on the processor) for a guest at privilege `cpl`. The caller

@@ -194,6 +194,15 @@ describe('exit fast path', () => {
     expect(blocks).toEqual(flagsAtExits('interpret'));
   });
 
+  test('an ACK_EVENT completed in place that leaves an event pending takes the exit, for the window to open', () => {
+    const [fast, slow] = stoppedBothWays('pv-ack.asm', 5_000_000);
+    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
+    // ESI: the CPUIDs each round ran until both upcalls came, folded; the same both ways.
+    expect(regs(fast)[6]).toBe(regs(slow)[6]);
+    expect(fast.vm.exitStats.get(ExitReason.CPUID)!.inPlace).toBeGreaterThanOrEqual(200);
+    expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
+  });
+
   test('three guests with weights 1:2:3 on short slices: the same schedule and results', () => {
     const runs = [true, false].map((fast) => {
       const r = boot({ fast, vms: 3, slice: 20_000 });
