@@ -91,8 +91,9 @@ type ExitPath = 'fast' | 'full' | 'floor';
  * The least fast-exit handler, for the processor's side of an exit completed in place: each of
  * the guest's exits of `reason` is resumed at once, the instruction skipped and not emulated (the
  * bench loops do not read what it returns); every other exit (the final isa-debug-exit write, the
- * preemption timer) goes to the hypervisor as usual. CPUID's inline exits are replaced the same
- * way, so that its floor is what a compiled block's inline exit costs without the handler.
+ * preemption timer) goes to the hypervisor as usual. Inline exits (CPUID, VMCALL) are replaced
+ * the same way, so that their floor is what a compiled block's inline exit costs without the
+ * handler.
  */
 export function floorHandler(reason: number): (hv: Hypervisor) => void {
   return (hv) => {
@@ -101,14 +102,16 @@ export function floorHandler(reason: number): (hv: Hypervisor) => void {
       if (why === reason && !(why === ExitReason.IO_INSTRUCTION && qualification >>> 16 === DEBUG_EXIT_BASE)) return 1 << 30;
       return inner === null ? FastExit.DECLINED : inner(why, qualification, length);
     };
-    // CPUID's exits completed inline (Vmx.inlineExits) get the same: skipped, the budget renewed.
-    const vmx = hv.cpu.vmx;
-    if (reason === ExitReason.CPUID && vmx.inlineExits !== null) {
+    // Exits completed inline (Vmx.inlineExits) get the same: skipped, the budget renewed.
+    const vmx = hv.cpu.vmx, inline = vmx.inlineExits;
+    if (inline !== null) {
+      const skip = (): boolean => {
+        vmx.resumeHeld(1 << 30, 1 << 30);
+        return true;
+      };
       vmx.inlineExits = {
-        inlineCpuid(): boolean {
-          vmx.resumeHeld(1 << 30, 1 << 30);
-          return true;
-        },
+        inlineCpuid: reason === ExitReason.CPUID ? skip : () => inline.inlineCpuid(),
+        inlineVmcall: reason === ExitReason.VMCALL ? skip : () => inline.inlineVmcall(),
       };
     }
   };

@@ -21,6 +21,7 @@ import type { ExitAction, ExitContext } from './exits/context.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
 import { answerCpuid } from './exits/cpuid.js';
+import { hypercall, inlineHypercall } from './hypercalls.js';
 import { handleInPlace, inPlaceRaisesNoInterrupt } from './exits/in-place.js';
 import { buildBootInfo, MULTIBOOT_BOOTLOADER_MAGIC, parseMultiboot } from './loader/multiboot.js';
 import { FrameAllocator, PAGE } from './memory.js';
@@ -73,6 +74,13 @@ function timingWeight(n: number): number {
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
 export type ExitObserver = (vm: Vm, exit: VmExit, decoded: GuestExit, action: ExitAction) => void;
 
+/** Adds `n` exits completed inline to a reason's statistics. */
+function countInline(stat: ExitStat, n: number): void {
+  stat.count += n;
+  stat.inPlace += n;
+  stat.inline += n;
+}
+
 /** One vCPU's slice, as the run loop and the exit fast path both keep it. */
 interface Slice {
   vcpu: Vcpu;
@@ -90,13 +98,18 @@ interface Slice {
   stat: ExitStat | null;
   /** What the handler said, when the exit `enter` returns was handled on the fast path (FastExit.EXIT_AFTER). */
   handled: ExitAction | null;
-  /** The CPUID statistics, for exits completed inline (looked up once a slice). */
+  /** The CPUID and VMCALL statistics, for exits completed inline (looked up once a slice). */
   cpuidStat: ExitStat | null;
+  vmcallStat: ExitStat | null;
   /**
-   * Exits completed inline since the fast exit that armed them (Hypervisor.inlineCpuid), whose
-   * counts are added to the statistics when the hypervisor next sees an exit (disarmInline).
+   * Exits completed inline since the fast exit that armed them (Hypervisor.inlineCpuid,
+   * inlineVmcall), whose counts are added to the statistics when the hypervisor next sees an
+   * exit (disarmInline).
    */
-  inlineExits: number;
+  inlineCpuids: number;
+  inlineVmcalls: number;
+  /** What the slice has used with the inline exit being completed (inlineTimer, inlineResume). */
+  inlineRan: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
   /**
@@ -339,7 +352,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, inlineExits: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineRan: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -522,32 +535,65 @@ export class Hypervisor implements InlineExits {
     const s = this.inlineArmed;
     if (s === null) return false;
     const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
-    const k = s.inlineExits;
-    if (timingWeight(stat.count + k) !== 0) return false;
-    const cpu = this.cpu, icount = cpu.icount;
-    // fastExit's accounting (countExecuted, chargeExit for one emulated instruction) and its
-    // entryTimer, worked out first: a declined exit must leave everything as it was.
-    const ran = s.ran + (icount - s.counted) + 1 + EXIT_COST;
-    let timer: number;
+    if (timingWeight(stat.count + s.inlineCpuids) !== 0) return false;
+    const timer = this.inlineTimer(s);
+    if (timer === 0) return false;
+    answerCpuid(this.cpu.r);
+    s.inlineCpuids++;
+    this.inlineResume(s, timer);
+    return true;
+  }
+
+  /**
+   * VMCALL completed inline, as `inlineCpuid`: the hypercalls that always resume, touch no
+   * device, event or clock, and read no time (the hypervisor's clock lags while inline exits
+   * are not yet counted): the console, a number that is no hypercall, a call from outside ring 0.
+   */
+  inlineVmcall(): boolean {
+    const s = this.inlineArmed;
+    if (s === null) return false;
+    const cpu = this.cpu;
+    if (!inlineHypercall(cpu.r[0]!, cpu.cpl)) return false;
+    const stat = s.vmcallStat ?? (s.vmcallStat = s.vcpu.vm.exitStat(ExitReason.VMCALL));
+    if (timingWeight(stat.count + s.inlineVmcalls) !== 0) return false;
+    const timer = this.inlineTimer(s);
+    if (timer === 0) return false;
+    hypercall(s.ctx, cpu.r, cpu.cpl);
+    s.inlineVmcalls++;
+    this.inlineResume(s, timer);
+    return true;
+  }
+
+  /**
+   * The preemption timer for the entry after one more inline exit, with fastExit's accounting
+   * for it (countExecuted, chargeExit for one emulated instruction) and its entryTimer worked out
+   * first, since a declined exit must leave everything as it was; 0 when the exit must go the
+   * usual way. The slice's use it works out is left in `inlineRan` for inlineResume.
+   */
+  private inlineTimer(s: Slice): number {
+    const icount = this.cpu.icount;
+    const ran = s.inlineRan = s.ran + (icount - s.counted) + 1 + EXIT_COST;
     const vm = s.vcpu.vm;
     if (vm.quietUntil === s.boundUntil) {
-      timer = s.budget - ran;
-      if (timer <= 0) return false;
-    } else {
-      const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
-      const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
-      if (!(vmNow < deadline)) return false; // due: the devices need a sync (Vm.quietDeadline)
-      timer = this.timerFor(s, ran, now, deadline - vmNow);
-      if (timer === 0) return false;
-      if (this.sliceBindsTimer(s, ran, deadline, vmNow)) s.boundUntil = deadline;
+      const left = s.budget - ran;
+      return left > 0 ? left : 0;
     }
-    answerCpuid(cpu.r);
-    s.inlineExits = k + 1;
-    s.counted = icount;
-    s.ran = ran;
+    const k = s.inlineCpuids + s.inlineVmcalls;
+    const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
+    const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
+    if (!(vmNow < deadline)) return 0; // due: the devices need a sync (Vm.quietDeadline)
+    const timer = this.timerFor(s, ran, now, deadline - vmNow);
+    if (timer > 0 && this.sliceBindsTimer(s, ran, deadline, vmNow)) s.boundUntil = deadline;
+    return timer;
+  }
+
+  /** After an inline exit's handler: the slice's count, the guest's TSC, the entry with `timer`. */
+  private inlineResume(s: Slice, timer: number): void {
+    const cpu = this.cpu;
+    s.counted = cpu.icount;
+    s.ran = s.inlineRan;
     cpu.addTscOffset(1);
     cpu.vmx.resumeHeld(timer, timer + 1);
-    return true;
   }
 
   /**
@@ -584,24 +630,24 @@ export class Hypervisor implements InlineExits {
     return deadline < 2 ** 52 && Math.ceil((deadline - vmNow) / this.nsPerInstruction) >= s.budget - ran + 3;
   }
 
-  /** The slice whose guest may have CPUID completed inline (null: none). */
+  /** The slice whose guest may have exits completed inline (null: none). */
   private inlineArmed: Slice | null = null;
 
   /** The hypervisor sees an exit (or the slice ends): inline exits stop, and their counts are added. */
   private disarmInline(s: Slice): void {
     this.inlineArmed = null;
-    const k = s.inlineExits;
+    const cpuids = s.inlineCpuids, vmcalls = s.inlineVmcalls, k = cpuids + vmcalls;
     if (k === 0) return;
-    s.inlineExits = 0;
-    const vcpu = s.vcpu, stat = s.cpuidStat!;
-    stat.count += k;
-    stat.inPlace += k;
-    stat.inline += k;
+    s.inlineCpuids = s.inlineVmcalls = 0;
+    if (cpuids) countInline(s.cpuidStat!, cpuids);
+    if (vmcalls) countInline(s.vmcallStat!, vmcalls);
+    const vcpu = s.vcpu;
     vcpu.emulated += k;
     vcpu.entries += k;
     vcpu.executed += s.counted - s.inlineCounted;
     this.emulatedInstructions += k;
   }
+
 
   /**
    * The host time of the earliest device or PV-timer event of another vCPU that sleeps (HLT or

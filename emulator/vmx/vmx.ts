@@ -102,6 +102,8 @@ export const FastExit = {
  */
 export interface InlineExits {
   inlineCpuid(): boolean;
+  /** VMCALL, the same way (only the hypercalls that need nothing else). */
+  inlineVmcall(): boolean;
 }
 
 /** What became of an instruction's exit (Vmx.exitTaken), for the dispatcher that ran it. */

@@ -194,6 +194,17 @@ describe('exit fast path', () => {
     expect(blocks).toEqual(flagsAtExits('interpret'));
   });
 
+  test('hypercalls completed inline return what the run loop returns, the clock included', () => {
+    const [fast, slow] = stoppedBothWays('vmcall-inline.asm', 5_000_000);
+    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
+    const vmcall = (r: { vm: Vm }) => r.vm.exitStats.get(ExitReason.VMCALL)!;
+    expect(vmcall(fast).count).toBe(2_001);
+    expect(vmcall(fast).inline).toBeGreaterThan(1_000);
+    expect(vmcall(slow).inline).toBe(0);
+    expect(regs(fast)).toEqual(regs(slow));
+    expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
+  });
+
   test('an ACK_EVENT completed in place that leaves an event pending takes the exit, for the window to open', () => {
     const [fast, slow] = stoppedBothWays('pv-ack.asm', 5_000_000);
     const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];

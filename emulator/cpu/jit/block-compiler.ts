@@ -30,9 +30,8 @@
  *   the budget (the re-armed timer) covers the rest and no code was written. Not on a page whose
  *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: code that rewrites
  *   itself), where every longer block would be compiled again and again.
- * - CPUID's exit may even be completed inline: the block asks the hypervisor
- *   (Vmx.inlineExits.inlineCpuid) before calling the executor, and goes on at once when it did
- *   the exit. That path does not touch the flags, so a flag record not yet written stays
+ * - The exits of CPUID and VMCALL may even be completed inline: the block asks the hypervisor
+ *   (Vmx.inlineExits) before calling the executor, and goes on at once when it did the exit. That path does not touch the flags, so a flag record not yet written stays
  *   unwritten there (a later instruction may drop it); the executor's path, and that path's
  *   early return, write it first.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
@@ -106,6 +105,12 @@ function isStraightLine(d: DecodedInsn): boolean {
  * straight-line.
  */
 const RESUMABLE_EXITS = new Set(['CPUID', 'IN', 'OUT', 'RDMSR', 'WRMSR', 'VMCALL']);
+/**
+ * Instructions whose exit the hypervisor may complete inline, by the InlineExits method named:
+ * in non-root operation they always exit, and neither their exit nor the hypercalls completed
+ * inline read or write the flags.
+ */
+const INLINE_EXITS = new Map([['CPUID', 'inlineCpuid'], ['VMCALL', 'inlineVmcall']]);
 /** Rewrites of a page's blocks after which its blocks no longer go on past such instructions. */
 const REWRITTEN_PAGE = 8;
 /** Where a loop's `lastStart` is read again after such an exit (filled in once the loop is known). */
@@ -580,8 +585,9 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.flagSet = null;
     }
     const op = d.form.op;
-    // A record CPUID's inline exit leaves unseen (see below).
-    const flagsBeforeCpuid = op === 'CPUID' ? { set: e.flagSet, source: e.flagSource } : null;
+    // A record an inline exit leaves unseen (see below).
+    const inline = INLINE_EXITS.get(op);
+    const flagsBeforeInline = inline !== undefined ? { set: e.flagSet, source: e.flagSource } : null;
     // Anything but a register-only template may fault, read flags, leave the block or be skipped
     // (a branch, an if-converted region): the record as it stands is seen, and no later
     // instruction may drop it.
@@ -653,7 +659,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       // An instruction that may exit finds the instructions before it counted: its exit reads
       // the count (the preemption timer, the fast path's accounting).
       if (d.form.vmexit !== null && i > 0) e.lines.push(`c.icount += ${i} - sk; sk = ${i};`);
-      if (flagsBeforeCpuid !== null) {
+      if (flagsBeforeInline !== null) {
         // Its exit completed inline by the hypervisor (Vmx.inlineExits), when it can be: the
         // instruction did not retire, the budget was renewed. Else the executor, as below.
         // The instructions before it are counted (sk = i): it adds nothing to the count.
@@ -661,8 +667,8 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // on that path: a later instruction that writes every flag may still drop it there.
         // Where the path leaves the block before that instruction, and on the executor's path
         // (its exit saves RFLAGS), the record is written again.
-        const pending = flagsBeforeCpuid.set === null ? '' : e.lines[flagsBeforeCpuid.set]!;
-        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.inlineCpuid()) {`,
+        const pending = flagsBeforeInline.set === null ? '' : e.lines[flagsBeforeInline.set]!;
+        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.${inline!}()) {`,
           last ? `c.eip = ${next}; return; } else {`
             : `sk = ${i + 1}; if (c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
           pending);
@@ -678,11 +684,11 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
           `if (x${i} !== ${InstructionExit.NONE}) { c.vmx.exitTaken = ${InstructionExit.NONE}; if (x${i} === ${InstructionExit.TAKEN} || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
           `else { ${exit('c.nextEip', i + 1)} }`);
         e.flagSource = null;
-        if (flagsBeforeCpuid !== null) {
+        if (flagsBeforeInline !== null) {
           // Both paths that go on left the flags as they were: the record, seen or not, stands.
           e.lines.push('}');
-          e.flagSet = flagsBeforeCpuid.set;
-          e.flagSource = flagsBeforeCpuid.source;
+          e.flagSet = flagsBeforeInline.set;
+          e.flagSource = flagsBeforeInline.source;
         }
         continue;
       }
@@ -693,7 +699,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       e.flagSource = null;
       if (last || !isStraightLine(d)) {
         e.lines.push(exit('c.nextEip', i + 1));
-        if (flagsBeforeCpuid !== null) e.lines.push('}');
+        if (flagsBeforeInline !== null) e.lines.push('}');
         break;
       }
       e.lines.push(`if (c.nextEip !== ${next}) { ${exit('c.nextEip', i + 1)} }`);
