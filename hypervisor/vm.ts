@@ -168,9 +168,14 @@ export class Vm {
    * if that is still ahead of `now`, nothing happened in between that a sync would deliver.
    */
   quietDeadline(now: number): number {
-    let deadline = this.quietUntil;
-    if (deadline === -Infinity) deadline = this.quietUntil = this.nextDeadline();
+    const deadline = this.knownDeadline();
     return now < deadline ? deadline : this.settle(now);
+  }
+
+  /** `quietUntil`, found again from the devices as they are if it was forgotten (no sync). */
+  knownDeadline(): number {
+    const deadline = this.quietUntil;
+    return deadline === -Infinity ? (this.quietUntil = this.nextDeadline()) : deadline;
   }
 
   /** The earliest event that may change what the guest sees (VM time, ns). */
