@@ -108,8 +108,6 @@ interface Slice {
    */
   inlineCpuids: number;
   inlineVmcalls: number;
-  /** What the slice has used with the inline exit being completed (inlineTimer, inlineResume). */
-  inlineRan: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
   /**
@@ -352,7 +350,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineRan: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -540,7 +538,7 @@ export class Hypervisor implements InlineExits {
     if (timer === 0) return false;
     answerCpuid(this.cpu.r);
     s.inlineCpuids++;
-    this.inlineResume(s, timer);
+    this.inlineResume(timer);
     return true;
   }
 
@@ -560,7 +558,7 @@ export class Hypervisor implements InlineExits {
     if (timer === 0) return false;
     hypercall(s.ctx, cpu.r, cpu.cpl);
     s.inlineVmcalls++;
-    this.inlineResume(s, timer);
+    this.inlineResume(timer);
     return true;
   }
 
@@ -568,30 +566,35 @@ export class Hypervisor implements InlineExits {
    * The preemption timer for the entry after one more inline exit, with fastExit's accounting
    * for it (countExecuted, chargeExit for one emulated instruction) and its entryTimer worked out
    * first, since a declined exit must leave everything as it was; 0 when the exit must go the
-   * usual way. The slice's use it works out is left in `inlineRan` for inlineResume.
+   * usual way, with nothing done. Otherwise the slice's count is taken: the caller's handler
+   * cannot fail.
    */
   private inlineTimer(s: Slice): number {
     const icount = this.cpu.icount;
-    const ran = s.inlineRan = s.ran + (icount - s.counted) + 1 + EXIT_COST;
+    const ran = s.ran + (icount - s.counted) + 1 + EXIT_COST;
     const vm = s.vcpu.vm;
+    let timer: number;
     if (vm.quietUntil === s.boundUntil) {
-      const left = s.budget - ran;
-      return left > 0 ? left : 0;
+      timer = s.budget - ran;
+      if (timer <= 0) return 0;
+    } else {
+      const k = s.inlineCpuids + s.inlineVmcalls;
+      const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
+      const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
+      if (!(vmNow < deadline)) return 0; // due: the devices need a sync (Vm.quietDeadline)
+      timer = this.timerFor(s, ran, now, deadline - vmNow);
+      if (timer === 0) return 0;
+      if (this.sliceBindsTimer(s, ran, deadline, vmNow)) s.boundUntil = deadline;
     }
-    const k = s.inlineCpuids + s.inlineVmcalls;
-    const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
-    const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
-    if (!(vmNow < deadline)) return 0; // due: the devices need a sync (Vm.quietDeadline)
-    const timer = this.timerFor(s, ran, now, deadline - vmNow);
-    if (timer > 0 && this.sliceBindsTimer(s, ran, deadline, vmNow)) s.boundUntil = deadline;
+    // The exit goes ahead (its handler cannot fail): the slice's count is taken now.
+    s.counted = icount;
+    s.ran = ran;
     return timer;
   }
 
-  /** After an inline exit's handler: the slice's count, the guest's TSC, the entry with `timer`. */
-  private inlineResume(s: Slice, timer: number): void {
+  /** After an inline exit's handler: the guest's TSC, the entry with `timer`. */
+  private inlineResume(timer: number): void {
     const cpu = this.cpu;
-    s.counted = cpu.icount;
-    s.ran = s.inlineRan;
     cpu.addTscOffset(1);
     cpu.vmx.resumeHeld(timer, timer + 1);
   }
