@@ -427,7 +427,8 @@ export class Hypervisor implements InlineExits {
 
   /**
    * The preemption timer for an entry at host time `now`, with `ran` of the slice used and the
-   * VM's next event `untilDeadline` ns away; 0 when the slice ends here (entryTimer, inlineCpuid).
+   * VM's next event `untilDeadline` ns away; 0 when the slice ends here (entryTimer, fastTimer,
+   * inlineTimer).
    */
   private timerFor(s: Slice, ran: number, now: number, untilDeadline: number): number {
     const left = s.budget - ran;
@@ -498,7 +499,7 @@ export class Hypervisor implements InlineExits {
         stat.inPlace++;
         answer = timer + 1;
         // Until the guest's next exit of any kind, nothing this decision rests on changes but
-        // the clock and the slice's count: CPUID can be completed inline.
+        // the clock and the slice's count: CPUID and some VMCALLs can be completed inline.
         this.inlineArmed = s;
         s.inlineCounted = s.counted;
       }
@@ -513,9 +514,9 @@ export class Hypervisor implements InlineExits {
   }
 
   /**
-   * Exits completed inline (InlineExits, called by compiled blocks only): CPUID, armed by a fast exit that resumed the guest
-   * (`inlineArmed`) and disarmed when the hypervisor next sees an exit (the fast path or the run
-   * loop). Completes the exit exactly as `fastExit` would, with what the decision to resume rests
+   * Exits completed inline (InlineExits, called by compiled blocks only): CPUID here, VMCALL
+   * below. Armed by a fast exit that resumed the guest (`inlineArmed`) and disarmed when the
+   * hypervisor next sees an exit (the fast path or the run loop). Completes the exit exactly as `fastExit` would, with what the decision to resume rests
    * on known unchanged since that fast exit: no observer or pause (the run loop and debugger only
    * set them between runs), the VM running and awake, no interrupt pending or window open (only
    * a device sync or an exit can change these), the VMCS's controls. What remains is the clock:
