@@ -127,8 +127,6 @@ export function runDemo(out: (s: string) => void, color: boolean): number {
   out(`  ${'total'.padEnd(20)} ${count(vf.totalExits).padStart(8)} ${count(vp.totalExits).padStart(8)}\n`);
   const inPlace = (vm: Vm): number => [...vm.exitStats.values()].reduce((n, s) => n + s.inPlace, 0);
   out(`  ${'completed in place'.padEnd(20)} ${count(inPlace(vf)).padStart(8)} ${count(inPlace(vp)).padStart(8)}   (the exit fast path: the guest resumed without the VMCS round trip)\n`);
-  const inline = (vm: Vm): number => [...vm.exitStats.values()].reduce((n, s) => n + s.inline, 0);
-  out(`  ${'  of which inline'.padEnd(20)} ${count(inline(vf)).padStart(8)} ${count(inline(vp)).padStart(8)}   (CPUID completed inside the guest's compiled code)\n`);
   check(vp.totalExits * 10 < vf.totalExits, `the FV kernel traps on every UART, PIT and PIC access; the PV kernel asks by hypercall: ${(vf.totalExits / Math.max(1, vp.totalExits)).toFixed(0)}x fewer exits`);
 
   heading('3. Memory virtualization: two-level translation of the FV kernel\'s higher-half address');
