@@ -516,12 +516,14 @@ export class Hypervisor implements InlineExits {
   /**
    * Exits completed inline (InlineExits, called by compiled blocks only): CPUID here, VMCALL
    * below. Armed by a fast exit that resumed the guest (`inlineArmed`) and disarmed when the
-   * hypervisor next sees an exit (the fast path or the run loop). Completes the exit exactly as `fastExit` would, with what the decision to resume rests
-   * on known unchanged since that fast exit: no observer or pause (the run loop and debugger only
-   * set them between runs), the VM running and awake, no interrupt pending or window open (only
-   * a device sync or an exit can change these), the VMCS's controls. What remains is the clock:
-   * a device event due (the VM's quietUntil passed) declines, as does an exit to be timed
-   * (timingWeight), so that the handler time statistics still sample the fast path.
+   * hypervisor next sees an exit (the fast path or the run loop). Completes the exit exactly as
+   * `fastExit` would, with what the decision to resume rests on known unchanged since that fast
+   * exit: no observer (set only between runs) or pause (the debugger's CPU hooks may ask for one,
+   * and keep compiled blocks off while they do; checked anyway), the VM running and awake, no
+   * interrupt pending or window open (only a device sync or an exit can change these), the
+   * VMCS's controls. What remains is the clock: a device event due (the VM's quietUntil passed)
+   * declines, as does an exit to be timed (timingWeight), so that the handler time statistics
+   * still sample the fast path.
    *
    * Only what the guest or the next decision can see is done at once: the registers, the TSC
    * offset, the slice's count, the timer. The counts nobody reads while the guest runs (the exit
@@ -532,7 +534,7 @@ export class Hypervisor implements InlineExits {
    */
   inlineCpuid(): boolean {
     const s = this.inlineArmed;
-    if (s === null) return false;
+    if (s === null || this.pauseRequested) return false;
     const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
     if (timingWeight(stat.count + s.inlineCpuids) !== 0) return false;
     const timer = this.inlineTimer(s);
@@ -550,7 +552,7 @@ export class Hypervisor implements InlineExits {
    */
   inlineVmcall(): boolean {
     const s = this.inlineArmed;
-    if (s === null) return false;
+    if (s === null || this.pauseRequested) return false;
     const cpu = this.cpu;
     if (!inlineHypercall(cpu.r[0]!, cpu.cpl)) return false;
     const stat = s.vmcallStat ?? (s.vmcallStat = s.vcpu.vm.exitStat(ExitReason.VMCALL));
