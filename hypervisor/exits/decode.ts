@@ -33,9 +33,12 @@ export function reasonName(reason: number): string {
   return EXIT_REASON_NAMES.get(reason) ?? `REASON_${reason}`;
 }
 
-/** An I/O instruction's exit qualification (SDM table 28-5). */
+/** Bits of an I/O instruction's exit qualification: the direction (IN), string, REP. */
+export const IO_INPUT = 8, IO_STRING = 16, IO_REP = 32;
+
+/** An I/O instruction's exit qualification (SDM table 28-5): the size in bits 2:0, the port in 31:16. */
 export function decodeIo(q: number): Extract<GuestExit, { kind: 'io' }> {
-  return { kind: 'io', port: q >>> 16, size: ((q & 7) + 1) as 1 | 2 | 4, input: (q & 8) !== 0, string: (q & 16) !== 0, rep: (q & 32) !== 0 };
+  return { kind: 'io', port: q >>> 16, size: ((q & 7) + 1) as 1 | 2 | 4, input: (q & IO_INPUT) !== 0, string: (q & IO_STRING) !== 0, rep: (q & IO_REP) !== 0 };
 }
 
 export function decodeExit(e: VmExit): GuestExit {
