@@ -268,6 +268,8 @@ export class Vmx {
   /** More controls cached at entry: VM_EXIT_CONTROLS and the lengths of the MSR lists. */
   private exitControls = 0;
   private entryMsrLoads = 0; private exitMsrStores = 0; private exitMsrLoads = 0;
+  /** The bitmaps' addresses (their contents are read where they are, at each access). */
+  private ioBitmapA = 0; private ioBitmapB = 0; private msrBitmap = 0;
   /** The VMCS the cached controls and EPT walker came from (with HeldByProcessor.CONTROLS set in it). */
   private controlsFrom = -1;
   /** cpu.msrWrites when the guest's SYSENTER MSRs were last loaded or saved (unchanged: nothing to save). */
@@ -773,6 +775,9 @@ export class Vmx {
     this.entryMsrLoads = vmcs.read(F.VM_ENTRY_MSR_LOAD_COUNT);
     this.exitMsrStores = vmcs.read(F.VM_EXIT_MSR_STORE_COUNT);
     this.exitMsrLoads = vmcs.read(F.VM_EXIT_MSR_LOAD_COUNT);
+    this.ioBitmapA = vmcs.read(F.IO_BITMAP_A);
+    this.ioBitmapB = vmcs.read(F.IO_BITMAP_B);
+    this.msrBitmap = vmcs.read(F.MSR_BITMAP);
     this.controlsFrom = vmcs.address;
   }
   // What loadControls derives from the 64-bit fields and the VPID, put in place at each entry.
@@ -1222,10 +1227,9 @@ export class Vmx {
   /** Is port I/O at [port, port + size) intercepted (I/O bitmaps or unconditional I/O exiting)? */
   ioExits(port: number, size: number): boolean {
     if (!(this.proc & Proc.USE_IO_BITMAPS)) return (this.proc & Proc.UNCONDITIONAL_IO_EXITING) !== 0;
-    const vmcs = this.vmcs!;
     for (let p = port; p < port + size; p++) {
       if (p > 0xffff) return true; // wraps around the 64 KiB space
-      const bitmap = p < 0x8000 ? vmcs.read(F.IO_BITMAP_A) : vmcs.read(F.IO_BITMAP_B);
+      const bitmap = p < 0x8000 ? this.ioBitmapA : this.ioBitmapB;
       const bit = p & 0x7fff;
       if ((this.cpu.mem.read8(bitmap + (bit >>> 3)) >>> (bit & 7)) & 1) return true;
     }
@@ -1241,7 +1245,7 @@ export class Vmx {
     else if (index >= 0xc0000000 && index <= 0xc0001fff) base = write ? 3072 : 1024;
     else return true;
     const bit = index & 0x1fff;
-    return ((this.cpu.mem.read8(this.vmcs!.read(F.MSR_BITMAP) + base + (bit >>> 3)) >>> (bit & 7)) & 1) === 1;
+    return ((this.cpu.mem.read8(this.msrBitmap + base + (bit >>> 3)) >>> (bit & 7)) & 1) === 1;
   }
 
   /**

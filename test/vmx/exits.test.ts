@@ -225,6 +225,25 @@ for (const engine of ['interpret', 'blocks'] as const) {
       expect(e.instructionInfo).toBe((1 << 7) | (3 << 15));
     });
 
+    test('I/O and MSR bitmaps moved between entries: the next entry uses the new ones', () => {
+      const h = host({ proc: Proc.USE_IO_BITMAPS | Proc.USE_MSR_BITMAPS });
+      // Port 0x70 and RDMSR 0x174 exit with the first bitmaps; second ones (zero) pass them.
+      h.cpu.mem.write8(HOST.IO_A + (0x70 >> 3), 1 << (0x70 & 7));
+      h.cpu.mem.write8(HOST.MSR_BITMAP + (0x174 >> 3), 1 << (0x174 & 7));
+      h.load('in al, 0x70\nin al, 0x70\nmov ecx, 0x174\nrdmsr\nrdmsr\nhlt');
+      let e = h.run();
+      expect(e.reason).toBe(R.IO_INSTRUCTION);
+      h.skip(e);
+      // The processor keeps the controls between exits; a write of a bitmap's address drops them.
+      h.vmcs.write(F.IO_BITMAP_A, 0x8000);
+      e = h.run();
+      expect([e.reason, e.guestRip]).toEqual([R.RDMSR, GUEST.CODE + 9]);
+      h.skip(e);
+      h.vmcs.write(F.MSR_BITMAP, 0x9000);
+      e = h.run();
+      expect([e.reason, e.guestRip]).toEqual([R.HLT, GUEST.CODE + 13]);
+    });
+
     test('unconditional I/O exiting without bitmaps', () => {
       const h = host({ proc: Proc.UNCONDITIONAL_IO_EXITING });
       h.load('in al, 0x60');
