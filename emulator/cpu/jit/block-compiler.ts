@@ -31,9 +31,10 @@
  *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: code that rewrites
  *   itself), where every longer block would be compiled again and again.
  * - The exits of CPUID and VMCALL may even be completed inline: the block asks the hypervisor
- *   (Vmx.inlineExits) before calling the executor, and goes on at once when it did the exit. That path does not touch the flags, so a flag record not yet written stays
- *   unwritten there (a later instruction may drop it); the executor's path, and that path's
- *   early return, write it first.
+ *   (Vmx.inlineExits) before calling the executor, and goes on at once when it did the exit.
+ *   That path does not touch the flags, so a flag record not yet written stays unwritten there
+ *   (a later instruction may drop it); the executor's path, and that path's early return, write
+ *   it first.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
