@@ -205,6 +205,22 @@ describe('exit fast path', () => {
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
+  test('a hypercall completed inline that writes the code after it: the block does not run the old code', () => {
+    const image = buildKernel(join(__dirname, 'fast-exits', 'console-read-code.asm')).binary;
+    const [fast, slow] = [true, false].map((fastExits) => {
+      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits });
+      const vm = hv.createVm({ name: 'patch', memory: 4 << 20 });
+      hv.bootMultiboot(vm, image);
+      vm.input(new Uint8Array(600).fill(0x40)); // INC EAX, two for each of the last 300 rounds
+      expect(hv.run(5_000_000).kind).toBe('all-stopped');
+      return { hv, vm };
+    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
+    // ESI: the INC EAXs run, two in each of the last 300 rounds.
+    expect(fast.hv.vcpuOf(fast.vm).regs[6]).toBe(600);
+    expect(fast.vm.exitStats.get(ExitReason.VMCALL)!.inline).toBeGreaterThan(0);
+    expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
+  });
+
   test('an ACK_EVENT completed in place that leaves an event pending takes the exit, for the window to open', () => {
     const [fast, slow] = stoppedBothWays('pv-ack.asm', 5_000_000);
     const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];

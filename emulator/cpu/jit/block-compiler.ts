@@ -109,9 +109,13 @@ const RESUMABLE_EXITS = new Set(['CPUID', 'IN', 'OUT', 'RDMSR', 'WRMSR', 'VMCALL
 /**
  * Instructions whose exit the hypervisor may complete inline, by the InlineExits method named:
  * in non-root operation they always exit, and neither their exit nor the hypercalls completed
- * inline read or write the flags.
+ * inline read or write the flags. A hypercall may write guest memory (CONSOLE_READ), code
+ * included: the block checks for that after it.
  */
-const INLINE_EXITS = new Map([['CPUID', 'inlineCpuid'], ['VMCALL', 'inlineVmcall']]);
+const INLINE_EXITS = new Map([
+  ['CPUID', { method: 'inlineCpuid', writesMemory: false }],
+  ['VMCALL', { method: 'inlineVmcall', writesMemory: true }],
+]);
 /** Rewrites of a page's blocks after which its blocks no longer go on past such instructions. */
 const REWRITTEN_PAGE = 8;
 /** Where a loop's `lastStart` is read again after such an exit (filled in once the loop is known). */
@@ -669,9 +673,10 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // Where the path leaves the block before that instruction, and on the executor's path
         // (its exit saves RFLAGS), the record is written again.
         const pending = flagsBeforeInline.set === null ? '' : e.lines[flagsBeforeInline.set]!;
-        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.${inline!}()) {`,
+        const codeCheck = inline!.writesMemory ? 'c.codeChanged || ' : '';
+        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.${inline!.method}()) {`,
           last ? `c.eip = ${next}; return; } else {`
-            : `sk = ${i + 1}; if (c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
+            : `sk = ${i + 1}; if (${codeCheck}c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
           pending);
       }
       e.lines.push(`c.eip = ${start};`, `c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
