@@ -33,12 +33,17 @@ export function reasonName(reason: number): string {
   return EXIT_REASON_NAMES.get(reason) ?? `REASON_${reason}`;
 }
 
-/** Bits of an I/O instruction's exit qualification: the direction (IN), string, REP. */
+/**
+ * An I/O instruction's exit qualification (SDM table 28-5), field by field, for the fast path to
+ * read without building a record: the size in bits 2:0, the direction (IN), string and REP bits,
+ * the port in 31:16.
+ */
+export const ioSize = (q: number): 1 | 2 | 4 => ((q & 7) + 1) as 1 | 2 | 4;
+export const ioPort = (q: number): number => q >>> 16;
 export const IO_INPUT = 8, IO_STRING = 16, IO_REP = 32;
 
-/** An I/O instruction's exit qualification (SDM table 28-5): the size in bits 2:0, the port in 31:16. */
 export function decodeIo(q: number): Extract<GuestExit, { kind: 'io' }> {
-  return { kind: 'io', port: q >>> 16, size: ((q & 7) + 1) as 1 | 2 | 4, input: (q & IO_INPUT) !== 0, string: (q & IO_STRING) !== 0, rep: (q & IO_REP) !== 0 };
+  return { kind: 'io', port: ioPort(q), size: ioSize(q), input: (q & IO_INPUT) !== 0, string: (q & IO_STRING) !== 0, rep: (q & IO_REP) !== 0 };
 }
 
 export function decodeExit(e: VmExit): GuestExit {

@@ -10,7 +10,7 @@ import { ExitReason as R } from '../../emulator/vmx/controls.js';
 import { hypercall, raisesNoInterrupt } from '../hypercalls.js';
 import type { ExitAction, ExitContext } from './context.js';
 import { answerCpuid } from './cpuid.js';
-import { IO_INPUT, IO_STRING } from './decode.js';
+import { IO_INPUT, IO_STRING, ioPort, ioSize } from './decode.js';
 import { portIo } from './io.js';
 import { msrAccess, msrInPlace } from './msr.js';
 
@@ -43,10 +43,9 @@ export function handleInPlace(ctx: ExitContext, r: Int32Array, cpl: number, reas
       answerCpuid(r);
       return 'resume';
     case R.IO_INSTRUCTION: {
-      // The qualification's fields (decodeIo) read in place: this path makes no objects.
+      // The qualification's fields read in place: this path makes no objects.
       const q = qualification >>> 0;
-      if (q & IO_STRING) return null;
-      return portIo(ctx.vm, r, q >>> 16, ((q & 7) + 1) as 1 | 2 | 4, (q & IO_INPUT) !== 0);
+      return q & IO_STRING ? null : portIo(ctx.vm, r, ioPort(q), ioSize(q), (q & IO_INPUT) !== 0);
     }
     case R.RDMSR:
     case R.WRMSR:
