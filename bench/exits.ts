@@ -26,6 +26,7 @@
 import { DEBUG_EXIT_BASE } from '../emulator/devices/index.js';
 import { ExitReason } from '../emulator/vmx/controls.js';
 import { FastExit } from '../emulator/vmx/vmx.js';
+import { ioPort } from '../hypervisor/exits/decode.js';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { buildGuest } from './build-guest.js';
 import { EXIT_GUESTS, eventInstructions, exitGuestCmdline, exitGuestInstructions, type ExitGuest } from './exit-guests.js';
@@ -99,7 +100,7 @@ export function floorHandler(reason: number): (hv: Hypervisor) => void {
   return (hv) => {
     const inner = hv.cpu.vmx.fastExit;
     hv.cpu.vmx.fastExit = (why, qualification, length) => {
-      if (why === reason && !(why === ExitReason.IO_INSTRUCTION && qualification >>> 16 === DEBUG_EXIT_BASE)) return 1 << 30;
+      if (why === reason && !(why === ExitReason.IO_INSTRUCTION && ioPort(qualification) === DEBUG_EXIT_BASE)) return 1 << 30;
       return inner === null ? FastExit.DECLINED : inner(why, qualification, length);
     };
     // Exits completed inline (Vmx.inlineExits) get the same: skipped, the budget renewed.
