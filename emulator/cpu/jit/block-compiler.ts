@@ -664,6 +664,10 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
       // An instruction that may exit finds the instructions before it counted: its exit reads
       // the count (the preemption timer, the fast path's accounting).
       if (d.form.vmexit !== null && i > 0) e.lines.push(`c.icount += ${i} - sk; sk = ${i};`);
+      // After an exit completed in place or inline, what makes the block return to the
+      // dispatcher instead of going on: a stop, a budget (the re-armed timer) too short for the
+      // rest of the block, an external interrupt that may exit.
+      const mustReturn = `c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())`;
       if (flagsBeforeInline !== null) {
         // Its exit completed inline by the hypervisor (Vmx.inlineExits), when it can be: the
         // instruction did not retire, the budget was renewed. Else the executor, as below.
@@ -676,7 +680,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         const codeCheck = inline!.writesMemory ? 'c.codeChanged || ' : '';
         e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.${inline!.method}()) {`,
           last ? `c.eip = ${next}; return; } else {`
-            : `sk = ${i + 1}; if (${codeCheck}c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
+            : `sk = ${i + 1}; if (${codeCheck}${mustReturn}) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
           pending);
       }
       e.lines.push(`c.eip = ${start};`, `c.nextEip = ${next};`, `X[${k}](c, D[${k}]);`);
@@ -687,7 +691,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // exit taken ends the block; so does the instruction retired, as after any instruction
         // that is not straight-line.
         e.lines.push(`const x${i} = c.vmx.exitTaken;`,
-          `if (x${i} !== ${InstructionExit.NONE}) { c.vmx.exitTaken = ${InstructionExit.NONE}; if (x${i} === ${InstructionExit.TAKEN} || c.nextEip !== ${next} || c.codeChanged || c.stopRequest !== null || c.chainBudget - c.icount < ${n - i - 1} || (c.intr !== null && c.intr.hasPendingInterrupt())) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
+          `if (x${i} !== ${InstructionExit.NONE}) { c.vmx.exitTaken = ${InstructionExit.NONE}; if (x${i} === ${InstructionExit.TAKEN} || c.nextEip !== ${next} || c.codeChanged || ${mustReturn}) { c.eip = c.nextEip; return; } sk = ${i + 1};${SELF_LOOP_RELOAD} }`,
           `else { ${exit('c.nextEip', i + 1)} }`);
         e.flagSource = null;
         if (flagsBeforeInline !== null) {
