@@ -536,8 +536,7 @@ export class Hypervisor implements InlineExits {
     const s = this.inlineArmed;
     if (s === null || this.pauseRequested) return false;
     const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
-    if (timingWeight(stat.count + s.inlineCpuids) !== 0) return false;
-    const timer = this.inlineTimer(s);
+    const timer = this.inlineTimer(s, stat, s.inlineCpuids);
     if (timer === 0) return false;
     answerCpuid(this.cpu.r);
     s.inlineCpuids++;
@@ -545,19 +544,14 @@ export class Hypervisor implements InlineExits {
     return true;
   }
 
-  /**
-   * VMCALL completed inline, as `inlineCpuid`: the hypercalls that always resume, touch no
-   * device, event or clock, and read no time (the hypervisor's clock lags while inline exits
-   * are not yet counted): the console, a number that is no hypercall, a call from outside ring 0.
-   */
+  /** VMCALL completed inline, as `inlineCpuid`, for the hypercalls that allow it (inlineHypercall). */
   inlineVmcall(): boolean {
     const s = this.inlineArmed;
     if (s === null || this.pauseRequested) return false;
     const cpu = this.cpu;
     if (!inlineHypercall(cpu.r[0]!, cpu.cpl)) return false;
     const stat = s.vmcallStat ?? (s.vmcallStat = s.vcpu.vm.exitStat(ExitReason.VMCALL));
-    if (timingWeight(stat.count + s.inlineVmcalls) !== 0) return false;
-    const timer = this.inlineTimer(s);
+    const timer = this.inlineTimer(s, stat, s.inlineVmcalls);
     if (timer === 0) return false;
     hypercall(s.ctx, cpu.r, cpu.cpl);
     s.inlineVmcalls++;
@@ -566,13 +560,15 @@ export class Hypervisor implements InlineExits {
   }
 
   /**
-   * The preemption timer for the entry after one more inline exit, with fastExit's accounting
-   * for it (countExecuted, chargeExit for one emulated instruction) and its entryTimer worked out
-   * first, since a declined exit must leave everything as it was; 0 when the exit must go the
-   * usual way, with nothing done. Otherwise the slice's count is taken: the caller's handler
-   * cannot fail.
+   * The preemption timer for the entry after one more inline exit, of a kind whose statistics
+   * are `stat` with `pending` inline exits not yet added to them. fastExit's accounting for it
+   * (countExecuted, chargeExit for one emulated instruction) and its entryTimer are worked out
+   * first, since a declined exit must leave everything as it was. 0 when the exit must go the
+   * usual way, with nothing done: an exit to be timed, or one the clock or the slice stops.
+   * Otherwise the slice's count is taken: the caller's handler cannot fail.
    */
-  private inlineTimer(s: Slice): number {
+  private inlineTimer(s: Slice, stat: ExitStat, pending: number): number {
+    if (timingWeight(stat.count + pending) !== 0) return 0;
     const icount = this.cpu.icount;
     const ran = s.ran + (icount - s.counted) + 1 + EXIT_COST;
     const vm = s.vcpu.vm;

@@ -938,15 +938,14 @@ export class Vmx {
   /**
    * The VM entry after an exit completed in place or inline (FastExit, InlineExits): the guest
    * never left and no field changed, so the entry checks and loads have nothing to do. The
-   * preemption timer is armed with `timer` as entry arms it, the run's budget renewed, and
-   * STI/MOV SS blocking ended, as the instruction's completion would. `entryIcount` is left:
-   * only the MTF reads it, and the MTF keeps exits off the fast path.
+   * preemption timer is armed with `timer` as entry arms it and the run's budget renewed.
+   * STI/MOV SS blocking, which the instruction's completion ends, is no concern here:
+   * `tryFastExit` ends it, and compiled blocks, which make inline exits, never run under it.
+   * `entryIcount` is left: only the MTF reads it, and the MTF keeps exits off the fast path.
    */
   resumeHeld(timer: number, budget: number): void {
     const cpu = this.cpu, icount = cpu.icount;
     this.fastExits++;
-    cpu.interruptShadow = false;
-    cpu.movSsShadow = false;
     const runEnd = cpu.runEnd = icount + budget;
     // armChainBudget, knowing the timer: it fires `ticks` instructions from now.
     if (this.pin & Pin.PREEMPTION_TIMER) {
