@@ -57,22 +57,37 @@ function summary(hv: Hypervisor, vms: Vm[], out: string[]): string {
   });
 }
 
+/** One VM in a hypervisor of its own. */
+interface Booted { hv: Hypervisor; vm: Vm }
+
 /**
- * A guest of test/hypervisor/fast-exits/ run to its isa-debug-exit, with the fast path on and off
- * (each in a hypervisor of its own).
+ * A guest of test/hypervisor/fast-exits/ booted with the fast path on and off (each in a
+ * hypervisor of its own), `prepare` done to each VM before it runs.
  */
-function stoppedBothWays(file: string, budget: number): [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }] {
+function bootedBothWays(file: string, prepare?: (vm: Vm) => void): [Booted, Booted] {
   const image = buildKernel(join(__dirname, 'fast-exits', file)).binary;
-  const run = (fastExits: boolean): { hv: Hypervisor; vm: Vm } => {
+  const boot = (fastExits: boolean): Booted => {
     const hv = new Hypervisor({ ramSize: 12 << 20, fastExits });
     const vm = hv.createVm({ name: file, memory: 4 << 20 });
     hv.bootMultiboot(vm, image);
-    expect(hv.run(budget).kind).toBe('all-stopped');
-    expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
+    prepare?.(vm);
     return { hv, vm };
   };
-  return [run(true), run(false)];
+  return [boot(true), boot(false)];
 }
+
+/** The same, each run to its SHUTDOWN (exit status 1). */
+function stoppedBothWays(file: string, budget: number, prepare?: (vm: Vm) => void): [Booted, Booted] {
+  const both = bootedBothWays(file, prepare);
+  for (const { hv, vm } of both) {
+    expect(hv.run(budget).kind).toBe('all-stopped');
+    expect(vm.stop).toEqual({ kind: 'exit', status: 1 });
+  }
+  return both;
+}
+
+/** The guest's general registers, EAX..EDI, as the VM saved them. */
+const regsOf = (r: Booted): number[] => [...r.hv.vcpuOf(r.vm).regs];
 
 describe('exit fast path', () => {
   test('one guest: the same run, exit for exit, with and without it', () => {
@@ -134,41 +149,33 @@ describe('exit fast path', () => {
 
   test('in-place port I/O to the PIC finds every device synced (an IRR bit that a falling edge clears)', () => {
     const [fast, slow] = stoppedBothWays('pic-irr.asm', 5_000_000);
-    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
     // The guest saw IRR bit 0 rise and fall with the square wave, each time.
-    const [falls, rises] = [regs(fast)[3]!, regs(fast)[6]!];
+    const [falls, rises] = [regsOf(fast)[3]!, regsOf(fast)[6]!];
     expect(falls).toBeGreaterThan(5);
     expect(rises - falls).toBeLessThanOrEqual(1);
     expect(fast.hv.cpu.vmx.fastExits).toBeGreaterThan(20_000);
-    expect(regs(fast)).toEqual(regs(slow));
+    expect(regsOf(fast)).toEqual(regsOf(slow));
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
   test('CPUID completed inline leaves the flags as the exit taken does (pending records, dropped ones, carries)', () => {
     const [fast, slow] = stoppedBothWays('cpuid-flags.asm', 5_000_000);
-    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
     const cpuid = (r: { vm: Vm }) => r.vm.exitStats.get(ExitReason.CPUID)!;
     // 6 CPUIDs a round for 600 rounds; most inline, none with the fast path off.
     expect(cpuid(fast).count).toBe(3_600);
     expect(cpuid(fast).inline).toBeGreaterThan(3_000);
     expect(cpuid(slow).inline).toBe(0);
-    expect(regs(fast)).toEqual(regs(slow));
+    expect(regsOf(fast)).toEqual(regsOf(slow));
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
   test('stopped in the middle of a run of CPUIDs completed inline, the saved state matches at every stop', () => {
-    const image = buildKernel(join(__dirname, 'fast-exits', 'cpuid-flags.asm')).binary;
-    const [fast, slow] = [true, false].map((fastExits) => {
-      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits });
-      const vm = hv.createVm({ name: 'flags', memory: 4 << 20 });
-      hv.bootMultiboot(vm, image);
-      return { hv, vm };
-    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
+    const [fast, slow] = bootedBothWays('cpuid-flags.asm');
     let stops = 0;
     for (let i = 0; fast.vm.stop === null; i++, stops++) {
       const budget = 1 + ((i * 7919) % 2000);
       expect(fast.hv.run(budget).kind).toBe(slow.hv.run(budget).kind);
-      // The preemption timer field included: the last inline exit's entry wrote it.
+      // The preemption timer field included: the exit that ended the run saved what was left of it.
       expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
     }
     expect(stops).toBeGreaterThan(20);
@@ -196,25 +203,17 @@ describe('exit fast path', () => {
 
   test('hypercalls completed inline return what the run loop returns, the clock included', () => {
     const [fast, slow] = stoppedBothWays('vmcall-inline.asm', 5_000_000);
-    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
     const vmcall = (r: { vm: Vm }) => r.vm.exitStats.get(ExitReason.VMCALL)!;
     expect(vmcall(fast).count).toBe(2_001);
     expect(vmcall(fast).inline).toBeGreaterThan(1_000);
     expect(vmcall(slow).inline).toBe(0);
-    expect(regs(fast)).toEqual(regs(slow));
+    expect(regsOf(fast)).toEqual(regsOf(slow));
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });
 
   test('a hypercall completed inline that writes the code after it: the block does not run the old code', () => {
-    const image = buildKernel(join(__dirname, 'fast-exits', 'console-read-code.asm')).binary;
-    const [fast, slow] = [true, false].map((fastExits) => {
-      const hv = new Hypervisor({ ramSize: 12 << 20, fastExits });
-      const vm = hv.createVm({ name: 'patch', memory: 4 << 20 });
-      hv.bootMultiboot(vm, image);
-      vm.input(new Uint8Array(600).fill(0x40)); // INC EAX, two for each of the last 300 rounds
-      expect(hv.run(5_000_000).kind).toBe('all-stopped');
-      return { hv, vm };
-    }) as [{ hv: Hypervisor; vm: Vm }, { hv: Hypervisor; vm: Vm }];
+    // The input: INC EAX, two for each of the last 300 rounds.
+    const [fast, slow] = stoppedBothWays('console-read-code.asm', 5_000_000, (vm) => vm.input(new Uint8Array(600).fill(0x40)));
     // ESI: the INC EAXs run, two in each of the last 300 rounds.
     expect(fast.hv.vcpuOf(fast.vm).regs[6]).toBe(600);
     expect(fast.vm.exitStats.get(ExitReason.VMCALL)!.inline).toBeGreaterThan(0);
@@ -223,9 +222,8 @@ describe('exit fast path', () => {
 
   test('an ACK_EVENT completed in place that leaves an event pending takes the exit, for the window to open', () => {
     const [fast, slow] = stoppedBothWays('pv-ack.asm', 5_000_000);
-    const regs = (r: { hv: Hypervisor; vm: Vm }): number[] => [...r.hv.vcpuOf(r.vm).regs];
     // ESI: the CPUIDs each round ran until both upcalls came, folded; the same both ways.
-    expect(regs(fast)[6]).toBe(regs(slow)[6]);
+    expect(regsOf(fast)[6]).toBe(regsOf(slow)[6]);
     expect(fast.vm.exitStats.get(ExitReason.CPUID)!.inPlace).toBeGreaterThanOrEqual(200);
     expect(stateOf(fast.hv, fast.vm)).toBe(stateOf(slow.hv, slow.vm));
   });

@@ -9,6 +9,7 @@ org 0x100000
 %include "multiboot.inc"
         MULTIBOOT_HEADER start
 %include "hypercalls.inc"
+%include "shutdown.inc"
 
 start:
         mov esp, 0x90000
@@ -28,8 +29,5 @@ patch:  nop
         add esi, eax
         dec edi
         jnz again
-        mov eax, HC_SHUTDOWN
-        mov ebx, 0
-        vmcall
-        hlt
+        SHUTDOWN
         MULTIBOOT_END

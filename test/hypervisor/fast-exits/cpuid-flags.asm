@@ -9,6 +9,7 @@ org 0x100000
 %include "multiboot.inc"
         MULTIBOOT_HEADER start
 %include "hypercalls.inc"
+%include "shutdown.inc"
 
 %macro FOLD_FLAGS 0
         pushfd
@@ -59,8 +60,5 @@ again:
 .next:  FOLD_FLAGS
         dec edi
         jnz again
-        mov eax, HC_SHUTDOWN
-        mov ebx, 0
-        vmcall
-        hlt
+        SHUTDOWN
         MULTIBOOT_END

@@ -12,6 +12,7 @@ org 0x100000
 %include "check.inc"
 %include "system.inc"
 %include "hypercalls.inc"
+%include "shutdown.inc"
 
 %define VECTOR 0x40
 %define ROUNDS 200
@@ -45,10 +46,7 @@ spin:   xor eax, eax
         rol esi, 3
         dec edi
         jnz round
-        mov eax, HC_SHUTDOWN
-        mov ebx, 0
-        vmcall
-        hlt
+        SHUTDOWN
 
 upcall: pushad
         mov eax, HC_ACK_EVENT

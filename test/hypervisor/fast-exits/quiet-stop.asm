@@ -7,6 +7,7 @@ org 0x100000
 %include "multiboot.inc"
         MULTIBOOT_HEADER start
 %include "hypercalls.inc"
+%include "shutdown.inc"
 
 start:
         mov al, 0x34                    ; PIT channel 0, lobyte/hibyte, mode 2
@@ -20,8 +21,5 @@ again:  xor eax, eax
         cpuid
         dec edi
         jnz again
-        mov eax, HC_SHUTDOWN
-        mov ebx, 0
-        vmcall
-        hlt
+        SHUTDOWN
         MULTIBOOT_END

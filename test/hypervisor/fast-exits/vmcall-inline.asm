@@ -7,6 +7,7 @@ org 0x100000
 %include "multiboot.inc"
         MULTIBOOT_HEADER start
 %include "hypercalls.inc"
+%include "shutdown.inc"
 
 start:
         mov esp, 0x90000
@@ -32,9 +33,6 @@ again:
         adc ebp, 0
         dec edi
         jnz again
-        mov eax, HC_SHUTDOWN
-        mov ebx, 0
-        vmcall
-        hlt
+        SHUTDOWN
 msg:    db 'x'
         MULTIBOOT_END
