@@ -30,7 +30,7 @@ import { SegReg, SEG_ATTR_UNUSABLE } from '../cpu/segments.js';
 import type { PhysicalTranslator } from '../cpu/mmu.js';
 import {
   CAPABILITY, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0, CR4_FIXED1, ExitCtl, ExitReason, Pin,
-  PREEMPTION_TIMER_RATE, Proc, Proc2, VMCS_REVISION, VmInstructionError, type ControlCapability,
+  PreemptionTimer, Proc, Proc2, VMCS_REVISION, VmInstructionError, type ControlCapability,
 } from './controls.js';
 import { EptWalker, validEptPointer, type EptAccess } from './ept.js';
 import { EntryCheck, HeldByProcessor, lookupField, slotWord, VmcsField as F } from './fields.js';
@@ -805,7 +805,7 @@ export class Vmx {
   private armForEntry(vmcs: VmcsRegion): void {
     this.entryIcount = this.cpu.icount;
     this.timerDeadline = this.pin & Pin.PREEMPTION_TIMER
-      ? this.rawTsc() + vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE) * 2 ** PREEMPTION_TIMER_RATE : Infinity;
+      ? this.rawTsc() + vmcs.read(F.VMX_PREEMPTION_TIMER_VALUE) * PreemptionTimer.TICKS : Infinity;
   }
 
   // Entry converts a few 64-bit fields into objects; each is kept while the field's words are unchanged.
@@ -949,7 +949,7 @@ export class Vmx {
     const runEnd = cpu.runEnd = icount + budget;
     // armChainBudget, knowing the timer: it fires `ticks` instructions from now.
     if (this.pin & Pin.PREEMPTION_TIMER) {
-      const ticks = timer * 2 ** PREEMPTION_TIMER_RATE;
+      const ticks = timer * PreemptionTimer.TICKS;
       this.timerDeadline = icount + cpu.tscOffsetNumber + ticks;
       cpu.chainBudget = Math.min(runEnd, icount + Math.max(1, ticks));
     } else {
@@ -1123,7 +1123,7 @@ export class Vmx {
     this.exitTsc = NaN;
     if (this.pin & Pin.PREEMPTION_TIMER && this.exitControls & ExitCtl.SAVE_PREEMPTION_TIMER) {
       const left = Math.max(0, this.timerDeadline - tsc);
-      vmcs.update(F.VMX_PREEMPTION_TIMER_VALUE, Math.ceil(left / (1 << PREEMPTION_TIMER_RATE)));
+      vmcs.update(F.VMX_PREEMPTION_TIMER_VALUE, Math.ceil(left / PreemptionTimer.TICKS));
     }
   }
   /** The TSC at an exit taken after a fast exit handler's emulation (NaN: the TSC now). */

@@ -20,21 +20,25 @@ const signature = (i: number): number => {
  * reads a frozen array's elements some ten times slower, and this is on the exit fast path.
  */
 export function guestCpuid(leaf: number): Int32Array {
+  if ((leaf | 0) === last.leaf) return last.answer;
   leaf >>>= 0;
-  if (leaf === lastLeaf) return lastAnswer;
   let answer = answers.get(leaf);
   if (answer === undefined) {
     if (answers.size >= 4096) answers.clear(); // a guest sweeping every leaf
     answer = Int32Array.from(computeGuestCpuid(leaf));
     answers.set(leaf, answer);
   }
-  lastLeaf = leaf;
-  lastAnswer = answer;
+  last.leaf = leaf | 0;
+  last.answer = answer;
   return answer;
 }
 const answers = new Map<number, Int32Array>();
-/** The leaf asked last (a loop of CPUIDs asks one leaf over and over). */
-let lastLeaf = -1, lastAnswer: Int32Array = new Int32Array(4);
+/**
+ * The leaf asked last, as EAX holds it (a loop of CPUIDs asks one leaf over and over), and its
+ * answer; NaN matches no leaf. Read by `answerCpuid` before it calls guestCpuid, so that the
+ * inline exit's path stays small enough for V8 to inline it whole into a compiled block.
+ */
+const last: { leaf: number; answer: Int32Array } = { leaf: NaN, answer: new Int32Array(4) };
 
 function computeGuestCpuid(leaf: number): [number, number, number, number] {
   if (leaf === HYPERVISOR_CPUID_BASE) return [HYPERVISOR_CPUID_FEATURES, signature(0), signature(4), signature(8)];
@@ -47,7 +51,8 @@ function computeGuestCpuid(leaf: number): [number, number, number, number] {
 
 /** CPUID on a register file (EAX..EDI): the leaf in EAX, the answer in EAX, EBX, ECX, EDX. */
 export function answerCpuid(r: Int32Array): void {
-  const answer = guestCpuid(r[0]!);
+  const leaf = r[0]!;
+  const answer = leaf === last.leaf ? last.answer : guestCpuid(leaf);
   r[0] = answer[0]; r[3] = answer[1]; r[1] = answer[2]; r[2] = answer[3];
 }
 
