@@ -756,7 +756,8 @@ export class Cpu {
       if (this.stopRequest !== null || this.halted || this.interruptShadow || (this.lf.flags & TF)
         // A pending interrupt ends the chain when IF lets it in, and in non-root operation even
         // with IF clear (external-interrupt exiting takes it as a VM exit: the dispatcher decides).
-        || ((this.lf.flags & IF || this.vmx.nonRoot) && this.intr?.hasPendingInterrupt())) return;
+        // Without an interrupt source (a hypervisor's host) that is all.
+        || (this.intr !== null && (this.lf.flags & IF || this.vmx.nonRoot) && this.intr.hasPendingInterrupt())) return;
       const eip = this.eip, epoch = this.mmu.epoch, csBase = this.segBase[SegReg.CS]!;
       let link: CompiledBlock | null = null;
       if (block.chainEpoch === epoch && block.chainCsBase === csBase) {
