@@ -81,7 +81,7 @@ export function timingWeight(n: number): number {
 }
 
 /** Whether the `n`th exit of a kind is timed (timingWeight is not 0), in the few bytes the inline path has. */
-function isTimed(n: number): boolean {
+export function isTimed(n: number): boolean {
   return n < 256 || (n & (n < 16384 ? EXIT_TIMING_SAMPLE - 1 : EXIT_TIMING_SAMPLE_LATE - 1)) === 0;
 }
 
