@@ -59,30 +59,39 @@ export interface HypervisorOptions {
 export const EXIT_COST = 500;
 
 /**
- * Exit timing (Vm.exitStats handler time, Vcpu.enterNs) reads the clock for every exit of a kind
- * until 256 have been seen, then for one in EXIT_TIMING_SAMPLE until 16,384, then for one in
- * EXIT_TIMING_SAMPLE_LATE, each timed exit counted that many times: an estimate of the totals
- * that leaves the clock's own cost off nearly all exits. A timed exit costs some 200-300 ns (2
- * clock reads of 30-70 ns, and it goes the fast path's way, not inline): at one in 64 that was
- * 3-4 ns of every 20 ns inline CPUID, at one in 1,024 it is a fraction of a nanosecond. Each
- * stretch starts at a multiple of its spacing, so every sample stands for exactly its weight.
+ * Timing (Vm.exitStats handler time, Vcpu.enterNs) reads the clock for every entry or exit of a
+ * kind until EXIT_TIMING_ALL have been seen, then for one in EXIT_TIMING_SAMPLE, each timed one
+ * counted that many times: an estimate of the totals that leaves the clock's own cost (2 reads of
+ * 30-70 ns) off nearly all. Exits go sparser still from EXIT_TIMING_LATE_FROM on, one in
+ * EXIT_TIMING_SAMPLE_LATE: a timed exit costs some 200-300 ns (the clock, and it goes the fast
+ * path's way, not inline), which at one in 64 was 3-4 ns of every 16-20 ns inline CPUID. Entries
+ * stay at one in 64: each costs 0.5 us or more, and sampled one in 1,024 their estimate came out
+ * 2-3x too high in `bench exits` (the timed entries ran slower than the rest; cause not found).
+ * Each stretch starts at a multiple of its spacing, so every sample stands for exactly its weight.
  */
 export const EXIT_TIMING_SAMPLE = 64;
 export const EXIT_TIMING_SAMPLE_LATE = 1024;
+/** Exits of a kind all timed, and the count from which one in EXIT_TIMING_SAMPLE_LATE is. */
+export const EXIT_TIMING_ALL = 256, EXIT_TIMING_LATE_FROM = 16384;
+
+/** What the `n`th (from 0) entry counts for if timed: 1, EXIT_TIMING_SAMPLE, or 0 (not timed). */
+export function entryTimingWeight(n: number): number {
+  if (n < EXIT_TIMING_ALL) return 1;
+  return (n & (EXIT_TIMING_SAMPLE - 1)) === 0 ? EXIT_TIMING_SAMPLE : 0;
+}
 
 /**
- * What the `n`th (from 0) entry or exit of a kind counts for if timed: 1, EXIT_TIMING_SAMPLE,
+ * What the `n`th (from 0) exit of a kind counts for if timed: 1, EXIT_TIMING_SAMPLE,
  * EXIT_TIMING_SAMPLE_LATE, or 0 (not timed).
  */
 export function timingWeight(n: number): number {
-  if (n < 256) return 1;
-  if (n < 16384) return (n & (EXIT_TIMING_SAMPLE - 1)) === 0 ? EXIT_TIMING_SAMPLE : 0;
+  if (n < EXIT_TIMING_LATE_FROM) return entryTimingWeight(n);
   return (n & (EXIT_TIMING_SAMPLE_LATE - 1)) === 0 ? EXIT_TIMING_SAMPLE_LATE : 0;
 }
 
 /** Whether the `n`th exit of a kind is timed (timingWeight is not 0), in the few bytes the inline path has. */
 export function isTimed(n: number): boolean {
-  return n < 256 || (n & (n < 16384 ? EXIT_TIMING_SAMPLE - 1 : EXIT_TIMING_SAMPLE_LATE - 1)) === 0;
+  return n < EXIT_TIMING_ALL || (n & (n < EXIT_TIMING_LATE_FROM ? EXIT_TIMING_SAMPLE - 1 : EXIT_TIMING_SAMPLE_LATE - 1)) === 0;
 }
 
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
@@ -376,7 +385,7 @@ export class Hypervisor implements InlineExits {
         s.counted = cpu.icount;
         vcpu.load(cpu);
         // Reading the clock costs 30-70 ns: see EXIT_TIMING_SAMPLE.
-        const entryWeight = timingWeight(vcpu.enterCalls++);
+        const entryWeight = entryTimingWeight(vcpu.enterCalls++);
         vcpu.entries++;
         const t0 = entryWeight ? performance.now() : 0;
         const result = vmx.enter(!vcpu.launched, timer + 1);
