@@ -80,9 +80,14 @@ function pairedRatio(workload: string, bare: MipsRow, hv: MipsRow): MipsRatio {
   const byRepeat = pairs(hv.cpuMipsByRepeat, bare.cpuMipsByRepeat);
   const wall = pairs(hv.mipsByRepeat, bare.mipsByRepeat);
   const [low, high] = middleHalf(byRepeat);
-  const best = (xs: number[]): number => Math.max(...xs.filter(Number.isFinite));
+  // Each engine's fastest repeat that measured anything (NaN when none did, as a run too short
+  // to measure in --quick on a busy host can be).
+  const best = (xs: number[]): number => {
+    const measured = xs.filter((x) => Number.isFinite(x) && x > 0);
+    return measured.length ? Math.max(...measured) : NaN;
+  };
   const bestHvOverBare = best(hv.cpuMipsByRepeat) / best(bare.cpuMipsByRepeat);
-  return { workload, hvOverBare: median(byRepeat), low, high, byRepeat, wallHvOverBare: median(wall), bestHvOverBare: Number.isFinite(bestHvOverBare) ? bestHvOverBare : NaN };
+  return { workload, hvOverBare: median(byRepeat), low, high, byRepeat, wallHvOverBare: median(wall), bestHvOverBare };
 }
 
 export async function measureMipsBareVsHv(o: { quick: boolean; workloads?: string[]; progress?: (l: string) => void }): Promise<MipsResult> {

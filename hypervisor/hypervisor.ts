@@ -89,9 +89,16 @@ export function timingWeight(n: number): number {
   return (n & (EXIT_TIMING_SAMPLE_LATE - 1)) === 0 ? EXIT_TIMING_SAMPLE_LATE : 0;
 }
 
-/** Whether the `n`th exit of a kind is timed (timingWeight is not 0), in the few bytes the inline path has. */
-export function isTimed(n: number): boolean {
-  return n < EXIT_TIMING_ALL || (n & (n < EXIT_TIMING_LATE_FROM ? EXIT_TIMING_SAMPLE - 1 : EXIT_TIMING_SAMPLE_LATE - 1)) === 0;
+/**
+ * How many exits of a kind, from the `n`th on, are not timed (timingWeight 0) before the next
+ * one that is: 0 when the `n`th is. The inline path works out from it how many it may
+ * complete before asking again (Slice.cpuidInlineLimit).
+ */
+export function untimedAhead(n: number): number {
+  if (n < EXIT_TIMING_ALL) return 0;
+  const spacing = n < EXIT_TIMING_LATE_FROM ? EXIT_TIMING_SAMPLE : EXIT_TIMING_SAMPLE_LATE;
+  const r = n & (spacing - 1);
+  return r === 0 ? 0 : spacing - r;
 }
 
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
@@ -131,6 +138,14 @@ interface Slice {
    */
   inlineCpuids: number;
   inlineVmcalls: number;
+  /**
+   * While inlineCpuids (inlineVmcalls) is below this, the next CPUID (VMCALL) is not one to be
+   * timed (untimedAhead), so it may be completed inline; at or above, work it out again
+   * (inlineAllowed). Reset at every disarm, as the counts it rests on may change before the next
+   * arming.
+   */
+  cpuidInlineLimit: number;
+  vmcallInlineLimit: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
   /**
@@ -373,7 +388,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, cpuidInlineLimit: 0, vmcallInlineLimit: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -558,8 +573,8 @@ export class Hypervisor implements InlineExits {
   inlineCpuid(): boolean {
     const s = this.inlineArmed;
     if (s === null || this.pauseRequested) return false;
-    const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
-    const timer = this.inlineTimer(s, stat, s.inlineCpuids);
+    if (s.inlineCpuids >= s.cpuidInlineLimit && !this.inlineAllowed(s, ExitReason.CPUID)) return false;
+    const timer = this.inlineTimer(s);
     if (timer === 0) return false;
     answerCpuid(this.cpu.r);
     s.inlineCpuids++;
@@ -573,8 +588,8 @@ export class Hypervisor implements InlineExits {
     if (s === null || this.pauseRequested) return false;
     const cpu = this.cpu;
     if (!inlineHypercall(cpu.r[0]!, cpu.cpl)) return false;
-    const stat = s.vmcallStat ?? (s.vmcallStat = s.vcpu.vm.exitStat(ExitReason.VMCALL));
-    const timer = this.inlineTimer(s, stat, s.inlineVmcalls);
+    if (s.inlineVmcalls >= s.vmcallInlineLimit && !this.inlineAllowed(s, ExitReason.VMCALL)) return false;
+    const timer = this.inlineTimer(s);
     if (timer === 0) return false;
     hypercall(s.ctx, cpu.r, cpu.cpl);
     s.inlineVmcalls++;
@@ -583,15 +598,31 @@ export class Hypervisor implements InlineExits {
   }
 
   /**
-   * The preemption timer for the entry after one more inline exit, of a kind whose statistics
-   * are `stat` with `pending` inline exits not yet added to them. fastExit's accounting for it
+   * Whether the next CPUID or VMCALL (`reason`) may be completed inline: not when it is one to be
+   * timed, which goes the fast path's way so that the handler time statistics still sample it.
+   * Counts the inline exits not yet added to the statistics, and sets the slice's limit
+   * (cpuidInlineLimit) at the next exit of the kind to be timed, so that the exits before it
+   * need not ask.
+   */
+  private inlineAllowed(s: Slice, reason: number): boolean {
+    if (reason === ExitReason.CPUID) {
+      const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
+      s.cpuidInlineLimit = s.inlineCpuids + untimedAhead(stat.count + s.inlineCpuids);
+      return s.inlineCpuids < s.cpuidInlineLimit;
+    }
+    const stat = s.vmcallStat ?? (s.vmcallStat = s.vcpu.vm.exitStat(ExitReason.VMCALL));
+    s.vmcallInlineLimit = s.inlineVmcalls + untimedAhead(stat.count + s.inlineVmcalls);
+    return s.inlineVmcalls < s.vmcallInlineLimit;
+  }
+
+  /**
+   * The preemption timer for the entry after one more inline exit. fastExit's accounting for it
    * (countExecuted, chargeExit for one emulated instruction) and its entryTimer are worked out
    * first, since a declined exit must leave everything as it was. 0 when the exit must go the
-   * usual way, with nothing done: an exit to be timed, or one the clock or the slice stops.
+   * usual way, with nothing done: one the clock or the slice stops.
    * Otherwise the slice's count is taken: the caller's handler cannot fail.
    */
-  private inlineTimer(s: Slice, stat: ExitStat, pending: number): number {
-    if (isTimed(stat.count + pending)) return 0;
+  private inlineTimer(s: Slice): number {
     const icount = this.cpu.icount;
     const ran = s.ran + (icount - s.counted) + 1 + EXIT_COST;
     let timer: number;
@@ -673,6 +704,7 @@ export class Hypervisor implements InlineExits {
   /** The hypervisor sees an exit (or the slice ends): inline exits stop, and their counts are added. */
   private disarmInline(s: Slice): void {
     this.inlineArmed = null;
+    s.cpuidInlineLimit = s.vmcallInlineLimit = 0;
     const cpuids = s.inlineCpuids, vmcalls = s.inlineVmcalls, k = cpuids + vmcalls;
     if (k === 0) return;
     s.inlineCpuids = s.inlineVmcalls = 0;

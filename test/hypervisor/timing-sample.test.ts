@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entryTimingWeight, EXIT_TIMING_ALL, EXIT_TIMING_LATE_FROM, EXIT_TIMING_SAMPLE, EXIT_TIMING_SAMPLE_LATE, isTimed, timingWeight } from '../../hypervisor/hypervisor.js';
+import { entryTimingWeight, EXIT_TIMING_ALL, EXIT_TIMING_LATE_FROM, EXIT_TIMING_SAMPLE, EXIT_TIMING_SAMPLE_LATE, timingWeight, untimedAhead } from '../../hypervisor/hypervisor.js';
 
 describe('exit timing samples', () => {
   it('every sample stands for exactly its weight: the weights up to any stretch boundary sum to the count', () => {
@@ -24,7 +24,16 @@ describe('exit timing samples', () => {
     expect(entryTimingWeight(EXIT_TIMING_LATE_FROM + EXIT_TIMING_SAMPLE)).toBe(EXIT_TIMING_SAMPLE);
   });
 
-  it('the inline path asks the same question in fewer bytes (isTimed)', () => {
-    for (let n = 0; n < 70000; n++) expect(isTimed(n)).toBe(timingWeight(n) !== 0);
+  it('the inline path counts down the exits before the next timed one (untimedAhead)', () => {
+    // From the end down: the run of untimed exits starting at each n.
+    const N = 70000;
+    let run = 0;
+    const ahead: number[] = [];
+    for (let n = N + EXIT_TIMING_SAMPLE_LATE; n >= 0; n--) {
+      run = timingWeight(n) === 0 ? run + 1 : 0;
+      if (n < N) ahead[n] = run;
+    }
+    for (let n = 0; n < N; n++) if (untimedAhead(n) !== ahead[n]) expect(untimedAhead(n), `n = ${n}`).toBe(ahead[n]);
+    expect(untimedAhead(EXIT_TIMING_ALL + 1)).toBe(EXIT_TIMING_SAMPLE - 1);
   });
 });
