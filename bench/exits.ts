@@ -232,7 +232,9 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
   // Noise on a shared host only adds time: a slow patch during one ALU measurement would make
   // every exit look cheaper in instruction equivalents. The faster of the two is the least
   // disturbed, and reckons every exit at its dearest (more equivalents, less loop subtracted).
-  const aluNs = Math.min(aluBefore, aluAfter);
+  // (A --quick measurement can be too short to measure: NaN. Then the other one decides.)
+  const measured = [aluBefore, aluAfter].filter((x) => Number.isFinite(x) && x > 0);
+  const aluNs = measured.length ? Math.min(...measured) : NaN;
   return {
     kind: 'exits', node: process.version, quick: o.quick, aluNsPerInstruction: aluNs, aluNsSamples: [aluBefore, aluAfter],
     rows: rows.map((finish) => finish(aluNs)),

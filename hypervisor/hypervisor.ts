@@ -59,21 +59,28 @@ export interface HypervisorOptions {
 export const EXIT_COST = 500;
 
 /**
- * Timing (Vm.exitStats handler time, Vcpu.enterNs) reads the clock for every entry or exit of a
- * kind until EXIT_TIMING_ALL have been seen, then for one in EXIT_TIMING_SAMPLE, each timed one
- * counted that many times: an estimate of the totals that leaves the clock's own cost (2 reads of
- * 30-70 ns) off nearly all. Exits go sparser still from EXIT_TIMING_LATE_FROM on, one in
- * EXIT_TIMING_SAMPLE_LATE: a timed exit costs some 200-300 ns (the clock, and it goes the fast
- * path's way, not inline), which at one in 64 was 3-4 ns of every 16-20 ns inline CPUID. Entries
- * stay at one in 64: each costs 0.5 us or more, and sampled one in 1,024 their estimate came out
- * 2-3x too high in `bench exits` (the timed entries ran slower than the rest; cause not found).
- * Each stretch starts at a multiple of its spacing, so every sample stands for exactly its weight.
+ * Timing (Vm.exitStats handler time, Vcpu.enterNs) reads the clock for every entry, or every exit
+ * of a kind, until EXIT_TIMING_ALL have been seen, then for one in EXIT_TIMING_SAMPLE, each timed
+ * one counted that many times: an estimate of the totals that leaves the clock's own cost (2
+ * reads of 30-70 ns) off nearly all. Exits go sparser still from EXIT_TIMING_LATE_FROM on, one in
+ * EXIT_TIMING_SAMPLE_LATE: a timed exit costs 100-300 ns more than one on the fast path, which at
+ * one in 64 is some 5 % of a 90 ns port access. Entries stay at one in 64: each costs 0.5 us or
+ * more, and sampled one in 1,024 their estimate came out 2-3x too high in `bench exits` (the timed
+ * entries ran slower than the rest; cause not found). Each stretch starts at a multiple of its
+ * spacing, so every sample stands for exactly its weight.
+ *
+ * Exits completed inline are counted but never timed: they take 15-25 ns, less than one clock
+ * read, and a sample of them would have to leave the inline path to be taken (it did, until this
+ * was changed: one in 64, then one in 1,024, went the fast path's way with the clock, 3-4 ns of
+ * every inline CPUID at one in 64, and the estimate stood for the inline exits with those slower
+ * ones). So the handler time covers the exits the hypervisor sees, and the nth exit counted here
+ * is the nth of those (ExitStat.count - ExitStat.inline). `bench exits` measures inline exits by
+ * difference.
  */
 export const EXIT_TIMING_SAMPLE = 64;
 export const EXIT_TIMING_SAMPLE_LATE = 1024;
 /** Exits of a kind all timed, and the count from which one in EXIT_TIMING_SAMPLE_LATE is. */
 export const EXIT_TIMING_ALL = 256, EXIT_TIMING_LATE_FROM = 16384;
-
 /** What the `n`th (from 0) entry counts for if timed: 1, EXIT_TIMING_SAMPLE, or 0 (not timed). */
 export function entryTimingWeight(n: number): number {
   if (n < EXIT_TIMING_ALL) return 1;
@@ -87,18 +94,6 @@ export function entryTimingWeight(n: number): number {
 export function timingWeight(n: number): number {
   if (n < EXIT_TIMING_LATE_FROM) return entryTimingWeight(n);
   return (n & (EXIT_TIMING_SAMPLE_LATE - 1)) === 0 ? EXIT_TIMING_SAMPLE_LATE : 0;
-}
-
-/**
- * How many exits of a kind, from the `n`th on, are not timed (timingWeight 0) before the next
- * one that is: 0 when the `n`th is. The inline path works out from it how many it may
- * complete before asking again (Slice.cpuidInlineLimit).
- */
-export function untimedAhead(n: number): number {
-  if (n < EXIT_TIMING_ALL) return 0;
-  const spacing = n < EXIT_TIMING_LATE_FROM ? EXIT_TIMING_SAMPLE : EXIT_TIMING_SAMPLE_LATE;
-  const r = n & (spacing - 1);
-  return r === 0 ? 0 : spacing - r;
 }
 
 /** Called after each handled exit (tracing, debugging); never changes what happens. */
@@ -138,14 +133,6 @@ interface Slice {
    */
   inlineCpuids: number;
   inlineVmcalls: number;
-  /**
-   * While inlineCpuids (inlineVmcalls) is below this, the next CPUID (VMCALL) is not one to be
-   * timed (untimedAhead), so it may be completed inline; at or above, work it out again
-   * (inlineAllowed). Reset at every disarm, as the counts it rests on may change before the next
-   * arming.
-   */
-  cpuidInlineLimit: number;
-  vmcallInlineLimit: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
   /**
@@ -388,7 +375,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, cpuidInlineLimit: 0, vmcallInlineLimit: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -428,7 +415,8 @@ export class Hypervisor implements InlineExits {
         }
         ctx.raw = result.exit;
         const stat = vm.exitStat(result.exit.reason);
-        const handlerWeight = timingWeight(stat.count++);
+        const handlerWeight = timingWeight(stat.count - stat.inline); // inline ones are never timed
+        stat.count++;
         if (handlerWeight && !entryWeight) t1 = performance.now();
         const emulatedBefore = vcpu.emulated;
         const decoded = decodeExit(result.exit);
@@ -513,7 +501,7 @@ export class Hypervisor implements InlineExits {
     const cpu = this.cpu, vcpu = s.vcpu, vm = vcpu.vm;
     if (s.statReason !== reason) { s.stat = vm.exitStat(reason); s.statReason = reason; }
     const stat = s.stat!;
-    const weight = timingWeight(stat.count);
+    const weight = timingWeight(stat.count - stat.inline);
     const t0 = weight ? performance.now() : 0;
     const emulatedBefore = vcpu.emulated;
     let quiet = s.noInterruptPending && inPlaceRaisesNoInterrupt(cpu.r, cpu.cpl, reason);
@@ -560,8 +548,7 @@ export class Hypervisor implements InlineExits {
    * and keep compiled blocks off while they do; checked anyway), the VM running and awake, no
    * interrupt pending or window open (only a device sync or an exit can change these), the
    * VMCS's controls. What remains is the clock: a device event due (the VM's quietUntil passed)
-   * declines, as does an exit to be timed (timingWeight), so that the handler time statistics
-   * still sample the fast path.
+   * declines. Inline exits are counted but never timed (EXIT_TIMING_SAMPLE).
    *
    * Only what the guest or the next decision can see is done at once: the registers, the TSC
    * offset, the slice's count, the timer. The counts nobody reads while the guest runs (the exit
@@ -573,7 +560,6 @@ export class Hypervisor implements InlineExits {
   inlineCpuid(): boolean {
     const s = this.inlineArmed;
     if (s === null || this.pauseRequested) return false;
-    if (s.inlineCpuids >= s.cpuidInlineLimit && !this.inlineAllowed(s, ExitReason.CPUID)) return false;
     const timer = this.inlineTimer(s);
     if (timer === 0) return false;
     answerCpuid(this.cpu.r);
@@ -588,31 +574,12 @@ export class Hypervisor implements InlineExits {
     if (s === null || this.pauseRequested) return false;
     const cpu = this.cpu;
     if (!inlineHypercall(cpu.r[0]!, cpu.cpl)) return false;
-    if (s.inlineVmcalls >= s.vmcallInlineLimit && !this.inlineAllowed(s, ExitReason.VMCALL)) return false;
     const timer = this.inlineTimer(s);
     if (timer === 0) return false;
     hypercall(s.ctx, cpu.r, cpu.cpl);
     s.inlineVmcalls++;
     this.inlineResume(timer);
     return true;
-  }
-
-  /**
-   * Whether the next CPUID or VMCALL (`reason`) may be completed inline: not when it is one to be
-   * timed, which goes the fast path's way so that the handler time statistics still sample it.
-   * Counts the inline exits not yet added to the statistics, and sets the slice's limit
-   * (cpuidInlineLimit) at the next exit of the kind to be timed, so that the exits before it
-   * need not ask.
-   */
-  private inlineAllowed(s: Slice, reason: number): boolean {
-    if (reason === ExitReason.CPUID) {
-      const stat = s.cpuidStat ?? (s.cpuidStat = s.vcpu.vm.exitStat(ExitReason.CPUID));
-      s.cpuidInlineLimit = s.inlineCpuids + untimedAhead(stat.count + s.inlineCpuids);
-      return s.inlineCpuids < s.cpuidInlineLimit;
-    }
-    const stat = s.vmcallStat ?? (s.vmcallStat = s.vcpu.vm.exitStat(ExitReason.VMCALL));
-    s.vmcallInlineLimit = s.inlineVmcalls + untimedAhead(stat.count + s.inlineVmcalls);
-    return s.inlineVmcalls < s.vmcallInlineLimit;
   }
 
   /**
@@ -704,12 +671,12 @@ export class Hypervisor implements InlineExits {
   /** The hypervisor sees an exit (or the slice ends): inline exits stop, and their counts are added. */
   private disarmInline(s: Slice): void {
     this.inlineArmed = null;
-    s.cpuidInlineLimit = s.vmcallInlineLimit = 0;
     const cpuids = s.inlineCpuids, vmcalls = s.inlineVmcalls, k = cpuids + vmcalls;
     if (k === 0) return;
     s.inlineCpuids = s.inlineVmcalls = 0;
-    if (cpuids) countInline(s.cpuidStat!, cpuids);
-    if (vmcalls) countInline(s.vmcallStat!, vmcalls);
+    const vm = s.vcpu.vm;
+    if (cpuids) countInline(s.cpuidStat ?? (s.cpuidStat = vm.exitStat(ExitReason.CPUID)), cpuids);
+    if (vmcalls) countInline(s.vmcallStat ?? (s.vmcallStat = vm.exitStat(ExitReason.VMCALL)), vmcalls);
     const vcpu = s.vcpu;
     vcpu.emulated += k;
     vcpu.entries += k;
