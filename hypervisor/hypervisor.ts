@@ -70,12 +70,10 @@ export const EXIT_COST = 500;
  * spacing, so every sample stands for exactly its weight.
  *
  * Exits completed inline are counted but never timed: they take 15-25 ns, less than one clock
- * read, and a sample of them would have to leave the inline path to be taken (it did, until this
- * was changed: one in 64, then one in 1,024, went the fast path's way with the clock, 3-4 ns of
- * every inline CPUID at one in 64, and the estimate stood for the inline exits with those slower
- * ones). So the handler time covers the exits the hypervisor sees, and the nth exit counted here
- * is the nth of those (ExitStat.count - ExitStat.inline). `bench exits` measures inline exits by
- * difference.
+ * read, and a sample would have to leave the inline path to be taken, at a cost to every inline
+ * exit (3-4 ns of a CPUID at one in 64), and would stand for them with a slower exit. So the
+ * handler time covers the exits the hypervisor sees, and the nth exit counted here is the nth of
+ * those (ExitStat.count - ExitStat.inline). `bench exits` measures inline exits by difference.
  */
 export const EXIT_TIMING_SAMPLE = 64;
 export const EXIT_TIMING_SAMPLE_LATE = 1024;
@@ -88,8 +86,8 @@ export function entryTimingWeight(n: number): number {
 }
 
 /**
- * What the `n`th (from 0) exit of a kind counts for if timed: 1, EXIT_TIMING_SAMPLE,
- * EXIT_TIMING_SAMPLE_LATE, or 0 (not timed).
+ * What the `n`th (from 0) exit of a kind that the hypervisor sees (not completed inline) counts
+ * for if timed: 1, EXIT_TIMING_SAMPLE, EXIT_TIMING_SAMPLE_LATE, or 0 (not timed).
  */
 export function timingWeight(n: number): number {
   if (n < EXIT_TIMING_LATE_FROM) return entryTimingWeight(n);

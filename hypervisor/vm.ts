@@ -38,6 +38,7 @@ export type VmStop =
  */
 export interface ExitStat {
   count: number;
+  /** Sampled (EXIT_TIMING_SAMPLE in hypervisor.ts), over the exits not completed inline. */
   handlerNs: number;
   /** Completed on the exit fast path: the guest resumed without the VMCS round trip. */
   inPlace: number;
