@@ -140,6 +140,25 @@ describe('exit fast path', () => {
     expect(inPlace).toBeGreaterThan(1_000);
   });
 
+  test('the FV and PV kernels run to their end the same with and without it, the PV kernel\'s VMCALLs partly inline', () => {
+    const root = join(__dirname, '..', '..', 'guests');
+    for (const build of ['fv', 'pv']) {
+      const bytes = readFileSync(join(root, build, 'kernel.img'));
+      const [fast, slow] = [true, false].map((on) => {
+        const hv = new Hypervisor({ ramSize: 24 << 20, fastExits: on });
+        const out = [''];
+        const vm = hv.createVm({ name: 'kernel', memory: 16 << 20, console: (b) => { out[0] += Buffer.from(b).toString('latin1'); } });
+        hv.bootMultiboot(vm, bytes);
+        hv.run(50_000_000);
+        return { hv, vm, out };
+      }) as [{ hv: Hypervisor; vm: Vm; out: string[] }, { hv: Hypervisor; vm: Vm; out: string[] }];
+      expect(fast.vm.stop, build).not.toBeNull();
+      expect(fast.out[0], build).toContain('end of report');
+      expect(summary(fast.hv, [fast.vm], fast.out), build).toBe(summary(slow.hv, [slow.vm], slow.out));
+      if (build === 'pv') expect(fast.vm.exitStats.get(ExitReason.VMCALL)!.inline).toBeGreaterThan(10);
+    }
+  });
+
   test('a VM that stops right after exits that skipped the device sync saves the same state', () => {
     const [fast, slow] = stoppedBothWays('quiet-stop.asm', 1_000_000);
     // 2,000 CPUIDs, resumed in place.
