@@ -100,7 +100,8 @@ describe('trapvisor bench (--quick)', () => {
     }
     for (const g of EXIT_GUESTS) if (g.perIteration !== null) expect(j.rows.find((x) => x.reason === g.name)!.instructionsPerIteration).toBe(g.perIteration);
     expectTable(r.stdout, EXIT_GUESTS.length);
-    expect(r.stdout).toMatch(/ALU workload: [\d.]+ ns per instruction .*the faster of [\d.]+ before and [\d.]+ after the exits/);
+    // (A --quick measurement can be too short to measure: "-".)
+    expect(r.stdout).toMatch(/ALU workload: [\d.]+ ns per instruction .*the faster of ([\d.]+|-) before and ([\d.]+|-) after the exits/);
     // The ALU speed is measured before the reasons and after them; the rows are reckoned in the faster.
     expect(j.aluNsSamples).toHaveLength(2);
     expect(j.aluNsPerInstruction).toBe(Math.min(...j.aluNsSamples!.filter((x) => x !== null && x > 0)));
