@@ -144,7 +144,6 @@ export function raisesNoInterrupt(nr: number, cpl: number): boolean {
     || !isHypercall(n);
 }
 
-
 /**
  * Whether hypercall `nr` at privilege `cpl` can be completed inline (Hypervisor.inlineVmcall):
  * of those that raise no interrupt, the ones that also leave the timer and the clock alone (the

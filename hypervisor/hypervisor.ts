@@ -237,7 +237,15 @@ export class Hypervisor implements InlineExits {
 
   /** Host virtual time in ns. */
   now(): number {
-    return (this.cpu.icount + this.idleInstructions + this.emulatedInstructions) * this.nsPerInstruction;
+    return this.nowWith(0);
+  }
+
+  /**
+   * Host virtual time in ns with `pending` more instructions emulated than counted so far (inline
+   * exits not yet added to `emulatedInstructions`, and the one being completed).
+   */
+  private nowWith(pending: number): number {
+    return (this.cpu.icount + this.idleInstructions + this.emulatedInstructions + pending) * this.nsPerInstruction;
   }
 
   /** The host's TSC (guests add their TSC offset). */
@@ -595,7 +603,7 @@ export class Hypervisor implements InlineExits {
       timer = s.budget - ran;
       if (timer <= 0) return 0;
     } else {
-      timer = this.inlineClockTimer(s, icount, ran);
+      timer = this.inlineClockTimer(s, ran);
       if (timer === 0) return 0;
     }
     // The exit goes ahead (its handler cannot fail): the slice's count is taken now.
@@ -606,14 +614,13 @@ export class Hypervisor implements InlineExits {
 
   /**
    * inlineTimer while the slice's end is not known to bind: entryTimer's answer from the clock
-   * (the exit at `icount`, with the slice `ran` used after it), 0 when an event is due. Kept out
+   * (now, with the slice `ran` used after the exit), 0 when an event is due. Kept out
    * of inlineTimer so that the inline path is small enough for V8 to inline it whole into the
    * compiled block that calls it (its inlining budget is counted in bytecode, taken or not).
    */
-  private inlineClockTimer(s: Slice, icount: number, ran: number): number {
+  private inlineClockTimer(s: Slice, ran: number): number {
     const vm = s.vcpu.vm;
-    const k = s.inlineCpuids + s.inlineVmcalls;
-    const now = (icount + this.idleInstructions + this.emulatedInstructions + k + 1) * this.nsPerInstruction;
+    const now = this.nowWith(s.inlineCpuids + s.inlineVmcalls + 1);
     const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
     if (!(vmNow < deadline)) return 0; // due: the devices need a sync (Vm.quietDeadline)
     const timer = this.timerFor(s, ran, now, deadline - vmNow);
@@ -681,7 +688,6 @@ export class Hypervisor implements InlineExits {
     vcpu.executed += s.counted - s.inlineCounted;
     this.emulatedInstructions += k;
   }
-
 
   /**
    * The host time of the earliest device or PV-timer event of another vCPU that sleeps (HLT or

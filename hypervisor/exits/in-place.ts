@@ -16,8 +16,9 @@ import { msrAccess, msrInPlace } from './msr.js';
 
 /**
  * Whether completing this exit in place cannot make an interrupt pending, judged before the
- * handler runs (from the registers it will read): CPUID and the MSRs done in place touch only registers, some
- * hypercalls only the console or the clock (raisesNoInterrupt). Port I/O may touch anything.
+ * handler runs (from the registers it will read): CPUID and the MSRs done in place touch only
+ * registers, some hypercalls only the console or the clock (raisesNoInterrupt). Port I/O may
+ * touch anything.
  */
 export function inPlaceRaisesNoInterrupt(r: Int32Array, cpl: number, reason: number): boolean {
   switch (reason) {
