@@ -31,7 +31,7 @@ import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { buildGuest } from './build-guest.js';
 import { EXIT_GUESTS, eventInstructions, exitGuestCmdline, exitGuestInstructions, type ExitGuest } from './exit-guests.js';
 import { exitsOf, expectExit, runUnderHypervisor, type HvRun } from './hv-run.js';
-import { median, relativeSpread, fmt, formatTable } from './stats.js';
+import { median, measured, relativeSpread, fmt, formatTable } from './stats.js';
 import { aluNsPerInstructionAsync } from './mips-hv.js';
 import type { BarChart } from './svg.js';
 
@@ -233,8 +233,8 @@ export async function measureExits(o: ExitsOptions): Promise<ExitsResult> {
   // every exit look cheaper in instruction equivalents. The faster of the two is the least
   // disturbed, and reckons every exit at its dearest (more equivalents, less loop subtracted).
   // (A --quick measurement can be too short to measure: NaN. Then the other one decides.)
-  const measured = [aluBefore, aluAfter].filter((x) => Number.isFinite(x) && x > 0);
-  const aluNs = measured.length ? Math.min(...measured) : NaN;
+  const alu = measured([aluBefore, aluAfter]);
+  const aluNs = alu.length ? Math.min(...alu) : NaN;
   return {
     kind: 'exits', node: process.version, quick: o.quick, aluNsPerInstruction: aluNs, aluNsSamples: [aluBefore, aluAfter],
     rows: rows.map((finish) => finish(aluNs)),

@@ -5,7 +5,7 @@
  * handler time, time inside VM entry/exit, scheduler switches.
  */
 import { Hypervisor } from '../hypervisor/hypervisor.js';
-import type { VmStop } from '../hypervisor/vm.js';
+import type { ExitStat, VmStop } from '../hypervisor/vm.js';
 import { reasonName } from '../hypervisor/exits/decode.js';
 
 export interface GuestRunStats {
@@ -13,8 +13,8 @@ export interface GuestRunStats {
   instructions: number;
   executed: number;
   emulated: number;
-  /** Per reason: count, handler time, and how many the exit fast path completed in place. */
-  exits: Record<string, { reason: number; count: number; handlerNs: number; inPlace: number; inline: number }>;
+  /** Per reason: the VM's statistics (count, handler time, in place, inline) and the reason's number. */
+  exits: Record<string, ExitStat & { reason: number }>;
   /**
    * Wall ns inside `vmx.enter`: VM entries, the guest's own instructions and VM exits, and the
    * exits completed on the fast path, handlers included (`fastHandlerNs` of it).
@@ -72,7 +72,7 @@ export function runUnderHypervisor(guests: readonly HvGuest[], o: HvRunOptions =
     guests: vms.map((vm) => {
       const v = hv.vcpuOf(vm);
       const exits: GuestRunStats['exits'] = {};
-      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, count: s.count, handlerNs: s.handlerNs, inPlace: s.inPlace, inline: s.inline };
+      for (const [reason, s] of vm.exitStats) exits[reasonName(reason)] = { reason, ...s };
       return { name: vm.name, instructions: v.executed + v.emulated, executed: v.executed, emulated: v.emulated, exits, enterNs: v.enterNs, fastHandlerNs: v.fastHandlerNs, stop: vm.stop };
     }),
   };
@@ -84,7 +84,7 @@ export function expectExit(g: GuestRunStats, status = 1): void {
   if (!s || s.kind !== 'exit' || s.status !== status) throw new Error(`guest ${g.name} stopped with ${JSON.stringify(s)}, not isa-debug-exit status ${status}`);
 }
 
-export function exitsOf(g: GuestRunStats, reason: number): { count: number; handlerNs: number; inPlace: number; inline: number } {
+export function exitsOf(g: GuestRunStats, reason: number): ExitStat {
   for (const e of Object.values(g.exits)) if (e.reason === reason) return e;
   return { count: 0, handlerNs: 0, inPlace: 0, inline: 0 };
 }

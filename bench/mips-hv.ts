@@ -13,7 +13,7 @@
 import { trapvisorEngine, type Engine } from './engines.js';
 import { runUnderHypervisor } from './hv-run.js';
 import { measureMips, type MipsRow } from './mips.js';
-import { fmt, formatTable, median } from './stats.js';
+import { fmt, formatTable, measured, median } from './stats.js';
 import type { BarChart } from './svg.js';
 import { MIPS_WORKLOADS, WORKLOADS, type Workload } from './workloads.js';
 
@@ -83,8 +83,8 @@ function pairedRatio(workload: string, bare: MipsRow, hv: MipsRow): MipsRatio {
   // Each engine's fastest repeat that measured anything (NaN when none did, as a run too short
   // to measure in --quick on a busy host can be).
   const best = (xs: number[]): number => {
-    const measured = xs.filter((x) => Number.isFinite(x) && x > 0);
-    return measured.length ? Math.max(...measured) : NaN;
+    const ok = measured(xs);
+    return ok.length ? Math.max(...ok) : NaN;
   };
   const bestHvOverBare = best(hv.cpuMipsByRepeat) / best(bare.cpuMipsByRepeat);
   return { workload, hvOverBare: median(byRepeat), low, high, byRepeat, wallHvOverBare: median(wall), bestHvOverBare };

@@ -8,6 +8,11 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The figures that measured something: finite and positive (a run too short to measure gives NaN). */
+export function measured(xs: readonly number[]): number[] {
+  return xs.filter((x) => Number.isFinite(x) && x > 0);
+}
+
 /** (max - min) / median: how far apart the repeats were, as a fraction. */
 export function relativeSpread(xs: readonly number[]): number {
   if (xs.length < 2) return 0;
