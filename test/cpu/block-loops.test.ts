@@ -34,9 +34,20 @@ function runFor(code: readonly number[], engine: 'interpret' | 'blocks', budget:
   return m;
 }
 
-function loopBlockSources(m: Machine): string[] {
+/** The generated source of every compiled block. */
+function blockSources(m: Machine): string[] {
   const cache = (m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache;
-  return [...cache.values()].map((b) => b.source).filter((s) => s.includes('for (;;)'));
+  return [...cache.values()].map((b) => b.source);
+}
+
+function loopBlockSources(m: Machine): string[] {
+  return blockSources(m).filter((s) => s.includes('for (;;)'));
+}
+
+/** The code of each instruction whose mnemonic matches `mnemonic`: what follows its "// address: MNEMONIC" line. */
+function instructionCode(source: string, mnemonic: RegExp): string[] {
+  const head = /^\/\/ [0-9a-f]+: /;
+  return source.split(/\n(?=\/\/ [0-9a-f]+: )/).filter((p) => head.test(p) && mnemonic.test(p.replace(head, '')));
 }
 
 describe('compiled blocks that loop on themselves', () => {
@@ -98,7 +109,7 @@ top:    stc
     const loops = loopBlockSources(b.m);
     expect(loops).toHaveLength(1);
     // Each instruction's code follows its "// address: MNEMONIC" line: no INC or DEC calls an executor.
-    const parts = loops[0]!.split(/\n(?=\/\/ [0-9a-f]+: )/).filter((p) => /^\/\/ [0-9a-f]+: (INC|DEC)/.test(p));
+    const parts = instructionCode(loops[0]!, /^(INC|DEC)/);
     expect(parts).toHaveLength(4);
     for (const p of parts) expect(p).not.toContain('X[');
     expect(b.out).toEqual(a.out);
@@ -146,8 +157,7 @@ ${body.join('\n')}
     expect(b.out).toEqual(a.out);
     expect(state(b.m)).toEqual(state(a.m));
     expect(b.m.cpu.r[5]).not.toBe(0);
-    const sources = [...(b.m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache.values()].map((x) => x.source).join('\n');
-    const parts = sources.split(/\n(?=\/\/ [0-9a-f]+: )/).filter((p) => /^\/\/ [0-9a-f]+: (SET|CMOV)/.test(p));
+    const parts = instructionCode(blockSources(b.m).join('\n'), /^(SET|CMOV)/);
     expect(parts.length).toBeGreaterThanOrEqual(2 * CCS.length * producers.length);
     for (const p of parts) expect(p).not.toContain('X[');
   });
@@ -192,7 +202,7 @@ keep:   mov eax, ebp
     expect(b.out).toEqual(a.out);
     expect(state(b.m)).toEqual(state(a.m));
     expect(b.out.exception).toBeNull();
-    const sources = [...(b.m.cpu as unknown as { blockCache: Map<number, { source: string }> }).blockCache.values()].map((x) => x.source).join('\n');
+    const sources = blockSources(b.m).join('\n');
     expect(sources).toContain('R.mul32(');
     expect(sources).toContain('R.div32(');
     // The second run zeroes the divisor at ESI = 700, mid-loop: both tiers take #DE at the same IDIV.

@@ -86,6 +86,22 @@ function stoppedBothWays(file: string, budget: number, prepare?: (vm: Vm) => voi
   return both;
 }
 
+/** An image run for `budget` instructions in a VM of its own, its console kept. */
+interface ImageRun { hv: Hypervisor; vm: Vm; out: string[] }
+
+/** A Multiboot image run with the fast path on and off, each in a hypervisor of its own. */
+function imageBothWays(bytes: Uint8Array, budget: number, slice?: number): [ImageRun, ImageRun] {
+  const run = (fastExits: boolean): ImageRun => {
+    const hv = new Hypervisor({ ramSize: 24 << 20, fastExits, slice });
+    const out = [''];
+    const vm = hv.createVm({ name: 'guest', memory: 16 << 20, console: (b) => { out[0] += Buffer.from(b).toString('latin1'); } });
+    hv.bootMultiboot(vm, bytes);
+    hv.run(budget);
+    return { hv, vm, out };
+  };
+  return [run(true), run(false)];
+}
+
 /** The guest's general registers, EAX..EDI, as the VM saved them. */
 const regsOf = (r: Booted): number[] => [...r.hv.vcpuOf(r.vm).regs];
 
@@ -125,15 +141,7 @@ describe('exit fast path', () => {
     expect(images.length).toBeGreaterThan(25);
     let inPlace = 0;
     for (const path of images) {
-      const bytes = readFileSync(path);
-      const [fast, slow] = [true, false].map((on) => {
-        const hv = new Hypervisor({ ramSize: 24 << 20, fastExits: on, slice: 50_000 });
-        const out = [''];
-        const vm = hv.createVm({ name: 'guest', memory: 16 << 20, console: (b) => { out[0] += Buffer.from(b).toString('latin1'); } });
-        hv.bootMultiboot(vm, bytes);
-        hv.run(100_000); // the hostile ones may never stop
-        return { hv, vm, out };
-      }) as [{ hv: Hypervisor; vm: Vm; out: string[] }, { hv: Hypervisor; vm: Vm; out: string[] }];
+      const [fast, slow] = imageBothWays(readFileSync(path), 100_000, 50_000); // the hostile ones may never stop
       expect(summary(fast.hv, [fast.vm], fast.out), path).toBe(summary(slow.hv, [slow.vm], slow.out));
       inPlace += fast.hv.cpu.vmx.fastExits;
     }
@@ -143,15 +151,7 @@ describe('exit fast path', () => {
   test('the FV and PV kernels run to their end the same with and without it, the PV kernel\'s VMCALLs partly inline', () => {
     const root = join(__dirname, '..', '..', 'guests');
     for (const build of ['fv', 'pv']) {
-      const bytes = readFileSync(join(root, build, 'kernel.img'));
-      const [fast, slow] = [true, false].map((on) => {
-        const hv = new Hypervisor({ ramSize: 24 << 20, fastExits: on });
-        const out = [''];
-        const vm = hv.createVm({ name: 'kernel', memory: 16 << 20, console: (b) => { out[0] += Buffer.from(b).toString('latin1'); } });
-        hv.bootMultiboot(vm, bytes);
-        hv.run(50_000_000);
-        return { hv, vm, out };
-      }) as [{ hv: Hypervisor; vm: Vm; out: string[] }, { hv: Hypervisor; vm: Vm; out: string[] }];
+      const [fast, slow] = imageBothWays(readFileSync(join(root, build, 'kernel.img')), 50_000_000);
       expect(fast.vm.stop, build).not.toBeNull();
       expect(fast.out[0], build).toContain('end of report');
       expect(summary(fast.hv, [fast.vm], fast.out), build).toBe(summary(slow.hv, [slow.vm], slow.out));
