@@ -95,7 +95,7 @@ type ExitPath = 'fast' | 'full' | 'floor';
  * The least fast-exit handler, for the processor's side of an exit completed in place: each of
  * the guest's exits of `reason` is resumed at once, the instruction skipped and not emulated (the
  * bench loops do not read what it returns); every other exit (the final isa-debug-exit write, the
- * preemption timer) goes to the hypervisor as usual. Inline exits (CPUID, VMCALL) are replaced
+ * preemption timer) goes to the hypervisor as usual. Inline exits (CPUID, VMCALL, IN, OUT) are replaced
  * the same way, so that their floor is what a compiled block's inline exit costs without the
  * handler.
  */
@@ -116,6 +116,8 @@ export function floorHandler(reason: number): (hv: Hypervisor) => void {
       vmx.inlineExits = {
         inlineCpuid: reason === ExitReason.CPUID ? skip : () => inline.inlineCpuid(),
         inlineVmcall: reason === ExitReason.VMCALL ? skip : () => inline.inlineVmcall(),
+        inlineIn: (port, size) => reason === ExitReason.IO_INSTRUCTION ? skip() : inline.inlineIn(port, size),
+        inlineOut: (port, size) => reason === ExitReason.IO_INSTRUCTION && port !== DEBUG_EXIT_BASE ? skip() : inline.inlineOut(port, size),
       };
     }
   };

@@ -173,6 +173,8 @@ export function hypercall(ctx: ExitContext, r: Int32Array, cpl: number): ExitAct
 }
 
 export function handleHypercall(ctx: ExitContext): ExitAction {
+  // The VMCALL is counted once it is done, as every handler counts its instruction (skipInstruction).
+  const action = hypercall(ctx, ctx.vcpu.regs, ctx.vcpu.cpl);
   ctx.vcpu.skipInstruction();
-  return hypercall(ctx, ctx.vcpu.regs, ctx.vcpu.cpl);
+  return action;
 }

@@ -17,7 +17,8 @@ import { enterFlatProtectedMode, SegReg } from '../emulator/cpu/segments.js';
 import { ExitReason, Proc, VMCS_REVISION } from '../emulator/vmx/controls.js';
 import { VmcsField as F } from '../emulator/vmx/fields.js';
 import { FastExit, type InlineExits, type VmExit } from '../emulator/vmx/vmx.js';
-import type { ExitAction, ExitContext } from './exits/context.js';
+import { QUIET_DECLINED } from '../emulator/devices/device.js';
+import { mergeRegister, type ExitAction, type ExitContext } from './exits/context.js';
 import { decodeExit, type GuestExit } from './exits/decode.js';
 import { handleExit } from './exits/index.js';
 import { answerCpuid } from './exits/cpuid.js';
@@ -121,16 +122,18 @@ interface Slice {
   stat: ExitStat | null;
   /** What the handler said, when the exit `enter` returns was handled on the fast path (FastExit.EXIT_AFTER). */
   handled: ExitAction | null;
-  /** The CPUID and VMCALL statistics, for exits completed inline (looked up once a slice). */
+  /** The CPUID, VMCALL and I/O statistics, for exits completed inline (looked up once a slice). */
   cpuidStat: ExitStat | null;
   vmcallStat: ExitStat | null;
+  ioStat: ExitStat | null;
   /**
    * Exits completed inline since the fast exit that armed them (Hypervisor.inlineCpuid,
-   * inlineVmcall), whose counts are added to the statistics when the hypervisor next sees an
-   * exit (disarmInline).
+   * inlineVmcall, inlineIn, inlineOut), whose counts are added to the statistics when the
+   * hypervisor next sees an exit (disarmInline).
    */
   inlineCpuids: number;
   inlineVmcalls: number;
+  inlineIos: number;
   /** `counted` when they were armed (the instructions retired between them, counted at the disarm). */
   inlineCounted: number;
   /**
@@ -299,11 +302,20 @@ export class Hypervisor implements InlineExits {
 
   // ------------------------------------------------------------------ running
 
-  /** Guest instructions executed and emulated by all vCPUs so far. */
+  /**
+   * Guest instructions executed and emulated by all vCPUs so far. Exact also while a slice runs
+   * (from a console sink, say): the instructions the vCPU's counts do not have yet are added,
+   * those retired since they were last counted and the exits completed inline since the disarm.
+   * The instruction whose exit is being handled is not in it yet.
+   */
   get guestInstructions(): number {
     let n = 0;
     for (const v of this.vcpus) n += v.executed + v.emulated;
-    return n;
+    const s = this.running;
+    if (s === null) return n;
+    // Armed, the vCPU's count of executed instructions stands at inlineCounted (disarmInline).
+    const counted = this.inlineArmed === s ? s.inlineCounted : s.counted;
+    return n + (this.cpu.icount - counted) + s.inlineCpuids + s.inlineVmcalls + s.inlineIos;
   }
 
   /**
@@ -381,7 +393,7 @@ export class Hypervisor implements InlineExits {
     // When the first other VM sleeping with interrupts on is due to wake: its deadlines do not
     // move while this one runs (events this VM sends do not set deadlines), so once a slice.
     const ctx: ExitContext = { cpu, vm, vcpu, raw: null as unknown as VmExit, hostTsc: () => this.hostTsc() };
-    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
+    const s: Slice = { vcpu, budget, ran: 0, counted: 0, otherWakesAt: this.otherWakesAt(vcpu), ctx, statReason: -1, stat: null, handled: null, cpuidStat: null, vmcallStat: null, ioStat: null, inlineCpuids: 0, inlineVmcalls: 0, inlineIos: 0, inlineCounted: 0, boundUntil: NaN, noInterruptPending: false };
     this.running = s;
     vm.ram.markWritten(); // the guest writes its memory directly, past GuestRam
     try {
@@ -589,6 +601,51 @@ export class Hypervisor implements InlineExits {
   }
 
   /**
+   * IN completed inline, as `inlineCpuid`, when the device can answer the read quietly
+   * (PortDevice.quietRead): it changes nothing, so neither the interrupt lines nor the VM's next
+   * event need a look after it, and the devices need no sync before it (no event of theirs is
+   * due, or the timer declines). Declined where the processor would consult the TSS's I/O
+   * permission bitmap first: the executor does that check.
+   */
+  inlineIn(port: number, size: 1 | 2 | 4): boolean {
+    const s = this.inlineArmed;
+    if (s === null || this.pauseRequested) return false;
+    const cpu = this.cpu;
+    if (!cpu.ioPrivileged) return false;
+    const value = s.vcpu.vm.devices.ports.quietRead(port, size);
+    if (value === QUIET_DECLINED) return false; // nothing read: the read changes nothing when quiet
+    const timer = this.inlineTimer(s);
+    if (timer === 0) return false;
+    cpu.r[0] = mergeRegister(cpu.r[0]!, value, size);
+    s.inlineIos++;
+    this.inlineResume(timer);
+    return true;
+  }
+
+  /**
+   * OUT completed inline, as `inlineIn`, when the device can take the write quietly
+   * (PortDevice.quietWrite). The write is the one step that can decline after the timer was
+   * worked out: the slice's count is put back then.
+   */
+  inlineOut(port: number, size: 1 | 2 | 4): boolean {
+    const s = this.inlineArmed;
+    if (s === null || this.pauseRequested) return false;
+    const cpu = this.cpu;
+    if (!cpu.ioPrivileged) return false;
+    const counted = s.counted, ran = s.ran;
+    const timer = this.inlineTimer(s);
+    if (timer === 0) return false;
+    if (!s.vcpu.vm.devices.ports.quietWrite(port, size, cpu.r[0]!)) {
+      s.counted = counted;
+      s.ran = ran;
+      return false;
+    }
+    s.inlineIos++;
+    this.inlineResume(timer);
+    return true;
+  }
+
+  /**
    * The preemption timer for the entry after one more inline exit. fastExit's accounting for it
    * (countExecuted, chargeExit for one emulated instruction) and its entryTimer are worked out
    * first, since a declined exit must leave everything as it was. 0 when the exit must go the
@@ -620,7 +677,7 @@ export class Hypervisor implements InlineExits {
    */
   private inlineClockTimer(s: Slice, ran: number): number {
     const vm = s.vcpu.vm;
-    const now = this.nowWith(s.inlineCpuids + s.inlineVmcalls + 1);
+    const now = this.nowWith(s.inlineCpuids + s.inlineVmcalls + s.inlineIos + 1);
     const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
     if (!(vmNow < deadline)) return 0; // due: the devices need a sync (Vm.quietDeadline)
     const timer = this.timerFor(s, ran, now, deadline - vmNow);
@@ -676,12 +733,13 @@ export class Hypervisor implements InlineExits {
   /** The hypervisor sees an exit (or the slice ends): inline exits stop, and their counts are added. */
   private disarmInline(s: Slice): void {
     this.inlineArmed = null;
-    const cpuids = s.inlineCpuids, vmcalls = s.inlineVmcalls, k = cpuids + vmcalls;
+    const cpuids = s.inlineCpuids, vmcalls = s.inlineVmcalls, ios = s.inlineIos, k = cpuids + vmcalls + ios;
     if (k === 0) return;
-    s.inlineCpuids = s.inlineVmcalls = 0;
+    s.inlineCpuids = s.inlineVmcalls = s.inlineIos = 0;
     const vm = s.vcpu.vm;
     if (cpuids) countInline(s.cpuidStat ?? (s.cpuidStat = vm.exitStat(ExitReason.CPUID)), cpuids);
     if (vmcalls) countInline(s.vmcallStat ?? (s.vmcallStat = vm.exitStat(ExitReason.VMCALL)), vmcalls);
+    if (ios) countInline(s.ioStat ?? (s.ioStat = vm.exitStat(ExitReason.IO_INSTRUCTION)), ios);
     const vcpu = s.vcpu;
     vcpu.emulated += k;
     vcpu.entries += k;

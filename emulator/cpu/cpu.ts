@@ -263,6 +263,13 @@ export class Cpu {
   get codeBits(): 16 | 32 { return (this.segAttr[SegReg.CS]! & 0x4000) && !this.v86 ? 32 : 16; }
   get eflags(): number { return this.lf.materialize(); }
   set eflags(v: number) { this.lf.load((v & 0x3f7fd5) | 2); }
+  /**
+   * Port I/O needs no look at the TSS's I/O permission bitmap: real mode, or CPL <= IOPL outside
+   * virtual-8086 mode (SDM Vol. 1 18.5.1).
+   */
+  get ioPrivileged(): boolean {
+    return (this.mmu.cr0 & 1) === 0 || ((this.lf.flags & VM) === 0 && this.cpl <= ((this.lf.flags >> 12) & 3));
+  }
   /** Current privilege level as the paging unit sees it (3 means user accesses). */
   get userMode(): boolean { return this.cpl === 3; }
 

@@ -8,7 +8,7 @@
  * - Unmapped reads return all ones for the access size (nothing drives the ISA data bus, whose
  *   pull-ups read 0xFF); unmapped writes are ignored. Both are counted per address for --trace-io.
  */
-import type { AccessSize, MmioDevice, PortDevice } from './device.js';
+import { QUIET_DECLINED, type AccessSize, type MmioDevice, type PortDevice } from './device.js';
 
 /** One registered range [base, base + length). */
 export interface BusMapping<D> {
@@ -75,12 +75,14 @@ abstract class RangeBus<D extends Named> {
     if (clash) throw new BusOverlapError(this.busName, wanted, clash);
     const at = this.mappings.findIndex((m) => m.base > base);
     this.mappings.splice(at < 0 ? this.mappings.length : at, 0, wanted);
+    this.lastFound = null;
   }
 
   /** Removes the mapping that starts at `base` (hot-unplug, tests). Returns whether there was one. */
   unregister(base: number): boolean {
     const at = this.mappings.findIndex((m) => m.base === base);
     if (at >= 0) this.mappings.splice(at, 1);
+    this.lastFound = null;
     return at >= 0;
   }
 
@@ -95,6 +97,24 @@ abstract class RangeBus<D extends Named> {
       else return m;
     }
     return undefined;
+  }
+
+  /** The mapping `findWhole` found last (null after the map changes). */
+  private lastFound: BusMapping<D> | null = null;
+
+  /**
+   * The mapping an access of `size` at `address` goes to whole, in one cycle of its device (within
+   * its range and dataWidth), or null. Asks the mapping it found last first: a polling loop
+   * accesses one port again and again.
+   */
+  protected findWhole(address: number, size: AccessSize): BusMapping<D> | null {
+    let m = this.lastFound;
+    if (m === null || address < m.base || address >= m.base + m.length) {
+      m = this.find(address) ?? null;
+      if (m === null) return null;
+      this.lastFound = m;
+    }
+    return size <= m.device.dataWidth && address + size <= m.base + m.length ? m : null;
   }
 
   /** Every mapping, lowest base first. */
@@ -163,6 +183,19 @@ export class PortBus extends RangeBus<PortDevice> {
   }
   portWrite(port: number, size: AccessSize, value: number): void {
     this.write(port & 0xffff, size, value);
+  }
+  /**
+   * A quiet read (PortDevice.quietRead) at a port, 0-0xFFFF: the value, or QUIET_DECLINED when the
+   * device declines, has no quiet accesses, or the access is not one cycle of one device.
+   */
+  quietRead(port: number, size: AccessSize): number {
+    const m = this.findWhole(port, size);
+    return m === null || m.device.quietRead === undefined ? QUIET_DECLINED : m.device.quietRead(port - m.base, size);
+  }
+  /** A quiet write (PortDevice.quietWrite) at a port, 0-0xFFFF: false, with nothing done, as quietRead declines. */
+  quietWrite(port: number, size: AccessSize, value: number): boolean {
+    const m = this.findWhole(port, size);
+    return m !== null && m.device.quietWrite !== undefined && m.device.quietWrite(port - m.base, size, mask(value, size));
   }
 }
 

@@ -13,7 +13,7 @@
  * connects INTR directly instead, as boards with memory-mapped 16550s do.
  */
 import type { AccessSize, IrqLine, MmioDevice, PortDevice, Snapshottable, TimedDevice, VirtualClock } from './device.js';
-import { NO_DEADLINE } from './device.js';
+import { NO_DEADLINE, QUIET_DECLINED } from './device.js';
 import { DeviceStateError, StateReader } from './state.js';
 
 export const COM1_BASE = 0x3f8, COM1_IRQ = 4;
@@ -380,6 +380,52 @@ export class Uart16550 implements PortDevice, MmioDevice, TimedDevice, Snapshott
     if (!enable) return;
     if (value & FCR_RCVR_RESET) this.receiveFifo = [];
     this.rcvrTriggerLevel = RCVR_TRIGGER_LEVELS[value >> 6]!;
+  }
+
+  /**
+   * Quiet reads (PortDevice.quietRead): the registers whose read changes nothing, in a state
+   * that needs no time, given that no event of the UART's is due (its state is then what bringing
+   * it up to now would make it). LSR while no error bit is set to clear (a polling driver's
+   * loop), MSR while no delta is, RBR while the FIFO is empty, the divisor latch, IER, LCR, MCR,
+   * SCR. IIR's read may clear the THRE interrupt: never quiet.
+   */
+  quietRead(offset: number, _size: AccessSize): number {
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (this.registerIndex(offset)) {
+      case UART_RBR:
+        return dlab ? this.divisor & 0xff : this.receiveFifo.length === 0 ? this.lastReceived : QUIET_DECLINED;
+      case UART_IER:
+        return dlab ? this.divisor >> 8 : this.ier;
+      case UART_LCR:
+        return this.lcr;
+      case UART_MCR:
+        return this.mcr;
+      case UART_LSR:
+        return this.overrun ? QUIET_DECLINED : (this.receiveFifo.length > 0 ? LSR_DR : 0) | LSR_THRE | LSR_TEMT;
+      case UART_MSR:
+        return this.modemStatusDeltas !== 0 ? QUIET_DECLINED : this.modemLines;
+      case UART_SCR:
+        return this.scr;
+      default: // IIR, and offsets between registers (registerShift)
+        return QUIET_DECLINED;
+    }
+  }
+
+  /**
+   * Quiet writes (PortDevice.quietWrite): SCR, and THR while its byte only goes out: the THRE
+   * interrupt disabled (its line stays as it is), not in loopback (the byte would arrive in the
+   * receiver), the divisor latch not selected. A polling driver's output.
+   */
+  quietWrite(offset: number, _size: AccessSize, value: number): boolean {
+    const reg = this.registerIndex(offset);
+    if (reg === UART_SCR) {
+      this.scr = value & 0xff;
+      return true;
+    }
+    if (reg !== UART_THR || (this.ier & IER_ETBEI) !== 0 || (this.mcr & MCR_LOOP) !== 0 || (this.lcr & LCR_DLAB) !== 0) return false;
+    this.transmit(value & 0xff);
+    this.thrEmptyInterrupt = true; // as transmitByte leaves it: THR empty again
+    return true;
   }
 
   portRead(offset: number, _size: AccessSize): number {

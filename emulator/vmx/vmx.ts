@@ -104,6 +104,13 @@ export interface InlineExits {
   inlineCpuid(): boolean;
   /** VMCALL, the same way (only the hypercalls that need nothing else). */
   inlineVmcall(): boolean;
+  /**
+   * IN and OUT (not string I/O) of `size` bytes at `port` (0-0xFFFF), from or to AL/AX/EAX, the
+   * same way (only the accesses that need nothing else). The instruction's I/O permission check
+   * comes first in the processor: these decline where it would need the TSS's bitmap.
+   */
+  inlineIn(port: number, size: 1 | 2 | 4): boolean;
+  inlineOut(port: number, size: 1 | 2 | 4): boolean;
 }
 
 /** What became of an instruction's exit (Vmx.exitTaken), for the dispatcher that ran it. */

@@ -86,18 +86,25 @@ function stoppedBothWays(file: string, budget: number, prepare?: (vm: Vm) => voi
   return both;
 }
 
-/** An image run for `budget` instructions in a VM of its own, its console kept. */
-interface ImageRun { hv: Hypervisor; vm: Vm; out: string[] }
+/**
+ * An image run for `budget` instructions in a VM of its own, its console kept, and the guest
+ * instruction count (Hypervisor.guestInstructions) as each byte was written.
+ */
+interface ImageRun { hv: Hypervisor; vm: Vm; out: string[]; writtenAt: number[] }
 
 /** A Multiboot image run with the fast path on and off, each in a hypervisor of its own. */
 function imageBothWays(bytes: Uint8Array, budget: number, slice?: number): [ImageRun, ImageRun] {
   const run = (fastExits: boolean): ImageRun => {
     const hv = new Hypervisor({ ramSize: 24 << 20, fastExits, slice });
-    const out = [''];
-    const vm = hv.createVm({ name: 'guest', memory: 16 << 20, console: (b) => { out[0] += Buffer.from(b).toString('latin1'); } });
+    const out = [''], writtenAt: number[] = [];
+    const console = (b: Uint8Array) => {
+      out[0] += Buffer.from(b).toString('latin1');
+      for (const _ of b) writtenAt.push(hv.guestInstructions);
+    };
+    const vm = hv.createVm({ name: 'guest', memory: 16 << 20, console });
     hv.bootMultiboot(vm, bytes);
     hv.run(budget);
-    return { hv, vm, out };
+    return { hv, vm, out, writtenAt };
   };
   return [run(true), run(false)];
 }
@@ -143,6 +150,7 @@ describe('exit fast path', () => {
     for (const path of images) {
       const [fast, slow] = imageBothWays(readFileSync(path), 100_000, 50_000); // the hostile ones may never stop
       expect(summary(fast.hv, [fast.vm], fast.out), path).toBe(summary(slow.hv, [slow.vm], slow.out));
+      expect(fast.writtenAt, path).toEqual(slow.writtenAt);
       inPlace += fast.hv.cpu.vmx.fastExits;
     }
     expect(inPlace).toBeGreaterThan(1_000);
@@ -155,6 +163,9 @@ describe('exit fast path', () => {
       expect(fast.vm.stop, build).not.toBeNull();
       expect(fast.out[0], build).toContain('end of report');
       expect(summary(fast.hv, [fast.vm], fast.out), build).toBe(summary(slow.hv, [slow.vm], slow.out));
+      // Each byte written when the same instructions had run, exits completed inline or not.
+      expect(fast.writtenAt, build).toEqual(slow.writtenAt);
+      if (build === 'fv') expect(fast.vm.exitStats.get(ExitReason.IO_INSTRUCTION)!.inline, build).toBeGreaterThan(100);
       if (build === 'pv') expect(fast.vm.exitStats.get(ExitReason.VMCALL)!.inline).toBeGreaterThan(10);
     }
   });

@@ -240,7 +240,7 @@ function returnToV86(c: Cpu): void {
 }
 
 export function portAllowed(c: Cpu, port: number, size: number): void {
-  if (!c.protectedMode || (!c.v86 && c.cpl <= iopl(c))) return;
+  if (c.ioPrivileged) return;
   // I/O permission bitmap in the 32-bit TSS (SDM Vol. 1 18.5.2).
   const trBase = c.segBase[SegReg.TR]!, trLimit = c.segLimit[SegReg.TR]! >>> 0;
   const type = c.segAttr[SegReg.TR]! & 0xf;

@@ -30,11 +30,11 @@
  *   the budget (the re-armed timer) covers the rest and no code was written. Not on a page whose
  *   blocks writes have thrown away 8 times or more (Cpu.codePageRewrites: code that rewrites
  *   itself), where every longer block would be compiled again and again.
- * - The exits of CPUID and VMCALL may even be completed inline: the block asks the hypervisor
- *   (Vmx.inlineExits) before calling the executor, and goes on at once when it did the exit.
- *   That path does not touch the flags, so a flag record not yet written stays unwritten there
- *   (a later instruction may drop it); the executor's path, and that path's early return, write
- *   it first.
+ * - The exits of CPUID, VMCALL, IN and OUT may even be completed inline: the block asks the
+ *   hypervisor (Vmx.inlineExits) before calling the executor, and goes on at once when it did the
+ *   exit. That path does not touch the flags, so a flag record not yet written stays unwritten
+ *   there (a later instruction may drop it); the executor's path, and that path's early return,
+ *   write it first.
  * - A block whose last instruction is a Jcc back to its own first instruction (a tight loop)
  *   loops inside its function: at the back edge it retires the iteration's instructions and goes
  *   round again while the dispatcher would run it again anyway: the run's budget (which includes
@@ -106,15 +106,34 @@ function isStraightLine(d: DecodedInsn): boolean {
  * straight-line.
  */
 const RESUMABLE_EXITS = new Set(['CPUID', 'IN', 'OUT', 'RDMSR', 'WRMSR', 'VMCALL']);
+/** How a block asks the hypervisor to complete an instruction's exit inline. */
+interface InlineExit {
+  /** The InlineExits method. */
+  method: string;
+  /** Its arguments, as generated code, for this instruction. */
+  args: (d: DecodedInsn) => string;
+  /** Whether it may write guest memory (the block then checks for written code after it). */
+  writesMemory: boolean;
+}
+
+/** IN and OUT's port and size, as the arguments of InlineExits.inlineIn and inlineOut. */
+function portArgs(d: DecodedInsn): string {
+  const port = d.form.operands.includes('Ib') ? String(d.imm & 0xff) : '(r[2] & 0xffff)';
+  return `${port}, ${d.form.operands.includes('AL') ? 1 : d.opsize === 16 ? 2 : 4}`;
+}
+
 /**
  * Instructions whose exit the hypervisor may complete inline, by the InlineExits method named:
- * in non-root operation they always exit, and neither their exit nor the hypercalls completed
- * inline read or write the flags. A hypercall may write guest memory (CONSOLE_READ), code
- * included: the block checks for that after it.
+ * in non-root operation they exit (the hypervisor's inline path declines where they might not),
+ * and neither their exit nor the hypercalls and port accesses completed inline read or write
+ * the flags. A hypercall may write guest memory (CONSOLE_READ), code included: the block checks
+ * for that after it. String I/O is never completed inline.
  */
-const INLINE_EXITS = new Map([
-  ['CPUID', { method: 'inlineCpuid', writesMemory: false }],
-  ['VMCALL', { method: 'inlineVmcall', writesMemory: true }],
+const INLINE_EXITS = new Map<string, InlineExit>([
+  ['CPUID', { method: 'inlineCpuid', args: () => '', writesMemory: false }],
+  ['VMCALL', { method: 'inlineVmcall', args: () => '', writesMemory: true }],
+  ['IN', { method: 'inlineIn', args: portArgs, writesMemory: false }],
+  ['OUT', { method: 'inlineOut', args: portArgs, writesMemory: false }],
 ]);
 /** Rewrites of a page's blocks after which its blocks no longer go on past such instructions. */
 const REWRITTEN_PAGE = 8;
@@ -678,7 +697,7 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
         // (its exit saves RFLAGS), the record is written again.
         const pending = flagsBeforeInline.set === null ? '' : e.lines[flagsBeforeInline.set]!;
         const codeCheck = inline!.writesMemory ? 'c.codeChanged || ' : '';
-        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.${inline!.method}()) {`,
+        e.lines.push(`if (c.vmx.inlineExits !== null && c.vmx.inlineExits.${inline!.method}(${inline!.args(d)})) {`,
           last ? `c.eip = ${next}; return; } else {`
             : `sk = ${i + 1}; if (${codeCheck}${mustReturn}) { ${pending} c.eip = ${next}; return; }${SELF_LOOP_RELOAD} } else {`,
           pending);
