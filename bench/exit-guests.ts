@@ -26,6 +26,7 @@ export const EXIT_GUESTS: readonly ExitGuest[] = [
   { name: 'vmcall', exitReason: ExitReason.VMCALL, setup: 0, perIteration: 4, loopInstructions: 3, description: 'null hypercall (VMCALL, -ENOSYS)' },
   { name: 'io-in', exitReason: ExitReason.IO_INSTRUCTION, setup: 1, perIteration: 3, loopInstructions: 2, description: 'IN from the UART line status port 0x3FD' },
   { name: 'io-out', exitReason: ExitReason.IO_INSTRUCTION, setup: 1, perIteration: 3, loopInstructions: 2, description: 'OUT to the UART scratch port 0x3FF' },
+  { name: 'io-portb', exitReason: ExitReason.IO_INSTRUCTION, setup: 0, perIteration: 3, loopInstructions: 2, description: 'IN from port B 0x61 (reads the clock: not inline)' },
   { name: 'cr', exitReason: ExitReason.CR_ACCESS, setup: 1, perIteration: 4, loopInstructions: 3, description: 'MOV to CR0 toggling CR0.NE (host-owned)' },
   { name: 'msr', exitReason: ExitReason.RDMSR, setup: 0, perIteration: 4, loopInstructions: 3, description: 'RDMSR IA32_FEATURE_CONTROL (0x3A)' },
   { name: 'wrmsr', exitReason: ExitReason.WRMSR, setup: 0, perIteration: 6, loopInstructions: 5, description: 'WRMSR of the TSC (moves the TSC offset)' },

@@ -147,10 +147,14 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
     this.drive(this.counters[0].outAt(tick));
   }
 
-  /** OUT of a counter at clock.now() (port 0x61 bit 5 shows OUT2). */
-  outputLevel(counter: 0 | 1 | 2): boolean {
-    const tick = this.catchUp();
-    return this.counters[counter].outAt(tick);
+  /**
+   * OUT of a counter at `now`, clock.now() unless the caller has it (port 0x61 bit 5 shows
+   * OUT2). Brought up to now like an access, but a read moves no event: the next deadline stays
+   * worked out (catchUp forgets it).
+   */
+  outputLevel(counter: 0 | 1 | 2, now = this.clock.now()): boolean {
+    this.advanceTo(now);
+    return this.counters[counter].outAt(this.deliveredTick);
   }
 
   /** Power-on state, as the BIOS leaves it (every counter in mode 3 with count 65536). */

@@ -29,8 +29,9 @@ export class SystemControlPort implements PortDevice, Snapshottable<SystemContro
   constructor(private readonly pit: Pit8254, private readonly clock: VirtualClock) {}
 
   portRead(): number {
-    const refresh = Math.floor(this.clock.now() / REFRESH_PERIOD_NS) & 1 ? PORTB_REFRESH_TOGGLE : 0;
-    return this.control | refresh | (this.pit.outputLevel(2) ? PORTB_TIMER2_OUT : 0);
+    const now = this.clock.now(); // read once: a clock read is not free
+    const refresh = Math.floor(now / REFRESH_PERIOD_NS) & 1 ? PORTB_REFRESH_TOGGLE : 0;
+    return this.control | refresh | (this.pit.outputLevel(2, now) ? PORTB_TIMER2_OUT : 0);
   }
 
   portWrite(_offset: number, _size: AccessSize, value: number): void {
