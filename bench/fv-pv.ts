@@ -1,7 +1,7 @@
 /**
  * `trapvisor bench fv-pv`: the multitasking kernel (guests/kernel/kernel.asm) built full-
  * virtualized and paravirtualized, each run under the hypervisor: exits per reason, how many of
- * them the exit fast path completed in place, wall time spent handling them, total run time,
+ * them the exit fast path completed in place (and of those inline), wall time spent handling them, total run time,
  * instructions and virtual time, side by side.
  */
 import { buildGuest } from './build-guest.js';
@@ -16,6 +16,8 @@ export interface FvPvRow {
   exitsByReason: Record<string, number>;
   /** Exits completed in place by the exit fast path (the guest resumed without the round trip). */
   inPlace: number;
+  /** Of those, the ones completed inline, in the compiled block (InlineExits). */
+  inline: number;
   /** Handler time (vm.exitStats), median run. */
   handlerNs: number;
   totalNs: number;
@@ -42,10 +44,10 @@ export function measureFvPv(o: { quick: boolean; progress?: (l: string) => void 
     const mid = runs[times.indexOf([...times].sort((a, b) => a - b)[times.length >> 1]!)]!;
     const s = mid.guests[0]!;
     const exitsByReason: Record<string, number> = {};
-    let exits = 0, handlerNs = 0, inPlace = 0;
-    for (const [name, e] of Object.entries(s.exits)) { exitsByReason[name] = e.count; exits += e.count; handlerNs += e.handlerNs; inPlace += e.inPlace; }
+    let exits = 0, handlerNs = 0, inPlace = 0, inline = 0;
+    for (const [name, e] of Object.entries(s.exits)) { exitsByReason[name] = e.count; exits += e.count; handlerNs += e.handlerNs; inPlace += e.inPlace; inline += e.inline; }
     rows.push({
-      build, instructions: s.instructions, exits, exitsByReason, inPlace, handlerNs, totalNs: median(times), totalNsRepeats: times,
+      build, instructions: s.instructions, exits, exitsByReason, inPlace, inline, handlerNs, totalNs: median(times), totalNsRepeats: times,
       status: s.stop?.kind === 'exit' ? s.stop.status : -1,
     });
   }
@@ -54,9 +56,9 @@ export function measureFvPv(o: { quick: boolean; progress?: (l: string) => void 
 
 export function formatFvPv(r: FvPvResult): string {
   const reasons = [...new Set(r.rows.flatMap((x) => Object.keys(x.exitsByReason)))].sort();
-  const header = ['build', 'instructions', 'exits', ...reasons, 'in place', 'time in handlers ms', 'total ms'];
+  const header = ['build', 'instructions', 'exits', ...reasons, 'in place', 'of those inline', 'time in handlers ms', 'total ms'];
   const rows = r.rows.map((x) => [
-    x.build, fmt(x.instructions), fmt(x.exits), ...reasons.map((k) => fmt(x.exitsByReason[k] ?? 0)), fmt(x.inPlace ?? 0),
+    x.build, fmt(x.instructions), fmt(x.exits), ...reasons.map((k) => fmt(x.exitsByReason[k] ?? 0)), fmt(x.inPlace ?? 0), fmt(x.inline ?? 0),
     fmt(x.handlerNs / 1e6, 2), fmt(x.totalNs / 1e6, 1),
   ]);
   return formatTable(header, rows);

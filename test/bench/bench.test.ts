@@ -167,6 +167,9 @@ describe('trapvisor bench (--quick)', () => {
     expect(pv!.exits).toBeLessThan(fv!.exits / 10);
     // The FV kernel's port I/O nearly all completes in place; the PV kernel's blocking calls cannot.
     expect(fv!.inPlace).toBeGreaterThan(fv!.exitsByReason.IO_INSTRUCTION! * 0.9);
+    // The FV kernel's UART output (polled, a THR write and LSR reads per byte) goes inline.
+    expect(fv!.inline).toBeGreaterThan(fv!.exitsByReason.IO_INSTRUCTION! * 0.5);
+    expect(fv!.inline).toBeLessThanOrEqual(fv!.inPlace);
     expect(pv!.inPlace).toBeLessThan(pv!.exits);
     expectTable(r.stdout, 2);
   });
