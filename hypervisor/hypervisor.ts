@@ -70,7 +70,7 @@ export const EXIT_COST = 500;
  * entries ran slower than the rest; cause not found). Each stretch starts at a multiple of its
  * spacing, so every sample stands for exactly its weight.
  *
- * Exits completed inline are counted but never timed: they take 15-25 ns, less than one clock
+ * Exits completed inline are counted but never timed: they take 15-35 ns, less than one clock
  * read, and a sample would have to leave the inline path to be taken, at a cost to every inline
  * exit (3-4 ns of a CPUID at one in 64), and would stand for them with a slower exit. So the
  * handler time covers the exits the hypervisor sees, and the nth exit counted here is the nth of

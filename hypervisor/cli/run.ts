@@ -71,7 +71,7 @@ export function formatExitStats(vm: Vm): string {
     const mean = timed > 0 ? (s.handlerNs / timed).toFixed(0) : '-';
     lines.push(`  ${name.padEnd(20)} ${String(s.count).padStart(9)} ${((100 * s.count) / total).toFixed(1).padStart(6)}% ${(s.handlerNs / 1000).toFixed(0).padStart(10)} ${mean.padStart(9)} ${String(s.inPlace).padStart(9)} ${String(s.inline).padStart(9)}`);
   }
-  if (rows.some(([, s]) => s.inline > 0)) lines.push('  (total us and mean ns: the exits not completed inline; those take 15-25 ns each, see `trapvisor bench exits`)');
+  if (rows.some(([, s]) => s.inline > 0)) lines.push('  (total us and mean ns: the exits not completed inline; those take 15-35 ns each, see `trapvisor bench exits`)');
   return lines.join('\n') + '\n';
 }
 
