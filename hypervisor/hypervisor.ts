@@ -612,7 +612,10 @@ export class Hypervisor implements InlineExits {
     if (s === null || this.pauseRequested) return false;
     const cpu = this.cpu;
     if (!cpu.ioPrivileged) return false;
-    const value = s.vcpu.vm.devices.ports.quietRead(port, size);
+    const vm = s.vcpu.vm;
+    // The VM's time as the fast path's device access would read it (Vm.now, with the inline exits not yet counted).
+    const now = this.nowWith(s.inlineCpuids + s.inlineVmcalls + s.inlineIos) - vm.bootNs;
+    const value = vm.devices.ports.quietRead(port, size, now);
     if (value === QUIET_DECLINED) return false; // nothing read: the read changes nothing when quiet
     const timer = this.inlineTimer(s);
     if (timer === 0) return false;

@@ -104,8 +104,8 @@ abstract class RangeBus<D extends Named> {
 
   /**
    * The mapping an access of `size` at `address` goes to whole, in one cycle of its device (within
-   * its range and dataWidth), or null. Asks the mapping it found last first: a polling loop
-   * accesses one port again and again.
+   * its range and dataWidth), or null. Asks the mapping it found last first: a driver accesses
+   * one device's registers again and again.
    */
   protected findWhole(address: number, size: AccessSize): BusMapping<D> | null {
     let m = this.lastFound;
@@ -136,10 +136,8 @@ abstract class RangeBus<D extends Named> {
   }
 
   protected read(address: number, size: AccessSize): number {
-    const m = this.find(address);
-    if (m && size <= m.device.dataWidth && address + size <= m.base + m.length) {
-      return mask(this.deviceRead(m.device, address - m.base, size), size);
-    }
+    const m = this.findWhole(address, size);
+    if (m !== null) return mask(this.deviceRead(m.device, address - m.base, size), size);
     if (size === 1 || !this.touchesAnyDevice(address, size)) {
       this.unmappedReadCounts.set(address, (this.unmappedReadCounts.get(address) ?? 0) + 1);
       return ALL_ONES[size];
@@ -151,8 +149,8 @@ abstract class RangeBus<D extends Named> {
   }
 
   protected write(address: number, size: AccessSize, value: number): void {
-    const m = this.find(address);
-    if (m && size <= m.device.dataWidth && address + size <= m.base + m.length) {
+    const m = this.findWhole(address, size);
+    if (m !== null) {
       this.deviceWrite(m.device, address - m.base, size, mask(value, size));
       return;
     }
@@ -185,12 +183,13 @@ export class PortBus extends RangeBus<PortDevice> {
     this.write(port & 0xffff, size, value);
   }
   /**
-   * A quiet read (PortDevice.quietRead) at a port, 0-0xFFFF: the value, or QUIET_DECLINED when the
-   * device declines, has no quiet accesses, or the access is not one cycle of one device.
+   * A quiet read (PortDevice.quietRead) at a port, 0-0xFFFF, at virtual time `now`: the value, or
+   * QUIET_DECLINED when the device declines, has no quiet accesses, or the access is not one cycle
+   * of one device.
    */
-  quietRead(port: number, size: AccessSize): number {
+  quietRead(port: number, size: AccessSize, now: number): number {
     const m = this.findWhole(port, size);
-    return m === null || m.device.quietRead === undefined ? QUIET_DECLINED : m.device.quietRead(port - m.base, size);
+    return m === null || m.device.quietRead === undefined ? QUIET_DECLINED : m.device.quietRead(port - m.base, size, now);
   }
   /** A quiet write (PortDevice.quietWrite) at a port, 0-0xFFFF: false, with nothing done, as quietRead declines. */
   quietWrite(port: number, size: AccessSize, value: number): boolean {

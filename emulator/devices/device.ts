@@ -27,17 +27,18 @@ export interface PortDevice {
   portRead(offset: number, size: AccessSize): number;
   portWrite(offset: number, size: AccessSize, value: number): void;
   /**
-   * Quiet accesses (optional): the accesses that, in the device's present state, need no time
-   * (their result is the same whenever, between the device's events, they happen), change no
-   * interrupt line, bring no event forward or back (nextDeadline stays) and stop nothing. A
-   * hypervisor may complete those without bringing the device up to the present first, and without
-   * looking again at its interrupt lines and deadlines after (Hypervisor.inlineIn, inlineOut): the
-   * polling loop's status read, the scratch register. `quietRead` returns what `portRead` would,
-   * or QUIET_DECLINED (nothing done) when the read is not quiet now; `quietWrite` does what
-   * `portWrite` would and returns true, or returns false with nothing done. Within the device's
-   * range and dataWidth only (the bus checks both).
+   * Quiet accesses (optional): the accesses that, in the device's present state, change no
+   * interrupt line, bring no event forward or back (nextDeadline stays) and stop nothing, called
+   * while none of the device's events is due. A hypervisor may complete those without bringing
+   * the device up to the present first, and without looking again at its interrupt lines and
+   * deadlines after (Hypervisor.inlineIn, inlineOut): the polling loop's status read, the
+   * scratch register. `quietRead` returns what `portRead` would at virtual time `now` (what the
+   * device's clock reads then; a device whose registers follow the clock computes from it), or
+   * QUIET_DECLINED when the read is not quiet now, and changes nothing in the device either
+   * way. `quietWrite` does what `portWrite` would and returns true, or returns false with nothing
+   * done. Within the device's range and dataWidth only (the bus checks both).
    */
-  quietRead?(offset: number, size: AccessSize): number;
+  quietRead?(offset: number, size: AccessSize, now: number): number;
   quietWrite?(offset: number, size: AccessSize, value: number): boolean;
 }
 

@@ -125,6 +125,11 @@ export class PitCounter {
     }
   }
 
+  /** No reload is pending: OUT follows the closed form (outAt) at any later tick without a sync. */
+  get settled(): boolean {
+    return this.s.pendingLength === null;
+  }
+
   /** The OUT pin at `tick`. */
   outAt(tick: number): boolean {
     const s = this.s;

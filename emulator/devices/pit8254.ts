@@ -148,6 +148,17 @@ export class Pit8254 implements PortDevice, TimedDevice, Snapshottable<Pit8254St
   }
 
   /**
+   * OUT of counter 1 or 2 at `now` without bringing the chip up to it (a quiet read, see
+   * PortDevice.quietRead): 1 or 0, or -1 when the counter has a reload pending, which only a sync
+   * applies. Counter 0 declines too: its edges are the chip's events, delivered by advanceTo.
+   */
+  quietOutputLevel(counter: 1 | 2, now: number): number {
+    const c = this.counters[counter];
+    if (!c.settled) return -1;
+    return c.outAt(ticksAt(now, PIT_INPUT_HZ)) ? 1 : 0;
+  }
+
+  /**
    * OUT of a counter at `now`, clock.now() unless the caller has it (port 0x61 bit 5 shows
    * OUT2). Brought up to now like an access, but a read moves no event: the next deadline stays
    * worked out (catchUp forgets it).

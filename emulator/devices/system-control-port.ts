@@ -4,7 +4,7 @@
  * Reads add bit 4, the DRAM refresh request toggling every 15.085 us (BIOS delay loops count its
  * flips), and bit 5, OUT of counter 2 (Linux polls it to calibrate the TSC against the PIT).
  */
-import type { AccessSize, PortDevice, Snapshottable, VirtualClock } from './device.js';
+import { QUIET_DECLINED, type AccessSize, type PortDevice, type Snapshottable, type VirtualClock } from './device.js';
 import type { Pit8254 } from './pit8254.js';
 import { StateReader } from './state.js';
 
@@ -32,6 +32,17 @@ export class SystemControlPort implements PortDevice, Snapshottable<SystemContro
     const now = this.clock.now(); // read once: a clock read is not free
     const refresh = Math.floor(now / REFRESH_PERIOD_NS) & 1 ? PORTB_REFRESH_TOGGLE : 0;
     return this.control | refresh | (this.pit.outputLevel(2, now) ? PORTB_TIMER2_OUT : 0);
+  }
+
+  /**
+   * A quiet read (PortDevice.quietRead): the same bits at `now`, unless the PIT's counter 2 has a
+   * reload pending (it needs a sync). A delay or calibration loop's poll.
+   */
+  quietRead(_offset: number, _size: AccessSize, now: number): number {
+    const out2 = this.pit.quietOutputLevel(2, now);
+    if (out2 < 0) return QUIET_DECLINED;
+    const refresh = Math.floor(now / REFRESH_PERIOD_NS) & 1 ? PORTB_REFRESH_TOGGLE : 0;
+    return this.control | refresh | (out2 ? PORTB_TIMER2_OUT : 0);
   }
 
   portWrite(_offset: number, _size: AccessSize, value: number): void {

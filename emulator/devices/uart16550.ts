@@ -389,7 +389,7 @@ export class Uart16550 implements PortDevice, MmioDevice, TimedDevice, Snapshott
    * loop), MSR while no delta is, RBR while the FIFO is empty, the divisor latch, IER, LCR, MCR,
    * SCR. IIR's read may clear the THRE interrupt: never quiet.
    */
-  quietRead(offset: number, _size: AccessSize): number {
+  quietRead(offset: number, _size: AccessSize, _now: number): number {
     const dlab = (this.lcr & LCR_DLAB) !== 0;
     switch (this.registerIndex(offset)) {
       case UART_RBR:

@@ -110,7 +110,7 @@ export function registerBench(program: Command): void {
     c.action(runAction(async (opts: BenchOptions) => runBench(name, opts, processOutput)));
   };
   sub('exits', 'VM-exit round trips per reason, kvm-unit-tests vmexit style',
-    (c) => c.option('--reason <list>', 'cpuid,vmcall,io-in,io-out,io-portb,cr,msr,wrmsr,hlt,mmio,pf,exception,irq (default: all)'));
+    (c) => c.option('--reason <list>', 'cpuid,vmcall,io-in,io-out,io-portb,io-eoi,cr,msr,wrmsr,hlt,mmio,pf,exception,irq (default: all)'));
   sub('mips', 'guest MIPS of the compute workloads on the bare CPU and under the hypervisor',
     (c) => c.option('--workloads <list>', 'alu,mem,paging,branchy,call (default: all)'));
   sub('peers', 'the compute workloads on trapvisor\'s two tiers and on v86 (JIT off and on)',
