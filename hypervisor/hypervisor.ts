@@ -105,6 +105,11 @@ function countInline(stat: ExitStat, n: number): void {
   stat.inline += n;
 }
 
+/** Exits completed inline and not yet counted (Slice.inlineCpuids, inlineVmcalls, inlineIos). */
+function inlinePending(s: Slice): number {
+  return s.inlineCpuids + s.inlineVmcalls + s.inlineIos;
+}
+
 /** One vCPU's slice, as the run loop and the exit fast path both keep it. */
 interface Slice {
   vcpu: Vcpu;
@@ -315,7 +320,7 @@ export class Hypervisor implements InlineExits {
     if (s === null) return n;
     // Armed, the vCPU's count of executed instructions stands at inlineCounted (disarmInline).
     const counted = this.inlineArmed === s ? s.inlineCounted : s.counted;
-    return n + (this.cpu.icount - counted) + s.inlineCpuids + s.inlineVmcalls + s.inlineIos;
+    return n + (this.cpu.icount - counted) + inlinePending(s);
   }
 
   /**
@@ -614,7 +619,7 @@ export class Hypervisor implements InlineExits {
     if (!cpu.ioPrivileged) return false;
     const vm = s.vcpu.vm;
     // The VM's time as the fast path's device access would read it (Vm.now, with the inline exits not yet counted).
-    const now = this.nowWith(s.inlineCpuids + s.inlineVmcalls + s.inlineIos) - vm.bootNs;
+    const now = this.nowWith(inlinePending(s)) - vm.bootNs;
     const value = vm.devices.ports.quietRead(port, size, now);
     if (value === QUIET_DECLINED) return false; // nothing read: the read changes nothing when quiet
     const timer = this.inlineTimer(s);
@@ -680,7 +685,7 @@ export class Hypervisor implements InlineExits {
    */
   private inlineClockTimer(s: Slice, ran: number): number {
     const vm = s.vcpu.vm;
-    const now = this.nowWith(s.inlineCpuids + s.inlineVmcalls + s.inlineIos + 1);
+    const now = this.nowWith(inlinePending(s) + 1);
     const vmNow = now - vm.bootNs, deadline = vm.quietUntil;
     if (!(vmNow < deadline)) return 0; // due: the devices need a sync (Vm.quietDeadline)
     const timer = this.timerFor(s, ran, now, deadline - vmNow);
