@@ -17,7 +17,7 @@ import { PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PhysicalMemory } from './memory.js';
 import { Mmu, READ_MASK, WRITE_MASK } from './mmu.js';
 import { EXECUTORS } from './exec/index.js';
 import { deliverInterrupt, type EventKind } from './interrupts.js';
-import { compileBlock, type CompiledBlock } from './jit/block-compiler.js';
+import { compileBlock, type CompiledBlock, type SharedBlock } from './jit/block-compiler.js';
 import { loadSegmentRealMode, SegReg, SEG_ATTR_UNUSABLE, segmentFault } from './segments.js';
 import { InstructionExit, Vmx, VMEXIT_VECTOR } from '../vmx/vmx.js';
 
@@ -205,6 +205,11 @@ export class Cpu {
   private lastDecodePage: (DecodedInsn | undefined)[] = [];
   private readonly pageDecodeKeys = new Map<number, number[]>();
   private readonly blockCache = new Map<number, CompiledBlock | null>();
+  /** Blocks by what they were compiled from, for other copies of the same code (block-compiler.ts). */
+  readonly sharedBlocks = new Map<string, SharedBlock>();
+  /** Blocks compiled from their bytes, and blocks made as copies of a shared one (compileBlock). */
+  blocksCompiled = 0;
+  blocksCopied = 0;
   private readonly pageBlockKeys = new Map<number, number[]>();
 
   constructor(options: CpuOptions) {

@@ -498,6 +498,76 @@ export function compileBlock(c: Cpu, firstPhys: number): CompiledBlock | null {
   // Code outside RAM (device space, or beyond the end of memory) is fetched byte by byte by the
   // interpreter; the raw byte array below covers RAM only.
   if (!c.mem.isRam(firstPhys)) return null;
+  // What a block is made from besides its bytes: where it starts (in its page and in CS), CS, the
+  // code size, and whether its page rewrites itself (see compileFresh).
+  const key = `${firstPhys & 0xfff}:${c.eip}:${c.segBase[1]}:${c.segMax[1]}:${c.codeBits}:${(c.codePageRewrites.get(firstPhys >>> 12) ?? 0) >= REWRITTEN_PAGE}`;
+  const shared = c.sharedBlocks.get(key);
+  if (shared !== undefined && sameCode(c.mem.u8, firstPhys & ~0xfff, shared)) {
+    c.blocksCopied++;
+    return copyOf(shared.block);
+  }
+  const block = compileFresh(c, firstPhys);
+  if (block !== null) {
+    c.blocksCompiled++;
+    if (c.sharedBlocks.size >= SHARED_BLOCKS_MAX) c.sharedBlocks.clear();
+    c.sharedBlocks.set(key, { block, code: codeOf(c.mem.u8, firstPhys & ~0xfff, block) });
+  }
+  return block;
+}
+
+/**
+ * A block compiled before from the same bytes at the same place, for another copy of the code:
+ * VMs booted from one image run the same code at other host-physical addresses, and the block
+ * cache is keyed by those. The generated function depends on nothing else (compileBlock's key),
+ * holds no state of its own and reads everything else from the CPU it is given, so the copies
+ * share it; each has its own validity and chaining.
+ */
+export interface SharedBlock {
+  readonly block: CompiledBlock;
+  /** The bytes of its instructions, in order. */
+  readonly code: Uint8Array;
+}
+
+/** Shared blocks a CPU keeps at most (all are dropped when it fills: a cache, not a record). */
+const SHARED_BLOCKS_MAX = 4096;
+
+/** The page offset of instruction i of `b` (its EIP through the CS base it was compiled under). */
+function pageOffset(b: CompiledBlock, i: number): number {
+  return (b.csBase + b.starts[i]!) & 0xfff;
+}
+
+function codeOf(u8: Uint8Array, page: number, b: CompiledBlock): Uint8Array {
+  const code = new Uint8Array(b.lengths.reduce((n, l) => n + l, 0));
+  let k = 0;
+  for (let i = 0; i < b.count; i++) {
+    const at = page + pageOffset(b, i);
+    code.set(u8.subarray(at, at + b.lengths[i]!), k);
+    k += b.lengths[i]!;
+  }
+  return code;
+}
+
+/** Whether the page at `page` holds the shared block's instructions where it found them. */
+function sameCode(u8: Uint8Array, page: number, shared: SharedBlock): boolean {
+  const b = shared.block, code = shared.code;
+  let k = 0;
+  for (let i = 0; i < b.count; i++) {
+    const at = page + pageOffset(b, i);
+    for (let j = 0; j < b.lengths[i]!; j++) if (u8[at + j] !== code[k++]) return false;
+  }
+  return true;
+}
+
+/** Another copy of a block: the same code, validity and chaining of its own. */
+function copyOf(b: CompiledBlock): CompiledBlock {
+  return { ...b, valid: true, chainEip: -1, chainEpoch: -1, chainCsBase: 0, chainBlock: null, chainEip2: -1, chainBlock2: null };
+}
+
+/**
+ * Decodes and compiles the block at CS:EIP, physical `firstPhys`. It reads the bytes of that page
+ * only, and of the CPU only what compileBlock's key names.
+ */
+function compileFresh(c: Cpu, firstPhys: number): CompiledBlock | null {
   const bits = c.codeBits;
   const csBase = c.segBase[1]!;
   const pageEnd = (firstPhys & ~0xfff) + 0x1000;
