@@ -2,14 +2,17 @@
  * `trapvisor bench scale`: 1, 2, 4, ... 64 guests running the ALU workload (endless: a count too
  * large to finish) under the scheduler for a fixed total of guest instructions. Reports the
  * aggregate MIPS, each guest's share (exact instruction counts, which must add up to the budget),
- * Jain's fairness index over the shares, and what switching from one guest to another costs: a
+ * Jain's fairness index over the shares, and the aggregate against one guest's: each run of k
+ * guests is paired with a run of one guest just before it, and the ratio is the median over the
+ * repeats of the pairs' ratios in the main thread's CPU time (the host's speed drifts over a run
+ * of all the counts, and other processes take wall time; both would otherwise land in the ratio). And what switching from one guest to another costs: a
  * run of k guests with short slices (so thousands of switches) against one guest with the same
  * slices and budget (slices end there too, but no other VMCS is loaded), paired within each
  * repeat, the extra time divided by the switches, median over the repeats.
  */
 import { buildGuest } from './build-guest.js';
 import { runUnderHypervisor, type HvRun } from './hv-run.js';
-import { jainIndex, median, fmt, formatTable } from './stats.js';
+import { jainIndex, mainThreadCpuNs, median, fmt, formatTable } from './stats.js';
 import type { BarChart } from './svg.js';
 
 export interface ScaleRow {
@@ -17,8 +20,10 @@ export interface ScaleRow {
   instructions: number;
   seconds: number;
   aggregateMips: number;
-  /** Aggregate MIPS relative to one guest. */
+  /** Aggregate MIPS relative to one guest: the median over the repeats of each k-guest run against the one-guest run paired with it. */
   relative: number;
+  /** Each repeat's ratio. */
+  relativeByRepeat: number[];
   minShare: number;
   maxShare: number;
   jain: number;
@@ -33,7 +38,7 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
   for (let k = 1; k <= (o.maxGuests ?? (o.quick ? 8 : 64)); k *= 2) counts.push(k);
   const budget = o.quick ? 2_000_000 : 400_000_000;
   const slice = o.quick ? 50_000 : 1_000_000;
-  const repeats = o.quick ? 1 : 5;
+  const repeats = o.quick ? 1 : 9;
   const image = buildGuest('guests/bench/alu.asm', { ITER: '0xffffffff' });
   const rows: ScaleRow[] = [];
   const configs = counts.map((k) => Array.from({ length: k }, (_, i) => ({ name: `alu${i}`, image, memory: 2 << 20 })));
@@ -41,12 +46,21 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
     o.progress?.(`${counts[i]} guest${counts[i]! > 1 ? 's' : ''} (warm-up)...`);
     runUnderHypervisor(guests, { slice, maxInstructions: Math.min(budget, 4 * slice * guests.length), allowBudget: true });
   }
-  // Repeats go round the guest counts, so a slow patch of a shared machine hits them all alike.
+  // Repeats go round the guest counts, so a slow patch of a shared machine hits them all alike;
+  // each count's run follows a one-guest run of its own, for the paired ratio.
   const runs = configs.map((): HvRun[] => []);
+  const ratios = configs.map((): number[] => []);
   for (let r = 0; r < repeats; r++) {
     for (const [i, guests] of configs.entries()) {
       o.progress?.(`${counts[i]} guest${counts[i]! > 1 ? 's' : ''}, run ${r + 1} of ${repeats}...`);
-      runs[i]!.push(runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true }));
+      const c0 = mainThreadCpuNs();
+      const alone = runUnderHypervisor(configs[0]!, { slice, maxInstructions: budget, allowBudget: true });
+      const c1 = mainThreadCpuNs();
+      const run = i === 0 ? alone : runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true });
+      const c2 = i === 0 ? c1 : mainThreadCpuNs();
+      runs[i]!.push(run);
+      if (i > 0) runs[0]!.push(alone);
+      ratios[i]!.push(i === 0 ? 1 : (c1 - c0) / (c2 - c1)); // the same budget: the MIPS ratio
     }
   }
   for (const [i, k] of counts.entries()) {
@@ -58,12 +72,11 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
     const seconds = median(times) / 1e9;
     const shares = executed.map((x) => x / total);
     rows.push({
-      guests: k, instructions: total, seconds, aggregateMips: total / seconds / 1e6, relative: 0,
+      guests: k, instructions: total, seconds, aggregateMips: total / seconds / 1e6, relative: median(ratios[i]!), relativeByRepeat: ratios[i]!,
       minShare: Math.min(...shares), maxShare: Math.max(...shares), jain: jainIndex(executed), switches: r.switches,
       overheadNsPerSwitch: 0,
     });
   }
-  for (const row of rows) row.relative = row.aggregateMips / rows[0]!.aggregateMips;
   // The cost of a switch, measured where there are many of them.
   const shortSlice = 10_000, switchBudget = o.quick ? 200_000 : 20_000_000;
   const perSwitch = configs.map((): number[] => []);
