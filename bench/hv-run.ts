@@ -7,6 +7,7 @@
 import { Hypervisor } from '../hypervisor/hypervisor.js';
 import type { ExitStat, VmStop } from '../hypervisor/vm.js';
 import { reasonName } from '../hypervisor/exits/decode.js';
+import { mainThreadCpuNs } from './stats.js';
 
 export interface GuestRunStats {
   name: string;
@@ -26,6 +27,8 @@ export interface GuestRunStats {
 
 export interface HvRun {
   nanoseconds: number;
+  /** The main thread's CPU time in `run()` (other processes and V8's helper threads left out). */
+  cpuNanoseconds: number;
   guests: GuestRunStats[];
   switches: number;
   /** EAX of the first guest when it stopped (the workloads' result). */
@@ -60,13 +63,15 @@ export function runUnderHypervisor(guests: readonly HvGuest[], o: HvRunOptions =
     return vm;
   });
   o.prepare?.(hv);
-  const t0 = process.hrtime.bigint();
+  const t0 = process.hrtime.bigint(), c0 = mainThreadCpuNs();
   const result = hv.run(o.maxInstructions ?? Infinity);
+  const cpuNanoseconds = mainThreadCpuNs() - c0;
   const nanoseconds = Number(process.hrtime.bigint() - t0);
   if (result.kind === 'budget' && !o.allowBudget) throw new Error(`guests did not stop within ${o.maxInstructions} instructions`);
   const first = hv.vcpuOf(vms[0]!);
   return {
     nanoseconds,
+    cpuNanoseconds,
     switches: hv.scheduler.switches,
     eax: first.regs[0]! >>> 0,
     guests: vms.map((vm) => {

@@ -4,15 +4,16 @@
  * aggregate MIPS, each guest's share (exact instruction counts, which must add up to the budget),
  * Jain's fairness index over the shares, and the aggregate against one guest's: each run of k
  * guests is paired with a run of one guest just before it, and the ratio is the median over the
- * repeats of the pairs' ratios in the main thread's CPU time (the host's speed drifts over a run
- * of all the counts, and other processes take wall time; both would otherwise land in the ratio). And what switching from one guest to another costs: a
+ * repeats of the pairs' ratios in the main thread's CPU time of `run()` (construction and loading
+ * left out, as for the wall time; the host's speed drifts over a run of all the counts, and other
+ * processes take wall time: both would otherwise land in the ratio). And what switching from one guest to another costs: a
  * run of k guests with short slices (so thousands of switches) against one guest with the same
  * slices and budget (slices end there too, but no other VMCS is loaded), paired within each
  * repeat, the extra time divided by the switches, median over the repeats.
  */
 import { buildGuest } from './build-guest.js';
 import { runUnderHypervisor, type HvRun } from './hv-run.js';
-import { jainIndex, mainThreadCpuNs, median, fmt, formatTable } from './stats.js';
+import { jainIndex, median, fmt, formatTable } from './stats.js';
 import type { BarChart } from './svg.js';
 
 export interface ScaleRow {
@@ -53,14 +54,11 @@ export function measureScale(o: { quick: boolean; maxGuests?: number; progress?:
   for (let r = 0; r < repeats; r++) {
     for (const [i, guests] of configs.entries()) {
       o.progress?.(`${counts[i]} guest${counts[i]! > 1 ? 's' : ''}, run ${r + 1} of ${repeats}...`);
-      const c0 = mainThreadCpuNs();
       const alone = runUnderHypervisor(configs[0]!, { slice, maxInstructions: budget, allowBudget: true });
-      const c1 = mainThreadCpuNs();
       const run = i === 0 ? alone : runUnderHypervisor(guests, { slice, maxInstructions: budget, allowBudget: true });
-      const c2 = i === 0 ? c1 : mainThreadCpuNs();
       runs[i]!.push(run);
       if (i > 0) runs[0]!.push(alone);
-      ratios[i]!.push(i === 0 ? 1 : (c1 - c0) / (c2 - c1)); // the same budget: the MIPS ratio
+      ratios[i]!.push(alone.cpuNanoseconds / run.cpuNanoseconds); // the same budget: the MIPS ratio
     }
   }
   for (const [i, k] of counts.entries()) {
