@@ -268,12 +268,14 @@ export class Cpu {
   get codeBits(): 16 | 32 { return (this.segAttr[SegReg.CS]! & 0x4000) && !this.v86 ? 32 : 16; }
   get eflags(): number { return this.lf.materialize(); }
   set eflags(v: number) { this.lf.load((v & 0x3f7fd5) | 2); }
+  /** EFLAGS.IOPL. */
+  get iopl(): number { return (this.lf.flags >> 12) & 3; }
   /**
    * Port I/O needs no look at the TSS's I/O permission bitmap: real mode, or CPL <= IOPL outside
    * virtual-8086 mode (SDM Vol. 1 18.5.1).
    */
   get ioPrivileged(): boolean {
-    return (this.mmu.cr0 & 1) === 0 || ((this.lf.flags & VM) === 0 && this.cpl <= ((this.lf.flags >> 12) & 3));
+    return (this.mmu.cr0 & 1) === 0 || ((this.lf.flags & VM) === 0 && this.cpl <= this.iopl);
   }
   /** Current privilege level as the paging unit sees it (3 means user accesses). */
   get userMode(): boolean { return this.cpl === 3; }
@@ -1009,7 +1011,7 @@ export class Cpu {
     let mask = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | TF | DF | 0x800 | NT;
     if (size === 4) mask |= AC | 0x200000;
     if (this.cpl === 0 || !this.protectedMode) mask |= 0x3000; // IOPL
-    if (!this.protectedMode || this.cpl <= ((this.lf.flags >> 12) & 3)) mask |= IF;
+    if (!this.protectedMode || this.cpl <= this.iopl) mask |= IF;
     if (size === 2) mask &= 0xffff;
     return mask & ~(RF | VM);
   }

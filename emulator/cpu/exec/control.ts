@@ -16,10 +16,6 @@ import {
 import type { ExecutorFamily } from './index.js';
 import { effectiveAddress, getReg, readE, readMem, relativeTarget, signExtend, stackOperandSize, type Width } from './operands.js';
 
-function iopl(c: Cpu): number {
-  return (c.lf.flags >> 12) & 3;
-}
-
 /** Checks a far transfer's EIP against the new CS limit (#GP(0)). */
 function checkCodeLimit(c: Cpu, eip: number): void {
   if ((eip >>> 0) > c.segMax[SegReg.CS]!) raise(Vector.GP, 0);
@@ -158,7 +154,7 @@ function farReturn(c: Cpu, size: 2 | 4, extraPop: number, iretFrom: { cpl: numbe
   if (!c.protectedMode || c.v86) {
     if (isIret) {
       const flags = c.peek(size, 2 * size);
-      if (c.v86 && iopl(c) < 3) raise(Vector.GP, 0);
+      if (c.v86 && c.iopl < 3) raise(Vector.GP, 0);
       c.adjustSp(3 * size);
       let m = c.writableFlagsMask(size);
       if (c.v86) m &= ~0x3000;
@@ -222,7 +218,7 @@ function iret(c: Cpu, d: DecodedInsn): void {
       return;
     }
   }
-  farReturn(c, size, 0, { cpl: c.cpl, iopl: iopl(c) });
+  farReturn(c, size, 0, { cpl: c.cpl, iopl: c.iopl });
 }
 
 /** IRET from ring 0 to virtual-8086 mode (SDM IRET, "RETURN-TO-VIRTUAL-8086-MODE"). */
@@ -290,7 +286,7 @@ function jumpTo(c: Cpu, target: number): void {
 }
 
 function softwareInterrupt(c: Cpu, vector: number): void {
-  if (c.v86 && iopl(c) < 3) raise(Vector.GP, 0);
+  if (c.v86 && c.iopl < 3) raise(Vector.GP, 0);
   c.deliverEventFromInstruction(vector);
 }
 
@@ -343,11 +339,11 @@ export const CONTROL: ExecutorFamily = {
   CLD: (c) => { c.lf.flags &= ~DF; },
   STD: (c) => { c.lf.flags |= DF; },
   CLI: (c) => {
-    if (c.protectedMode && (c.v86 ? iopl(c) < 3 : c.cpl > iopl(c))) raise(Vector.GP, 0);
+    if (c.protectedMode && (c.v86 ? c.iopl < 3 : c.cpl > c.iopl)) raise(Vector.GP, 0);
     c.lf.flags &= ~IF;
   },
   STI: (c) => {
-    if (c.protectedMode && (c.v86 ? iopl(c) < 3 : c.cpl > iopl(c))) raise(Vector.GP, 0);
+    if (c.protectedMode && (c.v86 ? c.iopl < 3 : c.cpl > c.iopl)) raise(Vector.GP, 0);
     // Interrupts stay blocked until after the next instruction when STI sets IF (SDM STI).
     if (!(c.lf.flags & IF)) c.interruptShadow = true;
     c.lf.flags |= IF;

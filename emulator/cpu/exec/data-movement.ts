@@ -175,14 +175,14 @@ function popa(c: Cpu, d: DecodedInsn): void {
 }
 
 function pushf(c: Cpu, d: DecodedInsn): void {
-  if (c.v86 && ((c.lf.flags >> 12) & 3) < 3) raise(Vector.GP, 0);
+  if (c.v86 && c.iopl < 3) raise(Vector.GP, 0);
   const size = stackOperandSize(d);
   // VM and RF are pushed as 0.
   c.push(size, c.eflags & (size === 4 ? 0x00fcffff : 0xffff));
 }
 
 function popf(c: Cpu, d: DecodedInsn): void {
-  if (c.v86 && ((c.lf.flags >> 12) & 3) < 3) raise(Vector.GP, 0);
+  if (c.v86 && c.iopl < 3) raise(Vector.GP, 0);
   const size = stackOperandSize(d);
   const v = c.pop(size);
   const m = c.writableFlagsMask(size);
