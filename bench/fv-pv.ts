@@ -1,8 +1,8 @@
 /**
  * `trapvisor bench fv-pv`: the multitasking kernel (guests/kernel/kernel.asm) built full-
  * virtualized and paravirtualized, each run under the hypervisor: exits per reason, how many of
- * them the exit fast path completed in place (and of those inline), wall time spent handling them, total run time,
- * instructions and virtual time, side by side.
+ * them the exit fast path completed in place (and of those inline), wall time spent handling
+ * them, total run time, instructions and virtual time, side by side.
  */
 import { buildGuest } from './build-guest.js';
 import { runUnderHypervisor } from './hv-run.js';

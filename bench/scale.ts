@@ -4,12 +4,13 @@
  * aggregate MIPS, each guest's share (exact instruction counts, which must add up to the budget),
  * Jain's fairness index over the shares, and the aggregate against one guest's: each run of k
  * guests is paired with a run of one guest just before it, and the ratio is the median over the
- * repeats of the pairs' ratios in the main thread's CPU time of `run()` (construction and loading
- * left out, as for the wall time; the host's speed drifts over a run of all the counts, and other
- * processes take wall time: both would otherwise land in the ratio). And what switching from one guest to another costs: a
- * run of k guests with short slices (so thousands of switches) against one guest with the same
- * slices and budget (slices end there too, but no other VMCS is loaded), paired within each
- * repeat, the extra time divided by the switches, median over the repeats.
+ * repeats of the pairs' ratios in the main thread's CPU time of `run()` (construction and
+ * loading left out, as for the wall time; the host's speed drifts over a run of all the counts,
+ * and other processes take wall time: both would otherwise land in the ratio). And what
+ * switching from one guest to another costs: a run of k guests with short slices (so thousands
+ * of switches) against one guest with the same slices and budget (slices end there too, but no
+ * other VMCS is loaded), paired within each repeat, the extra time divided by the switches,
+ * median over the repeats.
  */
 import { buildGuest } from './build-guest.js';
 import { runUnderHypervisor, type HvRun } from './hv-run.js';

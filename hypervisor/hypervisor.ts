@@ -609,8 +609,9 @@ export class Hypervisor implements InlineExits {
    * IN completed inline, as `inlineCpuid`, when the device can answer the read quietly
    * (PortDevice.quietRead): it changes nothing, so neither the interrupt lines nor the VM's next
    * event need a look after it, and the devices need no sync before it (no event of theirs is
-   * due, or the timer declines). Declined where the processor would consult the TSS's I/O
-   * permission bitmap first: the executor does that check.
+   * due, or the timer declines). The port is not looked up in the I/O bitmaps: this hypervisor's
+   * are all ones, so every port access exits. Declined where the processor would consult the
+   * TSS's I/O permission bitmap first: the executor does that check.
    */
   inlineIn(port: number, size: 1 | 2 | 4): boolean {
     const s = this.inlineArmed;

@@ -42,7 +42,7 @@ export interface ExitStat {
   handlerNs: number;
   /** Completed on the exit fast path: the guest resumed without the VMCS round trip. */
   inPlace: number;
-  /** Of those, completed inline by a compiled block (Hypervisor.inlineCpuid, inlineVmcall). */
+  /** Of those, completed inline by a compiled block (Hypervisor.inlineCpuid, inlineVmcall, inlineIn, inlineOut). */
   inline: number;
 }
 
